@@ -1,0 +1,713 @@
+/* The GATT application objects. Objects are registered by hand, not through
+ * GDBus interface skeletons: skeletons emit property changes from an idle
+ * handler and merge two quick updates into one, and every notification must
+ * be its own PropertiesChanged signal, in order. */
+#define G_LOG_DOMAIN "gatt"
+
+#include "config.h"
+
+#include "daemon/gatt.h"
+
+#include "common/error.h"
+#include "common/uuid.h"
+
+#define SERVICE_IFACE "org.bluez.GattService1"
+#define CHAR_IFACE "org.bluez.GattCharacteristic1"
+#define DESC_IFACE "org.bluez.GattDescriptor1"
+
+static const char introspection_xml[] =
+  "<node>"
+  " <interface name='org.freedesktop.DBus.ObjectManager'>"
+  "  <method name='GetManagedObjects'>"
+  "   <arg name='objects' type='a{oa{sa{sv}}}' direction='out'/>"
+  "  </method>"
+  "  <signal name='InterfacesAdded'><arg type='o'/><arg type='a{sa{sv}}'/></signal>"
+  "  <signal name='InterfacesRemoved'><arg type='o'/><arg type='as'/></signal>"
+  " </interface>"
+  " <interface name='" SERVICE_IFACE "'>"
+  "  <property name='UUID' type='s' access='read'/>"
+  "  <property name='Primary' type='b' access='read'/>"
+  "  <property name='Includes' type='ao' access='read'/>"
+  " </interface>"
+  " <interface name='" CHAR_IFACE "'>"
+  "  <method name='ReadValue'>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "   <arg name='value' type='ay' direction='out'/>"
+  "  </method>"
+  "  <method name='WriteValue'>"
+  "   <arg name='value' type='ay' direction='in'/>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "  </method>"
+  "  <method name='StartNotify'/>"
+  "  <method name='StopNotify'/>"
+  "  <method name='Confirm'/>"
+  "  <property name='UUID' type='s' access='read'/>"
+  "  <property name='Service' type='o' access='read'/>"
+  "  <property name='Flags' type='as' access='read'/>"
+  "  <property name='Value' type='ay' access='read'/>"
+  "  <property name='Notifying' type='b' access='read'/>"
+  " </interface>"
+  " <interface name='" DESC_IFACE "'>"
+  "  <method name='ReadValue'>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "   <arg name='value' type='ay' direction='out'/>"
+  "  </method>"
+  "  <method name='WriteValue'>"
+  "   <arg name='value' type='ay' direction='in'/>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "  </method>"
+  "  <property name='UUID' type='s' access='read'/>"
+  "  <property name='Characteristic' type='o' access='read'/>"
+  "  <property name='Flags' type='as' access='read'/>"
+  "  <property name='Value' type='ay' access='read'/>"
+  " </interface>"
+  "</node>";
+
+typedef enum { OBJ_SERVICE, OBJ_CHAR, OBJ_DESC } ObjKind;
+
+typedef struct {
+  BpGatt *gatt;
+  ObjKind kind;
+  char *path;
+  char *parent;            /* service of a characteristic, characteristic of a descriptor */
+  BpUuid uuid;
+  gboolean primary;        /* services */
+  char *chr_id;            /* characteristics: looked up in the peripheral on each call */
+  BpFlags flags;           /* descriptors */
+  GByteArray *value;       /* descriptors */
+  guint registration;
+} Obj;
+
+struct _BpGatt {
+  GDBusConnection *conn;
+  BpPeripheral *p;
+  GDBusNodeInfo *info;
+  guint manager_registration;
+  GPtrArray *objects;      /* of Obj*, in database order */
+  GHashTable *char_paths;  /* chr id → path */
+};
+
+char *
+bp_device_path_to_address (const char *path)
+{
+  const char *base;
+  g_autofree char *addr = NULL;
+
+  if (path == NULL)
+    return NULL;
+  base = strrchr (path, '/');
+  base = base ? base + 1 : path;
+  if (!g_str_has_prefix (base, "dev_") || strlen (base) != 4 + 17)
+    return NULL;
+  addr = g_strdup (base + 4);
+  for (char *c = addr; *c; c++)
+    if (*c == '_')
+      *c = ':';
+  return g_steal_pointer (&addr);
+}
+
+void
+bp_att_error_to_dbus (guint8 att, gboolean is_write, const char **name, char **message)
+{
+  switch (att)
+    {
+    case 0x02:
+    case 0x03:
+      *name = "org.bluez.Error.NotPermitted";
+      *message = g_strdup (is_write ? "Write not permitted" : "Read not permitted");
+      return;
+    case 0x06:
+      *name = "org.bluez.Error.NotSupported";
+      *message = g_strdup ("Request not supported");
+      return;
+    case 0x07:
+      *name = "org.bluez.Error.InvalidOffset";
+      *message = g_strdup ("Invalid offset");
+      return;
+    case 0x08:
+      *name = "org.bluez.Error.NotAuthorized";
+      *message = g_strdup ("Not authorized");
+      return;
+    case 0x0d:
+      *name = "org.bluez.Error.InvalidValueLength";
+      *message = g_strdup ("Invalid attribute value length");
+      return;
+    default:
+      break;
+    }
+  if (att >= 0x80 && att <= 0x9f)
+    {
+      /* bluetoothd reads the code from the message of Error.Failed. */
+      *name = "org.bluez.Error.Failed";
+      *message = g_strdup_printf ("0x%02x", att);
+      return;
+    }
+  /* bluetoothd answers any other error name with 0x0e (Unlikely Error). */
+  *name = "org.bleperipheral.Error.Unlikely";
+  *message = g_strdup_printf ("ATT error 0x%02x cannot be carried through bluetoothd; sent as 0x0e", att);
+}
+
+static void
+return_att_error (GDBusMethodInvocation *invocation, guint8 att, gboolean is_write)
+{
+  const char *name = NULL;
+  g_autofree char *message = NULL;
+
+  bp_att_error_to_dbus (att, is_write, &name, &message);
+  g_dbus_method_invocation_return_dbus_error (invocation, name, message);
+}
+
+static void
+obj_free (Obj *o)
+{
+  g_free (o->path);
+  g_free (o->parent);
+  g_free (o->chr_id);
+  if (o->value != NULL)
+    g_byte_array_unref (o->value);
+  g_free (o);
+}
+
+static GVariant *
+bytes_variant (const guint8 *data, gsize len)
+{
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data, len, 1);
+}
+
+static GVariant *
+flags_variant (BpFlags flags)
+{
+  g_auto(GStrv) names = bp_flags_to_strv (flags);
+  return g_variant_new_strv ((const char *const *) names, -1);
+}
+
+static BpCharacteristic *
+obj_characteristic (Obj *o)
+{
+  return bp_peripheral_lookup (o->gatt->p, o->chr_id, NULL);
+}
+
+static GVariant *
+obj_get_property (Obj *o, const char *name)
+{
+  char uuid[BP_UUID_STRLEN];
+
+  bp_uuid_to_string (&o->uuid, uuid);
+  if (g_str_equal (name, "UUID"))
+    return g_variant_new_string (uuid);
+
+  switch (o->kind)
+    {
+    case OBJ_SERVICE:
+      if (g_str_equal (name, "Primary"))
+        return g_variant_new_boolean (o->primary);
+      if (g_str_equal (name, "Includes"))
+        return g_variant_new_objv (NULL, 0);
+      break;
+    case OBJ_CHAR:
+      {
+        BpCharacteristic *chr = obj_characteristic (o);
+
+        if (chr == NULL)
+          return NULL;
+        if (g_str_equal (name, "Service"))
+          return g_variant_new_object_path (o->parent);
+        if (g_str_equal (name, "Flags"))
+          return flags_variant (chr->config->flags);
+        if (g_str_equal (name, "Value"))
+          return bytes_variant (chr->value->data, chr->value->len);
+        if (g_str_equal (name, "Notifying"))
+          return g_variant_new_boolean (chr->notifying);
+      }
+      break;
+    case OBJ_DESC:
+      if (g_str_equal (name, "Characteristic"))
+        return g_variant_new_object_path (o->parent);
+      if (g_str_equal (name, "Flags"))
+        return flags_variant (o->flags);
+      if (g_str_equal (name, "Value"))
+        return bytes_variant (o->value->data, o->value->len);
+      break;
+    }
+  return NULL;
+}
+
+static GVariant *
+handle_get_property (GDBusConnection *conn, const char *sender, const char *path,
+                     const char *iface, const char *name, GError **error, gpointer user_data)
+{
+  GVariant *v = obj_get_property (user_data, name);
+
+  if (v == NULL)
+    g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "No property %s", name);
+  return v;
+}
+
+static const char *
+obj_interface (Obj *o)
+{
+  switch (o->kind)
+    {
+    case OBJ_SERVICE:
+      return SERVICE_IFACE;
+    case OBJ_CHAR:
+      return CHAR_IFACE;
+    case OBJ_DESC:
+    default:
+      return DESC_IFACE;
+    }
+}
+
+static GVariant *
+obj_properties (Obj *o)
+{
+  static const char *const service_props[] = { "UUID", "Primary", "Includes", NULL };
+  static const char *const char_props[] = { "UUID", "Service", "Flags", "Value", "Notifying", NULL };
+  static const char *const desc_props[] = { "UUID", "Characteristic", "Flags", "Value", NULL };
+  const char *const *names = o->kind == OBJ_SERVICE ? service_props
+                           : o->kind == OBJ_CHAR ? char_props : desc_props;
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      GVariant *v = obj_get_property (o, names[i]);
+      if (v != NULL)
+        g_variant_builder_add (&b, "{sv}", names[i], v);
+    }
+  return g_variant_builder_end (&b);
+}
+
+typedef struct {
+  GDBusMethodInvocation *invocation;
+  guint offset;
+} ReadOp;
+
+static void
+read_done (GBytes *value, guint8 att_error, gpointer user_data)
+{
+  ReadOp *op = user_data;
+  gsize len = 0;
+  const guint8 *data;
+
+  if (value == NULL)
+    {
+      return_att_error (op->invocation, att_error, FALSE);
+    }
+  else
+    {
+      data = g_bytes_get_data (value, &len);
+      if (op->offset > len)
+        {
+          return_att_error (op->invocation, BP_ATT_INVALID_OFFSET, FALSE);
+        }
+      else
+        {
+          /* bluetoothd cuts the reply to 512 bytes itself; send at most that. */
+          gsize n = MIN (len - op->offset, (gsize) BP_VALUE_MAX);
+          g_dbus_method_invocation_return_value (op->invocation,
+                                                 g_variant_new ("(@ay)", bytes_variant (data + op->offset, n)));
+        }
+    }
+  g_free (op);
+}
+
+typedef struct {
+  guint offset;
+  guint16 mtu;
+  char *address;
+} AccessOptions;
+
+static void
+parse_options (GVariant *options, AccessOptions *out)
+{
+  const char *device = NULL;
+  guint16 offset = 0, mtu = 0;
+
+  g_variant_lookup (options, "device", "&o", &device);
+  g_variant_lookup (options, "offset", "q", &offset);
+  g_variant_lookup (options, "mtu", "q", &mtu);
+  out->offset = offset;
+  out->mtu = mtu;
+  out->address = bp_device_path_to_address (device);
+}
+
+static void
+char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  BpPeripheral *p = o->gatt->p;
+  BpCharacteristic *chr = obj_characteristic (o);
+  gboolean no_reply = (g_dbus_message_get_flags (g_dbus_method_invocation_get_message (invocation)) &
+                       G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0;
+
+  if (chr == NULL)
+    {
+      g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Failed",
+                                                  "characteristic is gone");
+      return;
+    }
+
+  if (g_str_equal (method, "ReadValue"))
+    {
+      g_autoptr(GVariant) options = NULL;
+      AccessOptions ao = { 0 };
+      ReadOp *op;
+
+      g_variant_get (params, "(@a{sv})", &options);
+      parse_options (options, &ao);
+      bp_peripheral_update_mtu (p, ao.address, ao.mtu);
+      if (!(chr->config->flags & BP_FLAGS_ANY_READ))
+        {
+          g_free (ao.address);
+          return_att_error (invocation, BP_ATT_READ_NOT_PERMITTED, FALSE);
+          return;
+        }
+      op = g_new0 (ReadOp, 1);
+      op->invocation = invocation;
+      op->offset = ao.offset;
+      bp_peripheral_read (p, chr, ao.address, ao.offset, read_done, op);
+      g_free (ao.address);
+      return;
+    }
+
+  if (g_str_equal (method, "WriteValue"))
+    {
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) options = NULL;
+      AccessOptions ao = { 0 };
+      gsize len = 0;
+      const guint8 *data;
+      guint8 att;
+
+      g_variant_get (params, "(@ay@a{sv})", &value, &options);
+      data = g_variant_get_fixed_array (value, &len, 1);
+      parse_options (options, &ao);
+      bp_peripheral_update_mtu (p, ao.address, ao.mtu);
+      if (!(chr->config->flags & BP_FLAGS_ANY_WRITE))
+        att = BP_ATT_WRITE_NOT_PERMITTED;
+      else
+        att = bp_peripheral_write (p, chr, ao.address, data, len, ao.offset);
+      if (att != 0)
+        {
+          g_info ("%s: write of %" G_GSIZE_FORMAT " bytes at offset %u from %s refused with ATT 0x%02x",
+                  chr->id, len, ao.offset, ao.address ? ao.address : "?", att);
+          if (no_reply)
+            g_warning ("%s: a write without response was refused (ATT 0x%02x) but bluetoothd "
+                       "has already acknowledged it", chr->id, att);
+        }
+      g_free (ao.address);
+      if (no_reply)
+        {
+          g_object_unref (invocation);
+          return;
+        }
+      if (att != 0)
+        return_att_error (invocation, att, TRUE);
+      else
+        g_dbus_method_invocation_return_value (invocation, NULL);
+      return;
+    }
+
+  /* StartNotify, StopNotify and Confirm come with no reply expected: give none. */
+  if (g_str_equal (method, "StartNotify"))
+    bp_peripheral_subscribed (p, chr, TRUE);
+  else if (g_str_equal (method, "StopNotify"))
+    bp_peripheral_subscribed (p, chr, FALSE);
+  else if (g_str_equal (method, "Confirm"))
+    bp_peripheral_confirmed (p, chr, NULL);
+
+  if (no_reply)
+    g_object_unref (invocation);
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+desc_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  AccessOptions ao = { 0 };
+  g_autoptr(GVariant) options = NULL;
+
+  if (g_str_equal (method, "ReadValue"))
+    {
+      g_variant_get (params, "(@a{sv})", &options);
+      parse_options (options, &ao);
+      g_free (ao.address);
+      if (!(o->flags & BP_FLAGS_ANY_READ))
+        return_att_error (invocation, BP_ATT_READ_NOT_PERMITTED, FALSE);
+      else if (ao.offset > o->value->len)
+        return_att_error (invocation, BP_ATT_INVALID_OFFSET, FALSE);
+      else
+        g_dbus_method_invocation_return_value (invocation,
+                                               g_variant_new ("(@ay)", bytes_variant (o->value->data + ao.offset,
+                                                                                      o->value->len - ao.offset)));
+      return;
+    }
+  if (g_str_equal (method, "WriteValue"))
+    {
+      g_autoptr(GVariant) value = NULL;
+      gsize len = 0;
+      const guint8 *data;
+
+      g_variant_get (params, "(@ay@a{sv})", &value, &options);
+      data = g_variant_get_fixed_array (value, &len, 1);
+      parse_options (options, &ao);
+      g_free (ao.address);
+      if (!(o->flags & BP_FLAGS_ANY_WRITE))
+        return_att_error (invocation, BP_ATT_WRITE_NOT_PERMITTED, TRUE);
+      else if (ao.offset > o->value->len)
+        return_att_error (invocation, BP_ATT_INVALID_OFFSET, TRUE);
+      else if (ao.offset + len > BP_VALUE_MAX)
+        return_att_error (invocation, BP_ATT_INVALID_VALUE_LENGTH, TRUE);
+      else
+        {
+          g_byte_array_set_size (o->value, ao.offset);
+          g_byte_array_append (o->value, data, len);
+          g_dbus_method_invocation_return_value (invocation, NULL);
+        }
+      return;
+    }
+  g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.NotSupported", method);
+}
+
+static void
+handle_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+               const char *method, GVariant *params, GDBusMethodInvocation *invocation,
+               gpointer user_data)
+{
+  Obj *o = user_data;
+
+  if (o->kind == OBJ_CHAR)
+    char_method (o, method, params, invocation);
+  else if (o->kind == OBJ_DESC)
+    desc_method (o, method, params, invocation);
+  else
+    g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.NotSupported", method);
+}
+
+static const GDBusInterfaceVTable obj_vtable = { handle_method, handle_get_property, NULL, { 0 } };
+
+static void
+handle_manager_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                       const char *method, GVariant *params, GDBusMethodInvocation *invocation,
+                       gpointer user_data)
+{
+  BpGatt *gatt = user_data;
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{oa{sa{sv}}}"));
+  for (guint i = 0; i < gatt->objects->len; i++)
+    {
+      Obj *o = g_ptr_array_index (gatt->objects, i);
+      GVariantBuilder ifaces;
+
+      g_variant_builder_init (&ifaces, G_VARIANT_TYPE ("a{sa{sv}}"));
+      g_variant_builder_add (&ifaces, "{s@a{sv}}", obj_interface (o), obj_properties (o));
+      g_variant_builder_add (&b, "{oa{sa{sv}}}", o->path, &ifaces);
+    }
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a{oa{sa{sv}}})", &b));
+}
+
+static const GDBusInterfaceVTable manager_vtable = { handle_manager_method, NULL, NULL, { 0 } };
+
+static Obj *
+add_object (BpGatt *gatt, ObjKind kind, char *path, const char *parent, const BpUuid *uuid)
+{
+  Obj *o = g_new0 (Obj, 1);
+
+  o->gatt = gatt;
+  o->kind = kind;
+  o->path = path;
+  o->parent = g_strdup (parent);
+  o->uuid = *uuid;
+  g_ptr_array_add (gatt->objects, o);
+  return o;
+}
+
+static Obj *
+add_descriptor (BpGatt *gatt, const char *char_path, guint index, guint16 uuid16,
+                const BpUuid *uuid, BpFlags flags, const guint8 *data, gsize len)
+{
+  BpUuid u;
+  Obj *o;
+
+  if (uuid == NULL)
+    {
+      bp_uuid_from_u16 (uuid16, &u);
+      uuid = &u;
+    }
+  o = add_object (gatt, OBJ_DESC, g_strdup_printf ("%s/desc%u", char_path, index), char_path, uuid);
+  o->flags = flags;
+  o->value = g_byte_array_sized_new (len);
+  if (len > 0)
+    g_byte_array_append (o->value, data, len);
+  return o;
+}
+
+static void
+build_objects (BpGatt *gatt)
+{
+  const BpConfig *config = bp_peripheral_get_config (gatt->p);
+
+  for (guint s = 0; s < config->services->len; s++)
+    {
+      BpServiceConfig *sc = g_ptr_array_index (config->services, s);
+      char *spath = g_strdup_printf (BP_APP_PATH "/service%u", s);
+      Obj *so = add_object (gatt, OBJ_SERVICE, spath, NULL, &sc->uuid);
+
+      so->primary = sc->primary;
+      for (guint c = 0; c < sc->characteristics->len; c++)
+        {
+          BpCharacteristicConfig *cc = g_ptr_array_index (sc->characteristics, c);
+          char *cpath = g_strdup_printf ("%s/char%u", spath, c);
+          Obj *co = add_object (gatt, OBJ_CHAR, cpath, spath, &cc->uuid);
+          guint d = 0;
+
+          co->chr_id = g_strdup (cc->id);
+          g_hash_table_insert (gatt->char_paths, g_strdup (cc->id), g_strdup (cpath));
+
+          if (cc->description != NULL)
+            add_descriptor (gatt, cpath, d++, 0x2901, NULL, BP_FLAG_READ,
+                            (const guint8 *) cc->description, strlen (cc->description));
+          if (cc->presentation_format && cc->format != BP_FORMAT_NONE)
+            {
+              /* Characteristic Presentation Format: format, exponent, unit,
+               * namespace (0x01, Bluetooth SIG), description (0x0000). */
+              guint8 pf[7] = {
+                bp_format_gatt_code (cc->format),
+                (guint8) (gint8) cc->exponent,
+                cc->has_unit ? (cc->unit & 0xff) : 0x00,
+                cc->has_unit ? (cc->unit >> 8) : 0x27, /* 0x2700: unitless */
+                0x01, 0x00, 0x00,
+              };
+              add_descriptor (gatt, cpath, d++, 0x2904, NULL, BP_FLAG_READ, pf, sizeof pf);
+            }
+          for (guint k = 0; k < cc->descriptors->len; k++)
+            {
+              BpDescriptorConfig *dc = g_ptr_array_index (cc->descriptors, k);
+              gsize len = 0;
+              const guint8 *data = g_bytes_get_data (dc->value, &len);
+
+              add_descriptor (gatt, cpath, d++, 0, &dc->uuid, dc->flags, data, len);
+            }
+        }
+    }
+}
+
+static void
+unexport (BpGatt *gatt)
+{
+  for (guint i = 0; i < gatt->objects->len; i++)
+    {
+      Obj *o = g_ptr_array_index (gatt->objects, i);
+      if (o->registration != 0)
+        g_dbus_connection_unregister_object (gatt->conn, o->registration);
+    }
+  g_ptr_array_set_size (gatt->objects, 0);
+  g_hash_table_remove_all (gatt->char_paths);
+}
+
+static gboolean
+export (BpGatt *gatt, GError **error)
+{
+  build_objects (gatt);
+  for (guint i = 0; i < gatt->objects->len; i++)
+    {
+      Obj *o = g_ptr_array_index (gatt->objects, i);
+      GDBusInterfaceInfo *iface = g_dbus_node_info_lookup_interface (gatt->info, obj_interface (o));
+
+      o->registration = g_dbus_connection_register_object (gatt->conn, o->path, iface, &obj_vtable,
+                                                           o, NULL, error);
+      if (o->registration == 0)
+        {
+          g_prefix_error (error, "exporting %s: ", o->path);
+          unexport (gatt);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+BpGatt *
+bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
+{
+  g_autoptr(BpGatt) gatt = g_new0 (BpGatt, 1);
+
+  gatt->conn = g_object_ref (conn);
+  gatt->p = p;
+  gatt->objects = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_free);
+  gatt->char_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  gatt->info = g_dbus_node_info_new_for_xml (introspection_xml, error);
+  if (gatt->info == NULL)
+    return NULL;
+  gatt->manager_registration =
+    g_dbus_connection_register_object (conn, BP_APP_PATH,
+                                       g_dbus_node_info_lookup_interface (gatt->info,
+                                                                          "org.freedesktop.DBus.ObjectManager"),
+                                       &manager_vtable, gatt, NULL, error);
+  if (gatt->manager_registration == 0)
+    return NULL;
+  if (!export (gatt, error))
+    return NULL;
+  return g_steal_pointer (&gatt);
+}
+
+void
+bp_gatt_free (BpGatt *gatt)
+{
+  if (gatt == NULL)
+    return;
+  if (gatt->objects != NULL)
+    unexport (gatt);
+  if (gatt->manager_registration != 0)
+    g_dbus_connection_unregister_object (gatt->conn, gatt->manager_registration);
+  g_clear_pointer (&gatt->objects, g_ptr_array_unref);
+  g_clear_pointer (&gatt->char_paths, g_hash_table_unref);
+  g_clear_pointer (&gatt->info, g_dbus_node_info_unref);
+  g_clear_object (&gatt->conn);
+  g_free (gatt);
+}
+
+gboolean
+bp_gatt_rebuild (BpGatt *gatt, GError **error)
+{
+  unexport (gatt);
+  return export (gatt, error);
+}
+
+gboolean
+bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError **error)
+{
+  const char *path = g_hash_table_lookup (gatt->char_paths, chr->id);
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (value, &len);
+  GVariantBuilder changed;
+
+  if (path == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC, "%s is not exported", chr->id);
+      return FALSE;
+    }
+  g_variant_builder_init (&changed, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&changed, "{sv}", "Value", bytes_variant (data, len));
+  /* Emitted at once: GDBus queues it to the bus in call order. */
+  return g_dbus_connection_emit_signal (gatt->conn, NULL, path, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged",
+                                        g_variant_new ("(sa{sv}as)", CHAR_IFACE, &changed, NULL),
+                                        error);
+}
+
+gboolean
+bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address,
+                GError **error)
+{
+  if (to_address != NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_NOT_SUPPORTED,
+                   "notifying one central (to=%s) needs a per-central notification path, "
+                   "which bluetoothd offers from BlueZ 5.76 on and this daemon does not use yet",
+                   to_address);
+      return FALSE;
+    }
+  return bp_gatt_emit_value (gatt, chr, value, error);
+}

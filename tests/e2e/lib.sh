@@ -1,0 +1,170 @@
+# lib.sh — helpers for the e2e guest (sourced by guest.sh and by scenarios).
+#
+# Everything here runs inside the qemu guest started by vm-run: the host's root
+# is mounted read-only, /run /tmp /root /var/lib/bluetooth are tmpfs and
+# $E2E_RESULTS is the writable results share. Every wait is bounded.
+
+: "${E2E_RESULTS:=/run/e2e}"
+: "${E2E_PERIPHERAL_ADDR:=00:AA:01:00:00:00}"
+: "${E2E_CENTRAL_ADDR:=00:AA:01:01:00:01}"
+export E2E_RESULTS E2E_PERIPHERAL_ADDR E2E_CENTRAL_ADDR
+
+E2E_STATE=/run/e2e-state
+mkdir -p "$E2E_STATE" 2>/dev/null
+
+# BlueZ's shell tools (btmgmt, bluetoothctl) quit as soon as their standard
+# input reaches end of file, before the answer to a command given on their
+# command line arrives: `btmgmt info </dev/null` prints nothing and exits 0.
+# This FIFO, opened read-write, is a standard input that never ends and never
+# delivers data. Scenarios run with it; use it for such tools in pipelines.
+E2E_IDLE_STDIN=$E2E_STATE/idle-stdin
+[[ -p $E2E_IDLE_STDIN ]] || mkfifo "$E2E_IDLE_STDIN" 2>/dev/null
+export E2E_IDLE_STDIN
+
+# e2e_btmgmt ARG... — btmgmt with a bounded run time and a stdin that stays open.
+e2e_btmgmt() { timeout 10 btmgmt "$@" <>"$E2E_IDLE_STDIN"; }
+
+# Seconds since boot, as a timestamp for logs.
+e2e_uptime() { cut -d' ' -f1 /proc/uptime; }
+
+e2e_log() { printf '[%8s] %s\n' "$(e2e_uptime)" "$*" >&2; }
+
+# Fails the scenario: message on stderr, status 1.
+e2e_fail() {
+    e2e_log "FAIL: $*"
+    exit 1
+}
+
+# e2e_wait SECONDS COMMAND... — retry COMMAND every 0.2 s until it succeeds
+# or SECONDS pass. Returns COMMAND's last status.
+e2e_wait() {
+    local limit=$1 deadline now
+    shift
+    deadline=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
+    while true; do
+        "$@" && return 0
+        now=$(( $(date +%s%N) / 1000000 ))
+        [[ $now -ge $deadline ]] && { "$@"; return; }
+        sleep 0.2
+    done
+}
+
+# The number of controllers the kernel's management interface lists.
+e2e_controller_count() {
+    e2e_btmgmt info 2>/dev/null | grep -cE '^hci[0-9]+:' || true
+}
+
+e2e_has_controllers() { [[ $(e2e_controller_count) -ge ${1:-2} ]]; }
+
+# Crypto that btvirt (AF_ALG) and the kernel's SMP need. Binding each
+# algorithm once makes the kernel instantiate and self-test it now: under TCG
+# that takes over a second, and if btvirt's first bind paid it, hci0's HCI
+# Reset would time out and hci0 would never reach bluetoothd.
+e2e_prepare_crypto() {
+    modprobe -a af_alg algif_hash algif_skcipher cmac ecb aes_generic ecdh_generic ||
+        e2e_log "warning: some crypto modules did not load"
+    python3 - <<'EOF'
+import socket
+for kind, alg in (("skcipher", "ecb(aes)"), ("hash", "cmac(aes)")):
+    with socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0) as s:
+        s.bind((kind, alg))
+EOF
+}
+
+# Starts btvirt with $E2E_CONTROLLERS (default 2) LE controllers and waits
+# until the kernel lists them all; restarts it (up to three times) when one
+# is missing.
+e2e_start_btvirt() {
+    local attempt pid n=${E2E_CONTROLLERS:-2}
+    modprobe hci_vhci || { e2e_log "modprobe hci_vhci failed"; return 1; }
+    for attempt in 1 2 3; do
+        btvirt -L "-l$n" >>"$E2E_RESULTS/btvirt.log" 2>&1 &
+        pid=$!
+        echo "$pid" >"$E2E_STATE/btvirt.pid"
+        if e2e_wait 15 e2e_has_controllers "$n"; then
+            e2e_log "btvirt: $n controllers up (attempt $attempt)"
+            return 0
+        fi
+        e2e_log "btvirt: only $(e2e_controller_count) of $n controller(s) after 15 s, restarting (attempt $attempt)"
+        kill "$pid" 2>/dev/null
+        e2e_wait 5 e2e_not_running "$pid"
+        kill -9 "$pid" 2>/dev/null
+        e2e_wait 5 e2e_no_controllers
+    done
+    return 1
+}
+
+e2e_not_running() { ! kill -0 "$1" 2>/dev/null; }
+e2e_no_controllers() { [[ $(e2e_controller_count) -eq 0 ]]; }
+
+# bluetoothd's objects for all adapters (hci0 … hci$((E2E_CONTROLLERS-1))) are on the bus.
+e2e_bluez_has_adapters() {
+    local objs i
+    objs=$(timeout 5 dbus-send --system --print-reply --dest=org.bluez / \
+        org.freedesktop.DBus.ObjectManager.GetManagedObjects 2>/dev/null) || return 1
+    for ((i = 0; i < ${E2E_CONTROLLERS:-2}; i++)); do
+        grep -q "object path \"/org/bluez/hci$i\"" <<<"$objs" || return 1
+    done
+}
+
+# Starts bluetoothd (-E with E2E_EXPERIMENTAL=1, -d with E2E_BLUETOOTHD_DEBUG=1,
+# extra words from E2E_BLUETOOTHD_ARGS) and waits for all adapters on D-Bus.
+e2e_start_bluetoothd() {
+    local bin args=(-n) pid
+    bin=$(command -v bluetoothd || echo /usr/libexec/bluetooth/bluetoothd)
+    [[ ${E2E_EXPERIMENTAL:-0} == 1 ]] && args+=(-E)
+    [[ ${E2E_BLUETOOTHD_DEBUG:-0} == 1 ]] && args+=(-d)
+    # shellcheck disable=SC2206
+    args+=(${E2E_BLUETOOTHD_ARGS:-})
+    printf '\n----- %s bluetoothd %s -----\n' "$(e2e_uptime)" "${args[*]}" >>"$E2E_RESULTS/bluetoothd.log"
+    "$bin" "${args[@]}" >>"$E2E_RESULTS/bluetoothd.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$E2E_STATE/bluetoothd.pid"
+    if ! e2e_wait 20 e2e_bluez_has_adapters; then
+        e2e_log "bluetoothd: not all ${E2E_CONTROLLERS:-2} adapters appeared on D-Bus within 20 s"
+        return 1
+    fi
+    e2e_log "bluetoothd: running (pid $pid), ${E2E_CONTROLLERS:-2} adapters on D-Bus"
+}
+
+# Stops bluetoothd (SIGTERM, then SIGKILL after 5 s) and waits until its name
+# has left the bus.
+e2e_stop_bluetoothd() {
+    local pid
+    pid=$(cat "$E2E_STATE/bluetoothd.pid" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null
+    e2e_wait 5 e2e_not_running "$pid" || kill -9 "$pid" 2>/dev/null
+    e2e_wait 5 e2e_not_running "$pid"
+    rm -f "$E2E_STATE/bluetoothd.pid"
+    e2e_wait 5 e2e_bluez_gone
+    e2e_log "bluetoothd: stopped"
+}
+
+e2e_bluez_gone() {
+    ! timeout 5 dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
+        org.freedesktop.DBus.GetNameOwner string:org.bluez >/dev/null 2>&1
+}
+
+e2e_restart_bluetoothd() {
+    e2e_stop_bluetoothd
+    e2e_start_bluetoothd
+}
+
+# e2e_power INDEX on|off — through the kernel's management interface.
+e2e_power() {
+    e2e_btmgmt --index "$1" power "$2" >/dev/null
+}
+
+# e2e_expect_grep PATTERN FILE [WHAT] — fail unless FILE matches the ERE.
+e2e_expect_grep() {
+    grep -qE -- "$1" "$2" || {
+        e2e_log "expected /$1/ in $2; it holds:"
+        sed 's/^/    /' "$2" >&2
+        e2e_fail "${3:-pattern not found}"
+    }
+}
+
+# e2e_expect_eq ACTUAL EXPECTED [WHAT]
+e2e_expect_eq() {
+    [[ $1 == "$2" ]] || e2e_fail "${3:-value}: expected '$2', got '$1'"
+}

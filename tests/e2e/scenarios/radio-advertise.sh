@@ -1,0 +1,24 @@
+#!/bin/bash
+# Harness proof, no daemon of ours: hci0 advertises through the kernel's
+# management interface (btmgmt add-adv) and the central on hci1 sees the name,
+# appearance, service UUID and manufacturer data.
+set -euo pipefail
+. "$E2E_SRCDIR/lib.sh"
+
+out=$E2E_RESULTS/scan.txt
+e2e_btmgmt --index 0 power on
+e2e_btmgmt --index 0 name e2e-radio
+e2e_btmgmt --index 0 appearance 0x0540
+# AD: manufacturer data, company 0xffff, bytes 01 02; the kernel adds flags,
+# the UUID, and puts name and appearance in the scan response.
+e2e_btmgmt --index 0 add-adv -c -g -n -a -u 181a -d 05ffffff0102 1
+
+t0=$(e2e_uptime)
+"$E2E_CENTRAL" scan "$E2E_PERIPHERAL_ADDR" >"$out"
+e2e_log "scan took $(awk -v a="$t0" -v b="$(e2e_uptime)" 'BEGIN { printf "%.1f", b - a }') s"
+cat "$out"
+e2e_expect_grep '^Name: e2e-radio$' "$out" "name"
+e2e_expect_grep '^Appearance: 0x0540$' "$out" "appearance"
+e2e_expect_grep '^UUID: 0000181a-0000-1000-8000-00805f9b34fb$' "$out" "service UUID"
+e2e_expect_grep '^ManufacturerData: 0xffff 0102$' "$out" "manufacturer data"
+e2e_log "PASS"
