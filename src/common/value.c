@@ -336,7 +336,9 @@ integer_to_display (gboolean negative, guint64 magnitude, int exponent)
   GString *s = g_string_new (NULL);
 
   g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, magnitude);
-  append_plain_decimal (s, negative && magnitude != 0, digits, exponent);
+  /* zero counts no hundreds: "0", not "000"; but "0.00" keeps the resolution */
+  append_plain_decimal (s, negative && magnitude != 0, digits,
+                        magnitude == 0 && exponent > 0 ? 0 : exponent);
   return g_string_free (s, FALSE);
 }
 

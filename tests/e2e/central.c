@@ -45,6 +45,7 @@ static gboolean opt_disconnect = FALSE;
 static gboolean opt_no_read = FALSE;
 static int opt_duration_s = 5;
 static gboolean opt_verbose = FALSE;
+static gint64 start_time;
 
 typedef struct {
   GDBusObjectManager *manager;
@@ -82,7 +83,7 @@ verbose (const char *format, ...)
   va_start (args, format);
   g_autofree char *text = g_strdup_vprintf (format, args);
   va_end (args);
-  g_printerr ("central: %s\n", text);
+  g_printerr ("central: [%.3f] %s\n", (double) (g_get_monotonic_time () - start_time) / G_USEC_PER_SEC, text);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -534,6 +535,7 @@ central_find_device (Central *c, const char *address, gboolean forget_first, gui
   g_free (c->watched_path);
   c->watched_path = g_strdup (path);
   c->watched_appeared = check_object_exists (c, path);
+  verbose ("discovering %s", address);
   if (!central_start_discovery (c, error))
     return FALSE;
   g_autofree char *what = g_strdup_printf ("advertising from %s", address);
@@ -719,9 +721,14 @@ central_connect (Central *c, const char *address, GError **error)
             }
         }
       g_clear_error (&last_error);
+      verbose ("connected, waiting for ServicesResolved");
       if (central_wait (c, check_connected_resolved, path, c->timeout_ms,
                         "the services to be resolved", &last_error))
-        return g_steal_pointer (&path);
+        {
+          verbose ("services resolved");
+          return g_steal_pointer (&path);
+        }
+      verbose ("%s", last_error->message);
     }
   g_propagate_error (error, g_steal_pointer (&last_error));
   g_prefix_error (error, "connecting to %s: ", address);
@@ -737,9 +744,11 @@ central_disconnect (Central *c, const char *address, GError **error)
 
   if (device == NULL || !proxy_bool (device, "Connected"))
     return TRUE;
+  verbose ("disconnecting %s", address);
   reply = central_call (c, device, "Disconnect", NULL, error);
   if (reply == NULL)
     return FALSE;
+  verbose ("Disconnect returned");
   return central_wait (c, check_disconnected, path, c->timeout_ms, "the disconnection", error);
 }
 
@@ -1328,10 +1337,11 @@ main (int argc, char **argv)
     { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ready_file, "listen: create FILE once subscribed", "FILE" },
     { "disconnect", 0, 0, G_OPTION_ARG_NONE, &opt_disconnect, "Disconnect when done", NULL },
     { "no-read", 0, 0, G_OPTION_ARG_NONE, &opt_no_read, "discover: do not read values", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Say what happens on stderr", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Say what happens on stderr (also CENTRAL_VERBOSE=1)", NULL },
     { NULL },
   };
 
+  start_time = g_get_monotonic_time ();
   setvbuf (stdout, NULL, _IOLBF, 0);
   context = g_option_context_new ("COMMAND ADDR [ARG...] - a scriptable BLE central over bluetoothd");
   g_option_context_add_main_entries (context, entries, NULL);
@@ -1342,6 +1352,8 @@ main (int argc, char **argv)
       g_printerr ("central: %s\n", error->message);
       return 2;
     }
+  if (g_strcmp0 (g_getenv ("CENTRAL_VERBOSE"), "1") == 0)
+    opt_verbose = TRUE;
   if (argc < 2)
     {
       g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);

@@ -145,7 +145,8 @@ typedef struct {
   gint64 time_us;
 } FakeAdvertisement;
 
-/* Looks a property of the advertisement up; NULL when it is not there. */
+/* Looks a property of the advertisement up: a new reference, or NULL when
+ * it is not there. */
 GVariant *fake_advertisement_get (FakeAdvertisement *adv, const char *name);
 
 typedef struct {

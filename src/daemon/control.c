@@ -1,0 +1,1294 @@
+/* The control socket server (SPEC §5, docs/protocol.md).
+ *
+ * One listening Unix stream socket, one GSource per connection on the main
+ * loop, no GIO streams: a connection is read with large non-blocking reads
+ * into one shared buffer, lines are cut in place, the replies of one read are
+ * written together. Output is buffered per connection up to
+ * BP_CONTROL_OUTPUT_MAX; a client that does not read is closed rather than
+ * allowed to stall the daemon, and the captured writes it had not received
+ * go back to their queues. */
+#define G_LOG_DOMAIN "control"
+/* accept4(), struct ucred */
+#define _GNU_SOURCE
+
+#include "config.h"
+
+#include "daemon/control.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "common/error.h"
+#include "common/protocol.h"
+#include "common/uuid.h"
+#include "common/value.h"
+
+/* One read takes up to this much; lines are at most BP_PROTOCOL_LINE_MAX. */
+#define READ_BUFFER_SIZE (128 * 1024)
+/* A connection that is closing gets this long to take its last replies. */
+#define LINGER_TIMEOUT_MS 5000
+/* Pause before accepting again after running out of file descriptors. */
+#define ACCEPT_RETRY_MS 200
+/* Read IDs a connection never answered are forgotten after this long. */
+#define READ_FORGET_US (60 * G_USEC_PER_SEC)
+
+typedef struct _Connection Connection;
+
+/* A captured write handed to one or more connections. It goes back to its
+ * characteristic's queue when every connection holding its line unsent is
+ * closed and none had sent it. */
+typedef struct {
+  guint refs;
+  char *chr_id;
+  BpCapturedWrite *write; /* NULL once requeued */
+  guint pending;          /* live connections holding its line unsent */
+  gboolean sent;          /* one connection handed its line to the kernel */
+} Capture;
+
+typedef struct {
+  Capture *capture;
+  guint64 end; /* output stream position just past its line */
+} Delivery;
+
+typedef struct {
+  guint64 id;
+  char *chr_id;
+  gint64 since;
+} ReadInfo;
+
+typedef struct {
+  GSource source;
+  Connection *conn;
+  gpointer tag;
+} ConnectionSource;
+
+struct _Connection {
+  BpControl *control;
+  guint number;
+  int fd;
+  GSource *source;
+  GIOCondition condition; /* what the source waits for */
+  GByteArray *partial;    /* an incomplete request line kept between reads */
+  GString *out;           /* out->str + out_head: not yet sent */
+  gsize out_head;
+  guint64 out_sent;       /* bytes handed to the kernel so far */
+  GQueue deliveries;      /* of Delivery*, oldest first: captured writes not yet sent */
+  guint watch;            /* BpWatchMask */
+  gboolean serving;
+  GHashTable *reads;      /* guint64 id → ReadInfo: reads asked of this connection */
+  gboolean in_dispatch;   /* replies are flushed when the read cycle ends */
+  gboolean closing;       /* no more requests: send what is queued, then close */
+  guint linger_source;
+  gboolean closed;
+};
+
+struct _BpControl {
+  BpPeripheral *p;
+  int listen_fd;
+  guint listen_source;
+  guint retry_source;
+  char *path;   /* the socket file this created, or NULL */
+  dev_t dev;
+  ino_t ino;
+  guint listener;
+  GList *connections; /* of Connection*, oldest first; closed ones until reaped */
+  guint n_open;
+  guint next_number;
+  guint reap_source;
+  char *read_buffer;  /* READ_BUFFER_SIZE + 1 */
+  GString *scratch;   /* an event line being formatted */
+};
+
+static void connection_close (Connection *c, const char *reason);
+static void connection_flush (Connection *c);
+
+/* --- captures ---------------------------------------------------------- */
+
+static Capture *
+capture_new (const char *chr_id, BpCapturedWrite *write)
+{
+  Capture *cap = g_new0 (Capture, 1);
+
+  cap->refs = 1;
+  cap->chr_id = g_strdup (chr_id);
+  cap->write = write;
+  return cap;
+}
+
+static void
+capture_unref (Capture *cap)
+{
+  if (--cap->refs > 0)
+    return;
+  g_free (cap->chr_id);
+  g_clear_pointer (&cap->write, bp_captured_write_free);
+  g_free (cap);
+}
+
+static void
+read_info_free (ReadInfo *ri)
+{
+  g_free (ri->chr_id);
+  g_free (ri);
+}
+
+/* --- output ------------------------------------------------------------ */
+
+static gsize
+connection_unsent (Connection *c)
+{
+  return c->out->len - c->out_head;
+}
+
+static void
+connection_set_condition (Connection *c, GIOCondition condition)
+{
+  if (c->source == NULL || c->condition == condition)
+    return;
+  c->condition = condition;
+  g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag, condition);
+}
+
+static void
+connection_append (Connection *c, const char *data, gsize len)
+{
+  g_string_append_len (c->out, data, len);
+}
+
+/* After output was queued: close a connection over its bound, else send
+ * now unless a read cycle is going on (it sends when it ends). */
+static void
+connection_output_done (Connection *c)
+{
+  if (c->closed)
+    return;
+  if (connection_unsent (c) > BP_CONTROL_OUTPUT_MAX)
+    {
+      g_autofree char *reason =
+        g_strdup_printf ("over %d KiB of output wait: the client does not read",
+                         BP_CONTROL_OUTPUT_MAX / 1024);
+
+      connection_close (c, reason);
+      return;
+    }
+  if (!c->in_dispatch && !(c->condition & G_IO_OUT))
+    connection_flush (c);
+}
+
+static void
+connection_flush (Connection *c)
+{
+  Delivery *d;
+
+  while (connection_unsent (c) > 0)
+    {
+      ssize_t n = send (c->fd, c->out->str + c->out_head, connection_unsent (c),
+                        MSG_NOSIGNAL | MSG_DONTWAIT);
+
+      if (n < 0)
+        {
+          int saved = errno;
+
+          if (saved == EINTR)
+            continue;
+          if (saved == EAGAIN || saved == EWOULDBLOCK)
+            break;
+          connection_close (c, g_strerror (saved));
+          return;
+        }
+      c->out_head += n;
+      c->out_sent += n;
+    }
+
+  /* Captured writes whose whole line went to the kernel are delivered. */
+  while ((d = g_queue_peek_head (&c->deliveries)) != NULL && d->end <= c->out_sent)
+    {
+      g_queue_pop_head (&c->deliveries);
+      d->capture->sent = TRUE;
+      d->capture->pending--;
+      capture_unref (d->capture);
+      g_free (d);
+    }
+
+  if (connection_unsent (c) == 0)
+    {
+      c->out_head = 0;
+      if (c->out->allocated_len > 256 * 1024)
+        {
+          /* A burst is over: give its memory back. */
+          g_string_free (c->out, TRUE);
+          c->out = g_string_sized_new (4096);
+        }
+      else
+        {
+          g_string_truncate (c->out, 0);
+        }
+      if (c->closing)
+        {
+          connection_close (c, NULL);
+          return;
+        }
+      connection_set_condition (c, G_IO_IN);
+      return;
+    }
+
+  if (c->out_head > 64 * 1024 && c->out_head > c->out->len / 2)
+    {
+      g_string_erase (c->out, 0, c->out_head);
+      c->out_head = 0;
+    }
+  connection_set_condition (c, c->closing ? G_IO_OUT : G_IO_IN | G_IO_OUT);
+}
+
+/* --- events ------------------------------------------------------------ */
+
+/* Moves chr's queued captured writes to every write-watcher, the count of
+ * the ones dropped first. With no write-watcher they stay queued. */
+static void
+deliver_captured (BpControl *control, BpCharacteristic *chr)
+{
+  g_autoptr(GPtrArray) targets = g_ptr_array_new ();
+  GQueue writes = G_QUEUE_INIT;
+  guint64 dropped;
+  BpCapturedWrite *w;
+  GString *line = control->scratch;
+
+  for (GList *l = control->connections; l != NULL; l = l->next)
+    {
+      Connection *c = l->data;
+
+      if (!c->closed && (c->watch & BP_WATCH_WRITE))
+        g_ptr_array_add (targets, c);
+    }
+  if (targets->len == 0)
+    return;
+
+  dropped = bp_characteristic_capture_drain (chr, &writes);
+  if (dropped > 0)
+    {
+      BpProtoEvent ev = { .kind = BP_PROTO_EVENT_DROPPED, .characteristic = chr->id, .count = dropped };
+
+      g_string_truncate (line, 0);
+      bp_proto_event_append (line, &ev);
+      for (guint i = 0; i < targets->len; i++)
+        connection_append (g_ptr_array_index (targets, i), line->str, line->len);
+    }
+
+  while ((w = g_queue_pop_head (&writes)) != NULL)
+    {
+      Capture *cap = capture_new (chr->id, w);
+      BpProtoEvent ev = {
+        .kind = BP_PROTO_EVENT_WRITE,
+        .characteristic = chr->id,
+        .address = w->address,
+        .offset = w->offset,
+      };
+
+      ev.data = g_bytes_get_data (w->data, &ev.len);
+      g_string_truncate (line, 0);
+      bp_proto_event_append (line, &ev);
+      for (guint i = 0; i < targets->len; i++)
+        {
+          Connection *c = g_ptr_array_index (targets, i);
+          Delivery *d = g_new0 (Delivery, 1);
+
+          connection_append (c, line->str, line->len);
+          d->capture = cap;
+          d->end = c->out_sent + connection_unsent (c);
+          cap->refs++;
+          cap->pending++;
+          g_queue_push_tail (&c->deliveries, d);
+        }
+      capture_unref (cap);
+    }
+
+  /* Closes only now, with every line queued: a connection closed over its
+   * bound gives back exactly the writes no other connection holds. */
+  for (guint i = 0; i < targets->len; i++)
+    connection_output_done (g_ptr_array_index (targets, i));
+}
+
+static void
+deliver_all_captured (BpControl *control)
+{
+  GPtrArray *chars = bp_peripheral_get_characteristics (control->p);
+
+  for (guint i = 0; i < chars->len; i++)
+    {
+      BpCharacteristic *chr = g_ptr_array_index (chars, i);
+
+      if (chr->config->capture)
+        deliver_captured (control, chr);
+    }
+}
+
+static void
+broadcast (BpControl *control, const BpProtoEvent *ev)
+{
+  guint class = bp_proto_event_class (ev->kind);
+  GString *line = control->scratch;
+
+  g_string_truncate (line, 0);
+  bp_proto_event_append (line, ev);
+  for (GList *l = control->connections; l != NULL; l = l->next)
+    {
+      Connection *c = l->data;
+
+      if (c->closed || !(c->watch & class))
+        continue;
+      connection_append (c, line->str, line->len);
+      connection_output_done (c);
+    }
+}
+
+static void
+on_peripheral_event (const BpEvent *event, gpointer user_data)
+{
+  BpControl *control = user_data;
+  BpProtoEvent ev = { 0 };
+
+  ev.characteristic = event->characteristic != NULL ? event->characteristic->id : NULL;
+  ev.address = event->address;
+  switch (event->type)
+    {
+    case BP_EVENT_CONNECT:
+      ev.kind = BP_PROTO_EVENT_CONNECT;
+      break;
+    case BP_EVENT_DISCONNECT:
+      ev.kind = BP_PROTO_EVENT_DISCONNECT;
+      break;
+    case BP_EVENT_SUBSCRIBE:
+      ev.kind = BP_PROTO_EVENT_SUBSCRIBE;
+      break;
+    case BP_EVENT_UNSUBSCRIBE:
+      ev.kind = BP_PROTO_EVENT_UNSUBSCRIBE;
+      break;
+    case BP_EVENT_CONFIRM:
+      ev.kind = BP_PROTO_EVENT_CONFIRM;
+      break;
+    case BP_EVENT_WRITE:
+      if (event->captured)
+        {
+          /* It is queued: watchers take it from there, in order with any
+           * older ones; with no watcher it waits. */
+          deliver_captured (control, event->characteristic);
+          return;
+        }
+      ev.kind = BP_PROTO_EVENT_WRITE;
+      ev.data = event->data;
+      ev.len = event->len;
+      ev.offset = event->offset;
+      break;
+    case BP_EVENT_DROPPED:
+      ev.kind = BP_PROTO_EVENT_DROPPED;
+      ev.count = event->count;
+      break;
+    case BP_EVENT_ADVERTISING:
+      ev.kind = BP_PROTO_EVENT_ADVERTISING;
+      ev.on = event->on;
+      ev.reason = event->reason;
+      break;
+    case BP_EVENT_ADAPTER:
+      ev.kind = BP_PROTO_EVENT_ADAPTER;
+      ev.on = event->on;
+      break;
+    case BP_EVENT_RELOADED:
+      ev.kind = BP_PROTO_EVENT_RELOADED;
+      break;
+    default:
+      return;
+    }
+  broadcast (control, &ev);
+}
+
+/* --- delegated reads --------------------------------------------------- */
+
+static void
+connection_read_request (gpointer server, guint64 id, BpCharacteristic *chr,
+                         const char *address, guint offset)
+{
+  Connection *c = server;
+  BpControl *control = c->control;
+  ReadInfo *ri;
+  BpProtoEvent ev = {
+    .kind = BP_PROTO_EVENT_READ,
+    .id = id,
+    .characteristic = chr->id,
+    .address = address,
+    .offset = offset,
+  };
+
+  if (c->closed || c->closing)
+    return;
+
+  /* Forget IDs never answered long ago, so that a producer that ignores
+   * reads cannot grow this table without bound. */
+  if (g_hash_table_size (c->reads) > 64)
+    {
+      GHashTableIter iter;
+      gint64 now = g_get_monotonic_time ();
+
+      g_hash_table_iter_init (&iter, c->reads);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &ri))
+        if (now - ri->since > READ_FORGET_US)
+          g_hash_table_iter_remove (&iter);
+    }
+  ri = g_new0 (ReadInfo, 1);
+  ri->id = id;
+  ri->chr_id = g_strdup (chr->id);
+  ri->since = g_get_monotonic_time ();
+  g_hash_table_replace (c->reads, &ri->id, ri);
+
+  g_string_truncate (control->scratch, 0);
+  bp_proto_event_append (control->scratch, &ev);
+  connection_append (c, control->scratch->str, control->scratch->len);
+  connection_output_done (c);
+}
+
+static const BpReadServerClass read_server_class = {
+  .read_request = connection_read_request,
+};
+
+/* --- requests ---------------------------------------------------------- */
+
+static gboolean
+looks_like_number (const char *text)
+{
+  gboolean digits = FALSE;
+  const char *p = text;
+
+  if (*p == '-' || *p == '+')
+    p++;
+  for (; *p != '\0'; p++)
+    {
+      if (g_ascii_isdigit (*p))
+        digits = TRUE;
+      else if (*p != '.' && *p != 'e' && *p != 'E' && *p != '-' && *p != '+')
+        return FALSE;
+    }
+  return digits;
+}
+
+static GBytes *
+parse_value (BpCharacteristic *chr, const char *text, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  BpCharacteristicConfig *cc = chr->config;
+  GBytes *value = bp_value_parse (text, cc->format, cc->exponent, &local);
+
+  if (value != NULL)
+    return value;
+  if (cc->format == BP_FORMAT_NONE && local->domain == BP_ERROR &&
+      local->code == BP_ERROR_BAD_VALUE && looks_like_number (text))
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
+                   "%s has no Format: give hex bytes or a quoted string, not the number %s",
+                   chr->id, text);
+      return NULL;
+    }
+  g_propagate_error (error, g_steal_pointer (&local));
+  return NULL;
+}
+
+static const char *
+yes_no (gboolean b)
+{
+  return b ? "yes" : "no";
+}
+
+static const char *
+or_dash (const char *s)
+{
+  return s != NULL && *s != '\0' ? s : "-";
+}
+
+static void
+append_status (BpControl *control, GString *out)
+{
+  BpPeripheral *p = control->p;
+  BpState *st = bp_peripheral_get_state (p);
+  const GPtrArray *centrals = bp_peripheral_get_centrals (p);
+  GPtrArray *chars = bp_peripheral_get_characteristics (p);
+
+  g_string_append_printf (out, "ok adapter=%s address=%s bluez=%s bluez-version=%s "
+                          "registered=%s advertising=%s advertise=%s centrals=%u connected=",
+                          or_dash (st->adapter), or_dash (st->adapter_address),
+                          st->bluez_present ? "present" : "absent", or_dash (st->bluez_version),
+                          yes_no (st->registered), st->advertising ? "on" : "off",
+                          st->advertising_wanted ? "on" : "off",
+                          centrals != NULL ? centrals->len : 0);
+  if (centrals == NULL || centrals->len == 0)
+    g_string_append_c (out, '-');
+  for (guint i = 0; centrals != NULL && i < centrals->len; i++)
+    g_string_append_printf (out, "%s%s", i > 0 ? "," : "", (const char *) g_ptr_array_index (centrals, i));
+  g_string_append_printf (out, " clients=%u", control->n_open);
+
+  for (guint i = 0; i < chars->len; i++)
+    {
+      BpCharacteristic *chr = g_ptr_array_index (chars, i);
+      const char *id = chr->id;
+
+      g_string_append_printf (out,
+                              " %s.notify=%" G_GUINT64_FORMAT " %s.set=%" G_GUINT64_FORMAT
+                              " %s.reads=%" G_GUINT64_FORMAT " %s.writes=%" G_GUINT64_FORMAT
+                              " %s.captured=%" G_GUINT64_FORMAT " %s.queued=%u"
+                              " %s.dropped=%" G_GUINT64_FORMAT " %s.rejected=%" G_GUINT64_FORMAT
+                              " %s.confirm=%" G_GUINT64_FORMAT " %s.subscribed=%s %s.served=%s",
+                              id, chr->n_notify, id, chr->n_set, id, chr->n_reads, id, chr->n_writes,
+                              id, chr->n_captured, id, g_queue_get_length (&chr->capture),
+                              id, chr->n_dropped, id, chr->n_rejected, id, chr->n_confirm,
+                              id, yes_no (chr->notifying), id, yes_no (chr->server != NULL));
+    }
+  g_string_append_c (out, '\n');
+}
+
+static void
+append_info (BpCharacteristic *chr, GString *out)
+{
+  BpCharacteristicConfig *cc = chr->config;
+  char uuid[BP_UUID_STRLEN];
+  g_auto(GStrv) flags = bp_flags_to_strv (cc->flags);
+  g_autofree char *flag_list = g_strjoinv (",", flags);
+
+  bp_uuid_to_string (&cc->uuid, uuid);
+  g_string_append_printf (out, "ok id=%s uuid=%s flags=%s format=%s exponent=%d",
+                          chr->id, uuid, or_dash (flag_list),
+                          cc->format == BP_FORMAT_NONE ? "none" : bp_format_name (cc->format),
+                          cc->exponent);
+  if (cc->has_unit)
+    g_string_append_printf (out, " unit=0x%04x", cc->unit);
+  g_string_append_printf (out, " max-length=%u append=%s capture=%s queue-length=%u queued=%u"
+                          " read-handler=%s read-timeout-ms=%" G_GUINT64_FORMAT
+                          " served=%s length=%u\n",
+                          cc->max_length, yes_no (cc->append), yes_no (cc->capture),
+                          cc->queue_length, g_queue_get_length (&chr->capture),
+                          cc->read_handler == BP_READ_HANDLER_SOCKET ? "socket" : "value",
+                          cc->read_timeout_us / 1000, yes_no (chr->server != NULL),
+                          chr->value->len);
+}
+
+static gboolean
+handle_reply (Connection *c, const BpRequest *r, GError **error)
+{
+  BpPeripheral *p = c->control->p;
+  ReadInfo *ri = g_hash_table_lookup (c->reads, &r->id);
+  g_autoptr(GBytes) value = NULL;
+  g_autoptr(GError) local = NULL;
+
+  if (ri == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
+                   "no read %" G_GUINT64_FORMAT " was asked of this connection "
+                   "(unknown, or already answered)", r->id);
+      return FALSE;
+    }
+  if (!r->is_error)
+    {
+      BpCharacteristic *chr = bp_peripheral_lookup (p, ri->chr_id, NULL);
+
+      if (chr == NULL)
+        {
+          g_hash_table_remove (c->reads, &r->id);
+          g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
+                       "read %" G_GUINT64_FORMAT " was of %s, which a reload removed",
+                       r->id, ri->chr_id);
+          return FALSE;
+        }
+      /* A bad value leaves the read waiting: the producer may answer again. */
+      value = parse_value (chr, r->value, error);
+      if (value == NULL)
+        return FALSE;
+    }
+  if (!bp_peripheral_reply (p, c, r->id, value, r->att_error, &local))
+    {
+      if (g_error_matches (local, BP_ERROR, BP_ERROR_UNKNOWN_READ))
+        {
+          g_hash_table_remove (c->reads, &r->id);
+          g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
+                       "read %" G_GUINT64_FORMAT " timed out; the stored value was served", r->id);
+          return FALSE;
+        }
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  g_hash_table_remove (c->reads, &r->id);
+  return TRUE;
+}
+
+/* Carries out one request; its reply goes to c->out. */
+static gboolean
+handle_request (Connection *c, const BpRequest *r, GError **error)
+{
+  BpControl *control = c->control;
+  BpPeripheral *p = control->p;
+  BpCharacteristic *chr = NULL;
+  g_autoptr(GBytes) value = NULL;
+
+  if (r->characteristic != NULL)
+    {
+      chr = bp_peripheral_lookup (p, r->characteristic, error);
+      if (chr == NULL)
+        {
+          g_prefix_error (error, "%s: ", r->verb_name);
+          return FALSE;
+        }
+    }
+
+  switch (r->verb)
+    {
+    case BP_REQUEST_SET:
+    case BP_REQUEST_NOTIFY:
+      value = parse_value (chr, r->value, error);
+      if (value == NULL ||
+          !(r->verb == BP_REQUEST_SET ? bp_peripheral_set (p, chr, value, error) :
+            bp_peripheral_notify (p, chr, value, r->address, error)))
+        {
+          g_prefix_error (error, "%s %s: ", r->verb_name, chr->id);
+          return FALSE;
+        }
+      g_string_append (c->out, "ok\n");
+      return TRUE;
+
+    case BP_REQUEST_GET:
+    case BP_REQUEST_TAKE:
+      {
+        gsize len;
+        const guint8 *data;
+
+        value = r->verb == BP_REQUEST_GET ? bp_peripheral_get (p, chr) : bp_peripheral_take (p, chr);
+        data = g_bytes_get_data (value, &len);
+        g_string_append (c->out, "ok ");
+        bp_protocol_append_value (c->out, data, len);
+        g_string_append_c (c->out, '\n');
+        return TRUE;
+      }
+
+    case BP_REQUEST_INFO:
+      append_info (chr, c->out);
+      return TRUE;
+
+    case BP_REQUEST_WATCH:
+      c->watch |= r->watch;
+      g_string_append (c->out, "ok\n");
+      /* Writes captured while nobody listened come first. */
+      if (r->watch & BP_WATCH_WRITE)
+        deliver_all_captured (control);
+      return TRUE;
+
+    case BP_REQUEST_UNWATCH:
+      c->watch &= ~r->watch;
+      g_string_append (c->out, "ok\n");
+      return TRUE;
+
+    case BP_REQUEST_SERVE:
+      if (!bp_peripheral_serve (p, chr, &read_server_class, c, error))
+        {
+          g_prefix_error (error, "serve %s: ", chr->id);
+          return FALSE;
+        }
+      c->serving = TRUE;
+      g_string_append (c->out, "ok\n");
+      return TRUE;
+
+    case BP_REQUEST_REPLY:
+      if (!handle_reply (c, r, error))
+        {
+          g_prefix_error (error, "reply %" G_GUINT64_FORMAT ": ", r->id);
+          return FALSE;
+        }
+      g_string_append (c->out, "ok\n");
+      return TRUE;
+
+    case BP_REQUEST_ADVERTISE:
+      if (!bp_peripheral_set_advertising (p, r->on, error))
+        {
+          g_prefix_error (error, "advertise %s: ", r->on ? "on" : "off");
+          return FALSE;
+        }
+      g_string_append (c->out, "ok\n");
+      return TRUE;
+
+    case BP_REQUEST_DISCONNECT:
+      if (!bp_peripheral_disconnect (p, r->address, error))
+        {
+          g_prefix_error (error, "disconnect %s: ", r->address);
+          return FALSE;
+        }
+      g_string_append (c->out, "ok\n");
+      return TRUE;
+
+    case BP_REQUEST_STATUS:
+      append_status (control, c->out);
+      return TRUE;
+
+    case BP_REQUEST_HELP:
+      g_string_append_printf (c->out, "ok %s\n", bp_protocol_help);
+      return TRUE;
+    }
+
+  g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "%s: not implemented", r->verb_name);
+  return FALSE;
+}
+
+static void
+connection_handle_line (Connection *c, char *line, gsize len)
+{
+  BpRequest request;
+  g_autoptr(GError) error = NULL;
+
+  if (!bp_request_parse (line, len, &request, &error) || !handle_request (c, &request, &error))
+    {
+      g_debug ("client %u: error %s", c->number, error->message);
+      bp_reply_append_error (c->out, error);
+    }
+}
+
+/* --- connections ------------------------------------------------------- */
+
+static gboolean
+reap_connections (gpointer user_data)
+{
+  BpControl *control = user_data;
+  GList *l = control->connections;
+
+  control->reap_source = 0;
+  while (l != NULL)
+    {
+      GList *next = l->next;
+      Connection *c = l->data;
+
+      if (c->closed)
+        {
+          control->connections = g_list_delete_link (control->connections, l);
+          g_byte_array_unref (c->partial);
+          g_string_free (c->out, TRUE);
+          g_hash_table_unref (c->reads);
+          g_free (c);
+        }
+      l = next;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  char *chr_id;
+  GQueue writes;
+} GiveBack;
+
+/* Hands the captured writes this connection had not sent back to their
+ * queues, unless another connection holds or sent them. */
+static void
+connection_give_back_captures (Connection *c)
+{
+  BpPeripheral *p = c->control->p;
+  g_autoptr(GArray) groups = g_array_new (FALSE, TRUE, sizeof (GiveBack));
+  Delivery *d;
+  guint n = 0;
+
+  while ((d = g_queue_pop_head (&c->deliveries)) != NULL)
+    {
+      Capture *cap = d->capture;
+
+      cap->pending--;
+      if (cap->pending == 0 && !cap->sent && cap->write != NULL)
+        {
+          GiveBack *g = NULL;
+
+          for (guint i = 0; i < groups->len && g == NULL; i++)
+            if (strcmp (g_array_index (groups, GiveBack, i).chr_id, cap->chr_id) == 0)
+              g = &g_array_index (groups, GiveBack, i);
+          if (g == NULL)
+            {
+              GiveBack fresh = { g_strdup (cap->chr_id), G_QUEUE_INIT };
+
+              g_array_append_val (groups, fresh);
+              g = &g_array_index (groups, GiveBack, groups->len - 1);
+            }
+          g_queue_push_tail (&g->writes, g_steal_pointer (&cap->write));
+          n++;
+        }
+      capture_unref (cap);
+      g_free (d);
+    }
+
+  for (guint i = 0; i < groups->len; i++)
+    {
+      GiveBack *g = &g_array_index (groups, GiveBack, i);
+      BpCharacteristic *chr = bp_peripheral_lookup (p, g->chr_id, NULL);
+
+      if (chr != NULL)
+        bp_characteristic_capture_requeue (chr, &g->writes);
+      else
+        g_message ("client %u: %u captured writes of %s, which a reload removed, are dropped",
+                   c->number, g_queue_get_length (&g->writes), g->chr_id);
+      g_queue_clear_full (&g->writes, (GDestroyNotify) bp_captured_write_free);
+      g_free (g->chr_id);
+    }
+  if (n > 0)
+    g_message ("client %u: %u captured writes it had not received are queued again", c->number, n);
+}
+
+static void
+connection_close (Connection *c, const char *reason)
+{
+  BpControl *control = c->control;
+
+  if (c->closed)
+    return;
+  c->closed = TRUE;
+  control->n_open--;
+  if (reason != NULL)
+    g_message ("client %u: %s; closing the connection", c->number, reason);
+  else
+    g_info ("client %u: disconnected", c->number);
+
+  if (c->source != NULL)
+    {
+      g_source_destroy (c->source);
+      g_clear_pointer (&c->source, g_source_unref);
+    }
+  g_clear_handle_id (&c->linger_source, g_source_remove);
+  if (c->fd >= 0)
+    close (c->fd);
+  c->fd = -1;
+  c->watch = 0;
+  if (c->serving)
+    bp_peripheral_unserve_all (control->p, c);
+  c->serving = FALSE;
+  connection_give_back_captures (c);
+
+  if (control->reap_source == 0)
+    control->reap_source = g_idle_add (reap_connections, control);
+}
+
+static gboolean
+connection_linger_expired (gpointer user_data)
+{
+  Connection *c = user_data;
+
+  c->linger_source = 0;
+  connection_close (c, "its last replies were not read within "
+                    G_STRINGIFY (LINGER_TIMEOUT_MS) " ms");
+  return G_SOURCE_REMOVE;
+}
+
+/* Stop taking requests; close once the queued output is sent. */
+static void
+connection_begin_closing (Connection *c)
+{
+  if (c->closing || c->closed)
+    return;
+  c->closing = TRUE;
+  c->watch = 0;
+  if (c->serving)
+    bp_peripheral_unserve_all (c->control->p, c);
+  c->serving = FALSE;
+  c->linger_source = g_timeout_add (LINGER_TIMEOUT_MS, connection_linger_expired, c);
+  if (!c->in_dispatch)
+    connection_flush (c);
+}
+
+static void
+connection_too_long (Connection *c)
+{
+  g_message ("client %u: a request line is over %d bytes; closing the connection",
+             c->number, BP_PROTOCOL_LINE_MAX);
+  g_string_append (c->out, "error too-long: line over " G_STRINGIFY (BP_PROTOCOL_LINE_MAX)
+                   " bytes; closing\n");
+  connection_begin_closing (c);
+}
+
+static void
+connection_read (Connection *c)
+{
+  BpControl *control = c->control;
+  char *buf = control->read_buffer;
+  gsize have = c->partial->len;
+  gsize start = 0;
+  gsize total;
+  ssize_t n;
+
+  memcpy (buf, c->partial->data, have);
+  g_byte_array_set_size (c->partial, 0);
+  do
+    n = recv (c->fd, buf + have, READ_BUFFER_SIZE - have, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    {
+      int saved = errno;
+
+      if (saved == EAGAIN || saved == EWOULDBLOCK)
+        {
+          g_byte_array_append (c->partial, (guint8 *) buf, have);
+          return;
+        }
+      connection_close (c, g_strerror (saved));
+      return;
+    }
+  total = have + n;
+
+  c->in_dispatch = TRUE;
+  while (!c->closed && !c->closing)
+    {
+      char *line = buf + start;
+      char *nl = memchr (line, '\n', total - start);
+      gsize len;
+
+      if (nl == NULL)
+        break;
+      len = nl - line;
+      if (len > (gsize) BP_PROTOCOL_LINE_MAX + (len > 0 && line[len - 1] == '\r'))
+        {
+          connection_too_long (c);
+          break;
+        }
+      connection_handle_line (c, line, len);
+      start += len + 1;
+    }
+  if (!c->closed && !c->closing)
+    {
+      gsize rest = total - start;
+
+      if (rest > BP_PROTOCOL_LINE_MAX)
+        {
+          connection_too_long (c);
+        }
+      else if (n == 0)
+        {
+          /* The client is done sending: a last line without "\n" counts. */
+          if (rest > 0)
+            connection_handle_line (c, buf + start, rest);
+          connection_begin_closing (c);
+        }
+      else
+        {
+          g_byte_array_append (c->partial, (guint8 *) buf + start, rest);
+        }
+    }
+  c->in_dispatch = FALSE;
+  connection_output_done (c);
+}
+
+static gboolean
+connection_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  ConnectionSource *cs = (ConnectionSource *) source;
+  Connection *c = cs->conn;
+  GIOCondition revents = g_source_query_unix_fd (source, cs->tag);
+
+  if (c->closed)
+    return G_SOURCE_REMOVE;
+  if (revents & G_IO_OUT)
+    connection_flush (c);
+  if (c->closed)
+    return G_SOURCE_REMOVE;
+  if (c->closing)
+    {
+      if (revents & (G_IO_HUP | G_IO_ERR))
+        connection_close (c, NULL);
+    }
+  else if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+    {
+      connection_read (c);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs connection_source_funcs = {
+  .dispatch = connection_source_dispatch,
+};
+
+static void
+connection_new (BpControl *control, int fd)
+{
+  Connection *c = g_new0 (Connection, 1);
+  ConnectionSource *cs;
+  struct ucred cred;
+  socklen_t cred_len = sizeof cred;
+
+  c->control = control;
+  c->number = ++control->next_number;
+  c->fd = fd;
+  c->partial = g_byte_array_new ();
+  c->out = g_string_sized_new (4096);
+  c->reads = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) read_info_free);
+  g_queue_init (&c->deliveries);
+
+  c->source = g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
+  cs = (ConnectionSource *) c->source;
+  cs->conn = c;
+  c->condition = G_IO_IN;
+  cs->tag = g_source_add_unix_fd (c->source, fd, c->condition);
+  g_source_set_name (c->source, "ble-peripheral control connection");
+  g_source_attach (c->source, NULL);
+
+  control->connections = g_list_append (control->connections, c);
+  control->n_open++;
+
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0)
+    g_info ("client %u connected (pid %d, uid %u)", c->number, (int) cred.pid, (guint) cred.uid);
+  else
+    g_info ("client %u connected", c->number);
+}
+
+/* --- listening --------------------------------------------------------- */
+
+static gboolean on_listen_ready (int fd, GIOCondition condition, gpointer user_data);
+
+static gboolean
+accept_again (gpointer user_data)
+{
+  BpControl *control = user_data;
+
+  control->retry_source = 0;
+  control->listen_source = g_unix_fd_add (control->listen_fd, G_IO_IN, on_listen_ready, control);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_listen_ready (int fd, GIOCondition condition, gpointer user_data)
+{
+  BpControl *control = user_data;
+
+  /* A burst at a time, so that a crowd of connections cannot starve the loop. */
+  for (guint i = 0; i < 64; i++)
+    {
+      int cfd = accept4 (fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (cfd >= 0)
+        {
+          connection_new (control, cfd);
+          continue;
+        }
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        break;
+      g_warning ("cannot accept a control connection: %s; trying again in %d ms",
+                 g_strerror (errno), ACCEPT_RETRY_MS);
+      /* Out of descriptors or memory: the socket stays readable, so pause
+       * instead of spinning. */
+      control->listen_source = 0;
+      control->retry_source = g_timeout_add (ACCEPT_RETRY_MS, accept_again, control);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+prepare_socket_path (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  struct stat st;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int probe;
+  int saved;
+
+  if (g_mkdir_with_parents (dir, 0755) < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot create the directory %s: %s", dir, g_strerror (saved));
+      return FALSE;
+    }
+  if (lstat (path, &st) < 0)
+    return TRUE;
+  if (!S_ISSOCK (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "%s exists and is not a socket; not replacing it", path);
+      return FALSE;
+    }
+
+  /* Is somebody answering, or is it a dead daemon's leftover? */
+  g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
+  probe = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (probe < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot create a socket: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  if (connect (probe, (struct sockaddr *) &addr, sizeof addr) == 0 || errno == EAGAIN ||
+      errno == EINPROGRESS)
+    {
+      close (probe);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                   "%s: another ble-peripheral is answering on this socket", path);
+      return FALSE;
+    }
+  saved = errno;
+  close (probe);
+  if (saved != ECONNREFUSED)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot tell whether another daemon uses this socket: %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  g_message ("%s: replacing a stale socket nobody answers on", path);
+  if (unlink (path) < 0 && errno != ENOENT)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot remove the stale socket: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+bind_socket_steps (BpControl *control, const char *path, guint mode, const char *group, GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct stat st;
+  int saved;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "%s: too long for a Unix socket path (at most %zu bytes)",
+                   path, sizeof addr.sun_path - 1);
+      return FALSE;
+    }
+  if (!prepare_socket_path (path, error))
+    return FALSE;
+
+  g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
+  control->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (control->listen_fd < 0 || bind (control->listen_fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot bind the control socket: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  control->path = g_strdup (path);
+
+  /* Permissions before listen(): nobody can connect before they apply. */
+  if (chmod (path, mode) < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot set mode %04o: %s", path, mode, g_strerror (saved));
+      return FALSE;
+    }
+  if (group != NULL)
+    {
+      struct group *gr = getgrnam (group);
+
+      if (gr == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                       "%s: [Control] Group: no group \"%s\" on this system", path, group);
+          return FALSE;
+        }
+      if (chown (path, (uid_t) -1, gr->gr_gid) < 0)
+        {
+          saved = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       "%s: cannot give the socket to group %s: %s", path, group, g_strerror (saved));
+          return FALSE;
+        }
+    }
+  if (listen (control->listen_fd, 128) < 0 || stat (path, &st) < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot listen: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  control->dev = st.st_dev;
+  control->ino = st.st_ino;
+  return TRUE;
+}
+
+static gboolean
+bind_socket (BpControl *control, const char *path, guint mode, const char *group, GError **error)
+{
+  if (bind_socket_steps (control, path, mode, group, error))
+    return TRUE;
+  /* Leave no half-made socket behind. */
+  if (control->path != NULL)
+    unlink (control->path);
+  g_clear_pointer (&control->path, g_free);
+  return FALSE;
+}
+
+BpControl *
+bp_control_new (BpPeripheral *p, const char *path, guint mode, const char *group,
+                int listen_fd, GError **error)
+{
+  g_autoptr(BpControl) control = g_new0 (BpControl, 1);
+
+  control->p = p;
+  control->listen_fd = -1;
+  control->read_buffer = g_malloc (READ_BUFFER_SIZE + 1);
+  control->scratch = g_string_sized_new (1024);
+
+  if (listen_fd >= 0)
+    {
+      control->listen_fd = listen_fd;
+      if (!g_unix_set_fd_nonblocking (listen_fd, TRUE, error))
+        {
+          g_prefix_error (error, "the control socket passed by systemd: ");
+          return NULL;
+        }
+      g_message ("listening on the control socket passed by systemd");
+    }
+  else
+    {
+      if (!bind_socket (control, path, mode, group, error))
+        return NULL;
+      g_message ("listening on %s", path);
+    }
+
+  control->listen_source = g_unix_fd_add (control->listen_fd, G_IO_IN, on_listen_ready, control);
+  control->listener = bp_peripheral_add_listener (p, on_peripheral_event, control);
+  return g_steal_pointer (&control);
+}
+
+void
+bp_control_free (BpControl *control)
+{
+  if (control == NULL)
+    return;
+  if (control->listener != 0)
+    bp_peripheral_remove_listener (control->p, control->listener);
+  for (GList *l = control->connections; l != NULL; l = l->next)
+    connection_close (l->data, NULL);
+  g_clear_handle_id (&control->reap_source, g_source_remove);
+  reap_connections (control);
+  g_clear_handle_id (&control->listen_source, g_source_remove);
+  g_clear_handle_id (&control->retry_source, g_source_remove);
+  if (control->listen_fd >= 0)
+    close (control->listen_fd);
+  if (control->path != NULL)
+    {
+      struct stat st;
+
+      /* Only our own socket: a newer daemon may have replaced it. */
+      if (stat (control->path, &st) == 0 && st.st_dev == control->dev && st.st_ino == control->ino)
+        unlink (control->path);
+      g_free (control->path);
+    }
+  g_free (control->read_buffer);
+  g_string_free (control->scratch, TRUE);
+  g_free (control);
+}
+
+guint
+bp_control_n_clients (BpControl *control)
+{
+  return control->n_open;
+}
