@@ -538,12 +538,14 @@ cmd_stream (bp_client *c, const Options *o)
       value = value_word (text);
       if (bp_client_notify_text (c, chr, value, o->to) < 0)
         {
-          g_autofree char *where = g_strdup_printf ("stream: line %" G_GUINT64_FORMAT, number);
-          int r = client_failure (c, where);
+          const char *name = bp_client_error_name (c);
 
           /* One bad line does not stop the stream; a lost daemon does. */
-          if (r == EXIT_UNREACHABLE)
-            return r;
+          if (strcmp (name, "disconnected") == 0 || strcmp (name, "timeout") == 0 ||
+              strcmp (name, "io") == 0)
+            return client_failure (c, "stream");
+          fprintf (stderr, "ble-peripheralctl: stream: line %" G_GUINT64_FORMAT ": %s\n",
+                   number, bp_client_error (c));
           status = EXIT_ERROR;
         }
     }

@@ -28,6 +28,7 @@ typedef struct {
   gboolean has_gatt_manager;
   gboolean has_adv_manager;
   gboolean has_supported_features; /* LEAdvertisingManager1.SupportedFeatures: visible in experimental mode */
+  gboolean has_connectable;        /* Adapter1.Connectable: BlueZ 5.79 and later */
 } Adapter;
 
 typedef struct {
@@ -467,6 +468,16 @@ update (BpBluez *bluez)
 
   if (advertising_wanted (bluez))
     {
+      if (bluez->advert == REG_NONE && config->advertising.scan_response != NULL &&
+          !bluez->adapter->has_connectable)
+        {
+          /* Older bluetoothd ignores ScanResponseData silently: refuse rather
+           * than advertise something else than configured. */
+          warn_once (bluez, "[Advertising] ScanResponseData needs BlueZ 5.80 or later, and this "
+                            "bluetoothd is older (its Adapter1 has no Connectable property): "
+                            "not advertising; remove ScanResponseData or upgrade BlueZ");
+          bluez->advert = REG_FAILED;
+        }
       if (bluez->advert == REG_NONE)
         {
           warn_interval (bluez);
@@ -503,6 +514,8 @@ adapter_apply (Adapter *a, const char *iface, GVariant *props)
         }
       if (g_variant_lookup (props, "Powered", "b", &b))
         a->powered = b;
+      if (g_variant_lookup (props, "Connectable", "b", &b))
+        a->has_connectable = TRUE;
     }
   else if (g_str_equal (iface, GATT_MANAGER_IFACE))
     {

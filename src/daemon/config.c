@@ -384,6 +384,16 @@ check_lines (const char *data, gsize len, const char *label, GError **error)
                          label, lineno, ex);
             return FALSE;
           }
+        if (memchr (line + start, '[', (gsize) (eq - line - start)) != NULL)
+          {
+            /* GKeyFile would keep Key[locale] entries apart and unseen */
+            g_autofree char *ex = excerpt (line + start, (gsize) (eq - line - start));
+            g_strchomp (ex);
+            g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
+                         "%s: line %u: '%s' is a localized key, which ble-peripheral does not read",
+                         label, lineno, ex);
+            return FALSE;
+          }
         if (!seen_group)
           {
             g_autofree char *ex = excerpt (line + start, end - start);
@@ -406,6 +416,12 @@ merge_data (Merged *m, const char *data, gsize len, const char *file, GError **e
 
   g_ptr_array_add (m->labels, label);
 
+  /* Some editors start UTF-8 files with a byte order mark. */
+  if (len >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      data += 3;
+      len -= 3;
+    }
   if (!check_lines (data, len, label, error))
     return FALSE;
   if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &local_error))

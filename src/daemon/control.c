@@ -38,6 +38,12 @@
 #define LINGER_TIMEOUT_MS 5000
 /* Pause before accepting again after running out of file descriptors. */
 #define ACCEPT_RETRY_MS 200
+/* Captured writes wait in their queue while a watcher has this much
+ * output unsent, and flow again once it is under CAPTURE_LOW_WATER. */
+#define CAPTURE_HIGH_WATER (256 * 1024)
+#define CAPTURE_LOW_WATER (64 * 1024)
+/* A connection whose output does not move for this long is closed. */
+#define STALL_TIMEOUT_US (5 * G_USEC_PER_SEC)
 /* Read IDs a connection never answered are forgotten after this long. */
 #define READ_FORGET_US (60 * G_USEC_PER_SEC)
 
@@ -81,6 +87,7 @@ struct _Connection {
   GString *out;           /* out->str + out_head: not yet sent */
   gsize out_head;
   guint64 out_sent;       /* bytes handed to the kernel so far */
+  gint64 stalled_since;   /* monotonic time output began to wait, 0 when none waits */
   GQueue deliveries;      /* of Delivery*, oldest first: captured writes not yet sent */
   guint watch;            /* BpWatchMask */
   gboolean serving;
@@ -104,12 +111,17 @@ struct _BpControl {
   guint n_open;
   guint next_number;
   guint reap_source;
+  guint stall_source; /* checks waiting output while some does */
+  gboolean captured_waiting; /* captured writes were held back by a full watcher */
+  gboolean delivering;
   char *read_buffer;  /* READ_BUFFER_SIZE + 1 */
   GString *scratch;   /* an event line being formatted */
 };
 
 static void connection_close (Connection *c, const char *reason);
 static void connection_flush (Connection *c);
+static void deliver_all_captured (BpControl *control);
+static void control_watch_stalls (BpControl *control);
 
 /* --- captures ---------------------------------------------------------- */
 
@@ -154,6 +166,15 @@ connection_set_condition (Connection *c, GIOCondition condition)
 {
   if (c->source == NULL || c->condition == condition)
     return;
+  if ((condition & G_IO_OUT) && !(c->condition & G_IO_OUT))
+    {
+      c->stalled_since = g_get_monotonic_time ();
+      control_watch_stalls (c->control);
+    }
+  else if (!(condition & G_IO_OUT))
+    {
+      c->stalled_since = 0;
+    }
   c->condition = condition;
   g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag, condition);
 }
@@ -207,6 +228,8 @@ connection_flush (Connection *c)
         }
       c->out_head += n;
       c->out_sent += n;
+      if (c->stalled_since != 0)
+        c->stalled_since = g_get_monotonic_time ();
     }
 
   /* Captured writes whose whole line went to the kernel are delivered. */
@@ -238,21 +261,36 @@ connection_flush (Connection *c)
           return;
         }
       connection_set_condition (c, G_IO_IN);
-      return;
+    }
+  else
+    {
+      if (c->out_head > 64 * 1024 && c->out_head > c->out->len / 2)
+        {
+          g_string_erase (c->out, 0, c->out_head);
+          c->out_head = 0;
+        }
+      connection_set_condition (c, c->closing ? G_IO_OUT : G_IO_IN | G_IO_OUT);
     }
 
-  if (c->out_head > 64 * 1024 && c->out_head > c->out->len / 2)
-    {
-      g_string_erase (c->out, 0, c->out_head);
-      c->out_head = 0;
-    }
-  connection_set_condition (c, c->closing ? G_IO_OUT : G_IO_IN | G_IO_OUT);
+  /* Room again: the captured writes held back for this watcher flow. */
+  if (c->control->captured_waiting && (c->watch & BP_WATCH_WRITE) &&
+      connection_unsent (c) < CAPTURE_LOW_WATER)
+    deliver_all_captured (c->control);
 }
+
 
 /* --- events ------------------------------------------------------------ */
 
+static gboolean
+connection_full (Connection *c)
+{
+  return connection_unsent (c) >= CAPTURE_HIGH_WATER;
+}
+
 /* Moves chr's queued captured writes to every write-watcher, the count of
- * the ones dropped first. With no write-watcher they stay queued. */
+ * the ones dropped first. With no write-watcher they stay queued; while a
+ * watcher has CAPTURE_HIGH_WATER unsent, the rest wait in the queue (in
+ * order, bounded by QueueLength) until it reads. */
 static void
 deliver_captured (BpControl *control, BpCharacteristic *chr)
 {
@@ -261,16 +299,25 @@ deliver_captured (BpControl *control, BpCharacteristic *chr)
   guint64 dropped;
   BpCapturedWrite *w;
   GString *line = control->scratch;
+  gboolean full = FALSE;
 
   for (GList *l = control->connections; l != NULL; l = l->next)
     {
       Connection *c = l->data;
 
       if (!c->closed && (c->watch & BP_WATCH_WRITE))
-        g_ptr_array_add (targets, c);
+        {
+          g_ptr_array_add (targets, c);
+          full = full || connection_full (c);
+        }
     }
-  if (targets->len == 0)
+  if (targets->len == 0 || g_queue_is_empty (&chr->capture))
     return;
+  if (full)
+    {
+      control->captured_waiting = TRUE;
+      return;
+    }
 
   dropped = bp_characteristic_capture_drain (chr, &writes);
   if (dropped > 0)
@@ -283,7 +330,7 @@ deliver_captured (BpControl *control, BpCharacteristic *chr)
         connection_append (g_ptr_array_index (targets, i), line->str, line->len);
     }
 
-  while ((w = g_queue_pop_head (&writes)) != NULL)
+  while (!full && (w = g_queue_pop_head (&writes)) != NULL)
     {
       Capture *cap = capture_new (chr->id, w);
       BpProtoEvent ev = {
@@ -307,12 +354,17 @@ deliver_captured (BpControl *control, BpCharacteristic *chr)
           cap->refs++;
           cap->pending++;
           g_queue_push_tail (&c->deliveries, d);
+          full = full || connection_full (c);
         }
       capture_unref (cap);
     }
+  if (!g_queue_is_empty (&writes))
+    {
+      /* The rest waits, in front of anything captured since. */
+      bp_characteristic_capture_requeue (chr, &writes);
+      control->captured_waiting = TRUE;
+    }
 
-  /* Closes only now, with every line queued: a connection closed over its
-   * bound gives back exactly the writes no other connection holds. */
   for (guint i = 0; i < targets->len; i++)
     connection_output_done (g_ptr_array_index (targets, i));
 }
@@ -321,14 +373,71 @@ static void
 deliver_all_captured (BpControl *control)
 {
   GPtrArray *chars = bp_peripheral_get_characteristics (control->p);
+  gboolean progress;
 
-  for (guint i = 0; i < chars->len; i++)
+  /* Sending makes room, which delivers: not from inside a delivery. */
+  if (control->delivering)
+    return;
+  control->delivering = TRUE;
+  do
     {
-      BpCharacteristic *chr = g_ptr_array_index (chars, i);
+      progress = FALSE;
+      control->captured_waiting = FALSE;
+      for (guint i = 0; i < chars->len; i++)
+        {
+          BpCharacteristic *chr = g_ptr_array_index (chars, i);
+          guint before = g_queue_get_length (&chr->capture);
 
-      if (chr->config->capture)
-        deliver_captured (control, chr);
+          if (!chr->config->capture)
+            continue;
+          deliver_captured (control, chr);
+          progress = progress || g_queue_get_length (&chr->capture) < before;
+        }
     }
+  /* What was sent meanwhile made room: go on while it helps. */
+  while (control->captured_waiting && progress);
+  control->delivering = FALSE;
+}
+
+/* Closes connections whose output has not moved for STALL_TIMEOUT_US:
+ * with captured writes held back for them, a watcher that never reads
+ * would otherwise hold the others up. */
+static gboolean
+check_stalls (gpointer user_data)
+{
+  BpControl *control = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gboolean waiting = FALSE;
+
+  for (GList *l = control->connections; l != NULL; l = l->next)
+    {
+      Connection *c = l->data;
+
+      if (c->closed || c->stalled_since == 0)
+        continue;
+      if (now - c->stalled_since >= STALL_TIMEOUT_US)
+        {
+          g_autofree char *reason =
+            g_strdup_printf ("%" G_GSIZE_FORMAT " bytes of output wait and none was taken for %d s: "
+                             "the client does not read", connection_unsent (c),
+                             (int) (STALL_TIMEOUT_US / G_USEC_PER_SEC));
+
+          connection_close (c, reason);
+          continue;
+        }
+      waiting = TRUE;
+    }
+  if (waiting)
+    return G_SOURCE_CONTINUE;
+  control->stall_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+control_watch_stalls (BpControl *control)
+{
+  if (control->stall_source == 0)
+    control->stall_source = g_timeout_add_seconds (1, check_stalls, control);
 }
 
 static void
@@ -865,6 +974,8 @@ connection_close (Connection *c, const char *reason)
     bp_peripheral_unserve_all (control->p, c);
   c->serving = FALSE;
   connection_give_back_captures (c);
+  if (control->captured_waiting)
+    deliver_all_captured (control);
 
   if (control->reap_source == 0)
     control->reap_source = g_idle_add (reap_connections, control);
@@ -1271,6 +1382,7 @@ bp_control_free (BpControl *control)
   reap_connections (control);
   g_clear_handle_id (&control->listen_source, g_source_remove);
   g_clear_handle_id (&control->retry_source, g_source_remove);
+  g_clear_handle_id (&control->stall_source, g_source_remove);
   if (control->listen_fd >= 0)
     close (control->listen_fd);
   if (control->path != NULL)

@@ -1,20 +1,29 @@
-/* systemd: readiness, status lines, the watchdog and socket activation.
- * Without systemd (or libsystemd) every call does nothing. */
+/* systemd: readiness, status lines, the watchdog and socket activation
+ * (sd_notify(3), sd_listen_fds(3)). Outside systemd (no NOTIFY_SOCKET, no
+ * LISTEN_FDS) every call does nothing; so it does in a build without
+ * libsystemd, whose unit is then Type=simple (data/meson.build). */
 #pragma once
 
 #include <glib.h>
 
 G_BEGIN_DECLS
 
+/* READY=1: the control socket listens and the bus connection is up. Also
+ * ends a reload. */
 void bp_service_ready (void);
+/* RELOADING=1 (with MONOTONIC_USEC), at SIGHUP; bp_service_ready() ends it. */
 void bp_service_reloading (void);
+/* STOPPING=1 and STATUS=stopping. */
 void bp_service_stopping (void);
-/* STATUS=text, sent only when it changed. */
+/* STATUS=text (one line), sent only when it changed. */
 void bp_service_status (const char *text);
-/* Starts WATCHDOG=1 pings from the main loop at half WatchdogSec, when the
- * manager asked for a watchdog. */
-void bp_service_start_watchdog (void);
-/* The control socket passed by socket activation, or -1. */
+/* When the manager asked for a watchdog (WATCHDOG_USEC, and WATCHDOG_PID
+ * naming this process if set), sends WATCHDOG=1 now and from the main loop
+ * every half interval. Returns that period in ms, or 0 for no watchdog. */
+guint bp_service_start_watchdog (void);
+/* The control socket passed by socket activation (LISTEN_FDS=1 for this
+ * process: a listening stream Unix socket at fd 3), or -1: then the daemon
+ * binds its socket itself. */
 int bp_service_listen_fd (void);
 
 G_END_DECLS

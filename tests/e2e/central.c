@@ -301,6 +301,37 @@ central_set_property (Central *c, GDBusProxy *proxy, const char *name, GVariant 
   return TRUE;
 }
 
+/* Reads a boolean property from bluetoothd itself rather than from the proxy's
+ * cache. bluetoothd 5.66 does not always signal Device1.Connected: when the
+ * ATT channel of an outgoing LE connection is up before the kernel's Device
+ * Connected event, device_add_connection() logs "Device … is already
+ * connected" and never emits Connected=true, so a cache can say "false" on a
+ * live link. */
+static gboolean
+central_get_bool (Central *c, const char *path, const char *iface, const char *name)
+{
+  g_autoptr (GDBusProxy) proxy = central_proxy (c, path, iface);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) value = NULL;
+
+  if (proxy == NULL)
+    return FALSE;
+  reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (proxy), BLUEZ_NAME, path,
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", iface, name), G_VARIANT_TYPE ("(v)"),
+                                       G_DBUS_CALL_FLAGS_NONE, (int) c->timeout_ms, NULL, NULL);
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN) && g_variant_get_boolean (value);
+}
+
+static gboolean
+central_device_connected (Central *c, const char *path)
+{
+  return central_get_bool (c, path, DEVICE_IFACE, "Connected");
+}
+
 typedef gboolean (*CentralCheck) (Central *c, gconstpointer data);
 
 static gboolean
@@ -505,7 +536,7 @@ central_forget_device (Central *c, const char *path, GError **error)
 
   if (device == NULL)
     return TRUE;
-  if (proxy_bool (device, "Connected"))
+  if (central_device_connected (c, path))
     {
       g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_FAILED,
                    "%s is connected to %s: a scan cannot tell fresh advertising from cached data "
@@ -519,6 +550,14 @@ central_forget_device (Central *c, const char *path, GError **error)
   return central_wait (c, check_object_gone, path, c->timeout_ms, "the cached device to go", error);
 }
 
+/* btvirt's emulated radio sends advertising reports only on edges: when a
+ * scanner enables scanning (one report per advertiser) and when an advertiser
+ * enables advertising (one report per scanner); nothing periodic. A report
+ * that reaches the kernel before its discovery state is "finding" is dropped,
+ * so a single scan can miss an advertiser for good. Restarting discovery
+ * makes new edges. */
+#define DISCOVERY_RESTART_MS 2000
+
 /* Discovers until the device object of ADDRESS exists (fresh when
  * forget_first), then keeps scanning settle_ms to collect late updates. */
 static gboolean
@@ -526,7 +565,9 @@ central_find_device (Central *c, const char *address, gboolean forget_first, gui
                      guint settle_ms, GError **error)
 {
   g_autofree char *path = central_device_path (c, address);
-  gboolean found;
+  g_autofree char *what = g_strdup_printf ("advertising from %s", address);
+  gint64 deadline = g_get_monotonic_time () + (gint64) wait_ms * 1000;
+  guint scans = 0;
 
   if (!central_power_on (c, error))
     return FALSE;
@@ -535,15 +576,31 @@ central_find_device (Central *c, const char *address, gboolean forget_first, gui
   g_free (c->watched_path);
   c->watched_path = g_strdup (path);
   c->watched_appeared = check_object_exists (c, path);
-  verbose ("discovering %s", address);
-  if (!central_start_discovery (c, error))
-    return FALSE;
-  g_autofree char *what = g_strdup_printf ("advertising from %s", address);
-  found = central_wait (c, check_watched_appeared, NULL, wait_ms, what, error);
-  if (found)
-    central_pump (settle_ms);
-  central_stop_discovery (c);
-  return found;
+
+  while (TRUE)
+    {
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      g_autoptr (GError) wait_error = NULL;
+
+      if (left_ms <= 0)
+        break;
+      verbose ("discovering %s (scan %u)", address, scans + 1);
+      if (!central_start_discovery (c, error))
+        return FALSE;
+      scans++;
+      if (central_wait (c, check_watched_appeared, NULL, (guint) MIN (left_ms, DISCOVERY_RESTART_MS),
+                        what, &wait_error))
+        {
+          central_pump (settle_ms);
+          central_stop_discovery (c);
+          return TRUE;
+        }
+      central_stop_discovery (c);
+      central_pump (100);
+    }
+  g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT,
+               "timed out after %u ms waiting for %s (%u scans)", wait_ms, what, scans);
+  return FALSE;
 }
 
 /* ----------------------------------------------------------------------- */
@@ -663,20 +720,20 @@ print_device (GDBusProxy *device)
 /* Connections                                                              */
 /* ----------------------------------------------------------------------- */
 
+/* ServicesResolved is true only on a live link (bluetoothd clears it on
+ * disconnection) and, unlike Connected, is always signalled. */
 static gboolean
-check_connected_resolved (Central *c, gconstpointer path)
+check_services_resolved (Central *c, gconstpointer path)
 {
   g_autoptr (GDBusProxy) device = central_proxy (c, path, DEVICE_IFACE);
 
-  return proxy_bool (device, "Connected") && proxy_bool (device, "ServicesResolved");
+  return proxy_bool (device, "ServicesResolved");
 }
 
 static gboolean
 check_disconnected (Central *c, gconstpointer path)
 {
-  g_autoptr (GDBusProxy) device = central_proxy (c, path, DEVICE_IFACE);
-
-  return device == NULL || !proxy_bool (device, "Connected");
+  return !check_object_exists (c, path) || !central_device_connected (c, path);
 }
 
 /* Connects to ADDRESS (discovering it first when bluetoothd has no object
@@ -689,7 +746,7 @@ central_connect (Central *c, const char *address, GError **error)
 
   if (!central_power_on (c, error))
     return NULL;
-  if (check_connected_resolved (c, path))
+  if (check_services_resolved (c, path) && central_device_connected (c, path))
     return g_steal_pointer (&path);
   if (!check_object_exists (c, path) &&
       !central_find_device (c, address, FALSE, c->timeout_ms, 0, error))
@@ -708,7 +765,7 @@ central_connect (Central *c, const char *address, GError **error)
           g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_NOT_FOUND, "%s vanished", path);
           return NULL;
         }
-      if (!proxy_bool (device, "Connected"))
+      if (!central_device_connected (c, path))
         {
           g_clear_error (&last_error);
           verbose ("connecting to %s (attempt %d)", address, attempt);
@@ -722,7 +779,7 @@ central_connect (Central *c, const char *address, GError **error)
         }
       g_clear_error (&last_error);
       verbose ("connected, waiting for ServicesResolved");
-      if (central_wait (c, check_connected_resolved, path, c->timeout_ms,
+      if (central_wait (c, check_services_resolved, path, c->timeout_ms,
                         "the services to be resolved", &last_error))
         {
           verbose ("services resolved");
@@ -742,7 +799,7 @@ central_disconnect (Central *c, const char *address, GError **error)
   g_autoptr (GDBusProxy) device = central_proxy (c, path, DEVICE_IFACE);
   g_autoptr (GVariant) reply = NULL;
 
-  if (device == NULL || !proxy_bool (device, "Connected"))
+  if (device == NULL || !central_device_connected (c, path))
     return TRUE;
   verbose ("disconnecting %s", address);
   reply = central_call (c, device, "Disconnect", NULL, error);

@@ -51,8 +51,12 @@ e2e_log "guest: system bus up"
 
 if [[ ${E2E_BTMON:-0} == 1 ]]; then
     modprobe bluetooth
-    btmon -T >"$E2E_RESULTS/btmon.log" 2>&1 &
+    btmon -T -C 200 >"$E2E_RESULTS/btmon.log" 2>&1 &
     echo $! >"$E2E_STATE/btmon.pid"
+fi
+if [[ ${E2E_DBUS_MONITOR:-0} == 1 ]]; then
+    dbus-monitor --system >"$E2E_RESULTS/dbus-monitor.log" 2>&1 &
+    echo $! >"$E2E_STATE/dbus-monitor.pid"
 fi
 
 e2e_prepare_crypto || setup_failed "AF_ALG pre-bind of ecb(aes)/cmac(aes)"
@@ -72,11 +76,11 @@ e2e_log "guest: scenario exited with $status after $(echo "$(e2e_uptime) $starte
 echo "$status" >"$E2E_RESULTS/status.tmp"
 e2e_btmgmt info >"$E2E_RESULTS/controllers.txt" 2>&1
 
-for name in bluetoothd btvirt btmon; do
+for name in bluetoothd btvirt btmon dbus-monitor; do
     pid=$(cat "$E2E_STATE/$name.pid" 2>/dev/null) || continue
     kill "$pid" 2>/dev/null
 done
-for name in bluetoothd btvirt btmon; do
+for name in bluetoothd btvirt btmon dbus-monitor; do
     pid=$(cat "$E2E_STATE/$name.pid" 2>/dev/null) || continue
     e2e_wait 5 e2e_not_running "$pid" || kill -9 "$pid" 2>/dev/null
 done

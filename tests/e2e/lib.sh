@@ -168,3 +168,41 @@ e2e_expect_grep() {
 e2e_expect_eq() {
     [[ $1 == "$2" ]] || e2e_fail "${3:-value}: expected '$2', got '$1'"
 }
+
+# e2e_step WHAT COMMAND... — run COMMAND, log how long it took; its status is returned.
+e2e_step() {
+    local what=$1 t0 status
+    shift
+    t0=$(e2e_uptime)
+    "$@"
+    status=$?
+    e2e_log "$what: $(awk -v a="$t0" -v b="$(e2e_uptime)" 'BEGIN { printf "%.1f", b - a }') s (status $status)"
+    return $status
+}
+
+# e2e_expect_fail WHAT PATTERN COMMAND... — COMMAND must fail and its stderr
+# match the ERE PATTERN.
+e2e_expect_fail() {
+    local what=$1 pattern=$2 err
+    shift 2
+    err=$("$@" 2>&1 >/dev/null) && e2e_fail "$what: expected a failure, it succeeded"
+    grep -qE -- "$pattern" <<<"$err" || e2e_fail "$what: expected /$pattern/ in: $err"
+    e2e_log "$what: failed as expected: $err"
+}
+
+# e2e_bg NAME COMMAND... — start COMMAND in the background, output to
+# $E2E_RESULTS/NAME.log, pid in $E2E_STATE/NAME.pid; stopped by e2e_bg_stop.
+e2e_bg() {
+    local name=$1
+    shift
+    "$@" >>"$E2E_RESULTS/$name.log" 2>&1 <>"$E2E_IDLE_STDIN" &
+    echo $! >"$E2E_STATE/$name.pid"
+}
+
+e2e_bg_stop() {
+    local pid
+    pid=$(cat "$E2E_STATE/$1.pid" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null
+    e2e_wait 5 e2e_not_running "$pid" || kill -9 "$pid" 2>/dev/null
+    rm -f "$E2E_STATE/$1.pid"
+}

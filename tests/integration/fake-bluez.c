@@ -158,6 +158,9 @@ struct _FakeBluez {
   gpointer signal_func_data;
 
   GPtrArray *calls; /* of FakeCall* */
+
+  gboolean unresponsive;
+  GPtrArray *held; /* of GDBusMethodInvocation*, never answered */
 };
 
 /* --- waiting --------------------------------------------------------------- */
@@ -840,34 +843,84 @@ call_done_cb (GObject *source, GAsyncResult *res, gpointer data)
   g_rc_box_release_full (r, (GDestroyNotify) call_result_clear);
 }
 
-/* Calls and iterates the main context until the reply (GDBus delivers a
- * timeout error after timeout_ms at the latest). */
-static GVariant *
-call_and_wait (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
-               GVariant *params, const GVariantType *reply_type, int timeout_ms, GError **error)
+struct _FakeRequest {
+  CallResult *result; /* shared with the call's callback */
+  char *description;
+  int timeout_ms;
+};
+
+static FakeRequest *
+request_new (const char *method, const char *path, int timeout_ms)
 {
-  CallResult *r;
-  GVariant *reply = NULL;
+  FakeRequest *req = g_new0 (FakeRequest, 1);
+
+  req->result = g_rc_box_new0 (CallResult);
+  req->description = g_strdup_printf ("%s on %s", method, path);
+  req->timeout_ms = timeout_ms;
+  return req;
+}
+
+/* A request that failed before it was sent. */
+static FakeRequest *
+request_new_failed (const char *method, const char *path, GError *error)
+{
+  FakeRequest *req = request_new (method, path, 0);
+
+  req->result->error = error;
+  req->result->done = TRUE;
+  return req;
+}
+
+static FakeRequest *
+call_begin (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
+            GVariant *params, const GVariantType *reply_type, int timeout_ms)
+{
+  FakeRequest *req;
 
   if (fb->conn == NULL)
     {
       if (params != NULL)
         g_variant_unref (g_variant_ref_sink (params));
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "the stand-in is not on the bus");
-      return NULL;
+      return request_new_failed (method, path,
+                                 g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "the stand-in is not on the bus"));
     }
+  req = request_new (method, path, timeout_ms);
   record_call (fb, method, path, FALSE);
-  r = g_rc_box_new0 (CallResult);
   g_dbus_connection_call (fb->conn, dest, path, iface, method, params, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                          timeout_ms, NULL, call_done_cb, g_rc_box_acquire (r));
-  if (!FAKE_WAIT_UNTIL (r->done, timeout_ms + 2000))
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s on %s: no reply", method, path);
-  else if (r->error != NULL)
-    g_propagate_error (error, g_steal_pointer (&r->error));
+                          timeout_ms, NULL, call_done_cb, g_rc_box_acquire (req->result));
+  return req;
+}
+
+gboolean
+fake_request_is_done (FakeRequest *req)
+{
+  return req->result->done;
+}
+
+/* Iterates the main context until the reply (GDBus delivers a timeout
+ * error after timeout_ms at the latest); frees req. */
+static GVariant *
+call_finish (FakeRequest *req, GError **error)
+{
+  GVariant *reply = NULL;
+
+  if (!FAKE_WAIT_UNTIL (req->result->done, req->timeout_ms + 2000))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s: no reply", req->description);
+  else if (req->result->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&req->result->error));
   else
-    reply = g_steal_pointer (&r->reply);
-  g_rc_box_release_full (r, (GDestroyNotify) call_result_clear);
+    reply = g_steal_pointer (&req->result->reply);
+  g_rc_box_release_full (req->result, (GDestroyNotify) call_result_clear);
+  g_free (req->description);
+  g_free (req);
   return reply;
+}
+
+static GVariant *
+call_and_wait (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
+               GVariant *params, const GVariantType *reply_type, int timeout_ms, GError **error)
+{
+  return call_finish (call_begin (fb, dest, path, iface, method, params, reply_type, timeout_ms), error);
 }
 
 static GVariant *
@@ -892,24 +945,34 @@ att_options (FakeBluez *fb, const char *device_path, guint16 offset, guint16 *mt
   return g_variant_builder_end (&b);
 }
 
-GBytes *
-fake_bluez_read_value (FakeBluez *fb, const char *path, const char *device_path, guint16 offset, GError **error)
+FakeRequest *
+fake_bluez_read_value_begin (FakeBluez *fb, const char *path, const char *device_path, guint16 offset)
 {
   gboolean is_desc = FALSE;
   FakeApplication *app = application_owning (fb, path, &is_desc);
-  g_autoptr (GVariant) reply = NULL;
+
+  if (app == NULL)
+    return request_new_failed ("ReadValue", path,
+                               g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no active application has %s", path));
+  return call_begin (fb, app->sender, path, is_desc ? IFACE_DESC : IFACE_CHRC, "ReadValue",
+                     g_variant_new ("(@a{sv})", att_options (fb, device_path, offset, NULL)), G_VARIANT_TYPE ("(ay)"),
+                     FAKE_BLUEZ_CALL_TIMEOUT_MS);
+}
+
+GBytes *
+fake_bluez_read_value (FakeBluez *fb, const char *path, const char *device_path, guint16 offset, GError **error)
+{
+  return fake_request_finish_read (fake_bluez_read_value_begin (fb, path, device_path, offset), error);
+}
+
+GBytes *
+fake_request_finish_read (FakeRequest *req, GError **error)
+{
+  g_autoptr (GVariant) reply = call_finish (req, error);
   g_autoptr (GVariant) bytes = NULL;
   gsize len;
   const guint8 *data;
 
-  if (app == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no active application has %s", path);
-      return NULL;
-    }
-  reply = call_and_wait (fb, app->sender, path, is_desc ? IFACE_DESC : IFACE_CHRC, "ReadValue",
-                         g_variant_new ("(@a{sv})", att_options (fb, device_path, offset, NULL)),
-                         G_VARIANT_TYPE ("(ay)"), FAKE_BLUEZ_CALL_TIMEOUT_MS, error);
   if (reply == NULL)
     return NULL;
   bytes = g_variant_get_child_value (reply, 0);
@@ -2008,6 +2071,11 @@ method_call_cb (GDBusConnection *conn, const char *sender, const char *path, con
   FakeBluez *fb = data;
 
   g_debug ("%s %s.%s from %s", path, iface, method, sender);
+  if (fb->unresponsive && (g_strcmp0 (iface, IFACE_GATT_MANAGER) == 0 || g_strcmp0 (iface, IFACE_ADV_MANAGER) == 0))
+    {
+      g_ptr_array_add (fb->held, invocation);
+      return;
+    }
   if (g_strcmp0 (iface, IFACE_OM) == 0)
     {
       GVariantBuilder b;
@@ -2298,6 +2366,12 @@ fake_bluez_get_n_disconnect_calls (FakeBluez *fb, const char *device_path)
 }
 
 void
+fake_bluez_set_unresponsive (FakeBluez *fb, gboolean unresponsive)
+{
+  fb->unresponsive = unresponsive;
+}
+
+void
 fake_bluez_set_advertising_not_resumed (FakeBluez *fb, gboolean not_resumed)
 {
   fb->advertising_not_resumed = not_resumed;
@@ -2336,6 +2410,7 @@ fake_bluez_new (const char *bus_address, FakeBluezFlags flags)
   fb->signals = g_ptr_array_new_with_free_func ((GDestroyNotify) signal_free);
   fb->record_signals = TRUE;
   fb->calls = g_ptr_array_new_with_free_func ((GDestroyNotify) call_free);
+  fb->held = g_ptr_array_new_with_free_func (g_object_unref);
   fb->alias = g_strdup ("fake-bluez");
   return fb;
 }
@@ -2395,6 +2470,8 @@ fake_bluez_stop (FakeBluez *fb)
   g_cancellable_cancel (fb->cancellable);
   g_clear_object (&fb->cancellable);
   drop_registrations (fb, FALSE);
+  g_ptr_array_set_size (fb->held, 0);
+  fb->unresponsive = FALSE;
   g_hash_table_remove_all (fb->watches);
   for (guint i = 0; i < fb->devices->len; i++)
     device_unexport (fb, g_ptr_array_index (fb->devices, i));
@@ -2402,9 +2479,20 @@ fake_bluez_stop (FakeBluez *fb)
   registrations_unregister (fb->conn, fb->adapter_registrations);
   registrations_unregister (fb->conn, fb->root_registrations);
   conn = g_steal_pointer (&fb->conn);
-  /* Closing the connection makes the bus drop org.bluez at once. */
+  /* What was sent goes out first; closing the connection then makes the
+   * bus drop org.bluez at once. */
+  g_dbus_connection_flush_sync (conn, NULL, NULL);
   g_dbus_connection_close_sync (conn, NULL, NULL);
   g_debug ("left the bus");
+}
+
+void
+fake_bluez_shutdown (FakeBluez *fb)
+{
+  if (fb->conn == NULL)
+    return;
+  fake_bluez_remove_adapter (fb);
+  fake_bluez_stop (fb);
 }
 
 gboolean
@@ -2432,6 +2520,7 @@ fake_bluez_free (FakeBluez *fb)
   g_ptr_array_unref (fb->advertisements);
   g_ptr_array_unref (fb->signals);
   g_ptr_array_unref (fb->calls);
+  g_ptr_array_unref (fb->held);
   g_hash_table_unref (fb->adapter_sets);
   g_array_unref (fb->root_registrations);
   g_array_unref (fb->adapter_registrations);

@@ -173,10 +173,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FakeBluez, fake_bluez_free)
 /* Connects, exports the objects and owns org.bluez (waits, bounded, for the
  * bus to grant the name). */
 gboolean fake_bluez_start (FakeBluez *fb, GError **error);
-/* Plays bluetoothd exiting: the connection closes (the bus drops org.bluez),
- * every registration is DROPPED, devices are forgotten. start() again plays
- * its return with a fresh adapter. */
+/* Plays bluetoothd killed or crashing: the connection closes (the bus drops
+ * org.bluez), every registration is DROPPED, devices are forgotten; nothing
+ * is released. start() again plays its return with a fresh adapter. */
 void fake_bluez_stop (FakeBluez *fb);
+/* Plays bluetoothd exiting cleanly (SIGTERM, systemctl restart): its
+ * adapters are removed first, as adapter_cleanup() does (devices go,
+ * InterfacesRemoved, advertisements get Release()), then it leaves the bus. */
+void fake_bluez_shutdown (FakeBluez *fb);
 gboolean fake_bluez_is_running (FakeBluez *fb);
 GDBusConnection *fake_bluez_get_connection (FakeBluez *fb);
 
@@ -190,6 +194,10 @@ gboolean fake_bluez_get_powered (FakeBluez *fb);
 void fake_bluez_set_powered (FakeBluez *fb, gboolean powered);
 /* How many Properties.Set calls the adapter received, per property. */
 guint fake_bluez_get_n_adapter_sets (FakeBluez *fb, const char *property);
+
+/* When TRUE, calls on the adapter's managers (GattManager1,
+ * LEAdvertisingManager1) are held unanswered, as by a bluetoothd that hangs. */
+void fake_bluez_set_unresponsive (FakeBluez *fb, gboolean unresponsive);
 
 /* --- centrals ------------------------------------------------------------ */
 
@@ -263,6 +271,13 @@ void fake_bluez_set_signal_func (FakeBluez *fb, FakeSignalFunc func, gpointer us
  * after FAKE_BLUEZ_CALL_TIMEOUT_MS. */
 GBytes *fake_bluez_read_value (FakeBluez *fb, const char *path, const char *device_path,
                                guint16 offset, GError **error);
+/* The same in two steps, for a test that must act (e.g. answer on the
+ * control socket) while bluetoothd waits for the reply: begin sends the
+ * call, finish waits for it (bounded) and frees the request. */
+typedef struct _FakeRequest FakeRequest;
+FakeRequest *fake_bluez_read_value_begin (FakeBluez *fb, const char *path, const char *device_path, guint16 offset);
+gboolean fake_request_is_done (FakeRequest *req);
+GBytes *fake_request_finish_read (FakeRequest *req, GError **error);
 /* A long read as a central does it with Read and Read Blob: ReadValue at 0,
  * then at each offset the previous ATT responses (MTU-1 bytes each) reached,
  * until a short response; returns the reassembled value. n_calls, when not

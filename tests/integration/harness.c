@@ -333,6 +333,8 @@ launcher_new (GSubprocessFlags flags, const char *bus_address)
   g_subprocess_launcher_unsetenv (l, "NOTIFY_SOCKET");
   g_subprocess_launcher_unsetenv (l, "DBUS_SESSION_BUS_ADDRESS");
   g_subprocess_launcher_unsetenv (l, "BLE_PERIPHERAL_SOCKET");
+  g_subprocess_launcher_unsetenv (l, "JOURNAL_STREAM");
+  g_subprocess_launcher_unsetenv (l, "RUNTIME_DIRECTORY");
   if (bus_address != NULL)
     g_subprocess_launcher_setenv (l, "DBUS_SYSTEM_BUS_ADDRESS", bus_address, TRUE);
   else
@@ -579,6 +581,22 @@ bp_daemon_wait_log (BpDaemon *d, gsize from, const char *needle, guint timeout_m
                             (d->output.exited && d->output.eof),
                           timeout_ms) &&
          strstr (d->output.log->str + MIN (from, d->output.log->len), needle) != NULL;
+}
+
+char *
+bp_daemon_wait_log_line (BpDaemon *d, gsize from, const char *needle, guint timeout_ms)
+{
+  const char *hit, *start, *end;
+
+  if (!bp_daemon_wait_log (d, from, needle, timeout_ms))
+    return NULL;
+  /* The log holds whole lines only. */
+  hit = strstr (d->output.log->str + MIN (from, d->output.log->len), needle);
+  start = hit;
+  while (start > d->output.log->str && start[-1] != '\n')
+    start--;
+  end = strchr (hit, '\n');
+  return g_strndup (start, end ? (gsize) (end - start) : strlen (start));
 }
 
 /* --- short runs ----------------------------------------------------------------- */
@@ -834,6 +852,51 @@ bp_harness_characteristic_path (BpHarness *h, const char *uuid)
   if (chr == NULL)
     g_error ("the registered application has no characteristic %s", uuid);
   return chr->path;
+}
+
+char *
+bp_status_get (const char *status, const char *key)
+{
+  g_auto (GStrv) words = NULL;
+  gsize key_len = strlen (key);
+
+  if (status == NULL)
+    return NULL;
+  words = g_strsplit (status, " ", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    if (strncmp (words[i], key, key_len) == 0 && words[i][key_len] == '=')
+      return g_strdup (words[i] + key_len + 1);
+  return NULL;
+}
+
+char *
+bp_control_status (BpControl *c, const char *key)
+{
+  g_autofree char *status = bp_assert_request_ok (c, "status");
+
+  return bp_status_get (status, key);
+}
+
+gboolean
+bp_control_wait_status (BpControl *c, const char *key, const char *value, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      g_autofree char *got = bp_control_status (c, key);
+      gboolean tick = FALSE;
+
+      if (g_strcmp0 (got, value) == 0)
+        return TRUE;
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_test_message ("status %s is %s, not %s", key, got ? got : "(missing)", value);
+          return FALSE;
+        }
+      g_timeout_add (20, tick_cb, &tick);
+      FAKE_WAIT_UNTIL (tick, 1000);
+    }
 }
 
 char *

@@ -80,6 +80,9 @@ const char *bp_daemon_get_log (BpDaemon *d);
 /* TRUE once its output, from offset `from` on, contains needle. */
 gboolean bp_daemon_wait_log (BpDaemon *d, gsize from, const char *needle, guint timeout_ms);
 gsize bp_daemon_get_log_length (BpDaemon *d);
+/* The first whole line of its output, from offset `from` on, that contains
+ * needle; NULL when none comes within timeout_ms. */
+char *bp_daemon_wait_log_line (BpDaemon *d, gsize from, const char *needle, guint timeout_ms);
 
 /* A short run of ble-peripheral (e.g. --check-config): output and status. */
 typedef struct {
@@ -144,6 +147,16 @@ FakeAdvertisement *bp_harness_wait_advertisement (BpHarness *h, guint after, gui
 /* The path of the characteristic with that UUID in the active application;
  * asserts it exists. */
 const char *bp_harness_characteristic_path (BpHarness *h, const char *uuid);
+
+/* The value of key in a "status" reply ("ok adapter=hci0 … env/x.notify=3"),
+ * NULL when it has no such key. */
+char *bp_status_get (const char *status, const char *key);
+/* Asks "status" on c and returns the value of key (asserts a reply). */
+char *bp_control_status (BpControl *c, const char *key);
+
+/* Asks "status" until key has value (every 20 ms, for states that have no
+ * event of their own); FALSE when it does not within timeout_ms. */
+gboolean bp_control_wait_status (BpControl *c, const char *key, const char *value, guint timeout_ms);
 
 /* Hex of bytes, lower case, for comparing with control-socket replies. */
 char *bp_hex (const void *data, gsize len);
