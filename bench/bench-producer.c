@@ -16,9 +16,10 @@
  *   bench-producer SOCKET serve CHAR SIZE
  *       "serve CHAR", then answers every "event read ID …" with
  *       "reply ID HEX" at once; prints "ready"; runs until stdin closes.
- *   bench-producer SOCKET hold COUNT CHAR…
- *       COUNT connections, connection i notifying CHAR[i % n] once; prints
- *       "ready" and keeps them open until stdin closes.
+ *   bench-producer SOCKET hold COUNT VALUE CHAR…
+ *       COUNT connections, connection i notifying CHAR[i % n] once with
+ *       VALUE ("bench": a 20-byte benchmark value); prints "ready" and
+ *       keeps them open until stdin closes (the memory figures).
  *
  * Values are bench-value.h's; the sequence runs across all connections.
  * Each mode ends with one line: "done sent=N ok=N errors=N seconds=S". */
@@ -389,7 +390,7 @@ serve (const char *path, const char *chr, size_t size)
 }
 
 static int
-hold (const char *path, int count, char **chars, int n_chars)
+hold (const char *path, int count, const char *value, char **chars, int n_chars)
 {
   Conn *conns = calloc ((size_t) count, sizeof *conns);
   uint64_t start = bench_now_ns ();
@@ -399,7 +400,23 @@ hold (const char *path, int count, char **chars, int n_chars)
   for (int i = 0; i < count; i++)
     {
       conn_init (&conns[i], path, chars[i % n_chars]);
-      append_notify (&conns[i], (uint64_t) i, 20);
+      if (strcmp (value, "bench") == 0)
+        {
+          append_notify (&conns[i], (uint64_t) i, 20);
+        }
+      else
+        {
+          char line[LINE_MAX_BYTES];
+          int n = snprintf (line, sizeof line, "notify %s %s\n", conns[i].chr, value);
+
+          if (n < 0 || (size_t) n >= sizeof line)
+            {
+              fprintf (stderr, "bench-producer: value too long\n");
+              return 2;
+            }
+          append (&conns[i], line, (size_t) n);
+          conns[i].sent++;
+        }
       flush_out (&conns[i], 1);
     }
   for (int i = 0; i < count; i++)
@@ -420,7 +437,7 @@ usage (void)
                    "       bench-producer SOCKET rate CHAR HZ SECONDS SIZE\n"
                    "       bench-producer SOCKET multi HZ SECONDS SIZE CHAR...\n"
                    "       bench-producer SOCKET serve CHAR SIZE\n"
-                   "       bench-producer SOCKET hold COUNT CHAR...\n");
+                   "       bench-producer SOCKET hold COUNT VALUE CHAR...\n");
   exit (2);
 }
 
@@ -468,8 +485,8 @@ main (int argc, char **argv)
     }
   if (strcmp (mode, "serve") == 0 && argc == 5)
     return serve (path, argv[3], value_size (argv[4]));
-  if (strcmp (mode, "hold") == 0 && argc >= 5)
-    return hold (path, atoi (argv[3]), argv + 4, argc - 4);
+  if (strcmp (mode, "hold") == 0 && argc >= 6)
+    return hold (path, atoi (argv[3]), argv[4], argv + 5, argc - 5);
   usage ();
   return 2;
 }

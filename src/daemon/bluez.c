@@ -58,6 +58,7 @@ struct _BpBluez {
   RegState app;
   RegState advert;
   gboolean adv_timed_out;      /* Timeout expired: stays off until "advertise on" */
+  gint64 adv_registered_at;    /* monotonic time of the last registration */
   gboolean reloading;
   guint retry_source;
   char *last_error;            /* not to repeat the same warning every retry */
@@ -332,6 +333,7 @@ register_adv_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_message ("advertising on %s as \"%s\"", bluez->adapter_name,
              bp_peripheral_get_config (bluez->p)->name);
   bluez->advert = REG_DONE;
+  bluez->adv_registered_at = g_get_monotonic_time ();
   emit_advertising (bluez, TRUE, NULL);
   update (bluez);
 }
@@ -832,13 +834,25 @@ static void
 advertisement_released (BpAdvertisement *adv, gpointer user_data)
 {
   BpBluez *bluez = user_data;
+  guint64 timeout_us = bp_peripheral_get_config (bluez->p)->advertising.timeout_us;
+  gint64 age = g_get_monotonic_time () - bluez->adv_registered_at;
 
   if (bluez->advert != REG_DONE)
     return;
-  g_message ("advertising stopped: [Advertising] Timeout expired");
   bluez->advert = REG_NONE;
-  bluez->adv_timed_out = TRUE;
-  emit_advertising (bluez, FALSE, "timeout");
+  /* bluetoothd calls Release when Timeout expires, and also when the
+   * adapter goes or bluetoothd stops: only the first keeps it off. */
+  if (timeout_us > 0 && age + 500 * G_TIME_SPAN_MILLISECOND >= (gint64) timeout_us)
+    {
+      g_message ("advertising stopped: [Advertising] Timeout expired");
+      bluez->adv_timed_out = TRUE;
+      emit_advertising (bluez, FALSE, "timeout");
+    }
+  else
+    {
+      g_message ("bluetoothd released the advertisement; registering it again when it can");
+      emit_advertising (bluez, FALSE, NULL);
+    }
   update (bluez);
 }
 

@@ -681,6 +681,39 @@ bp_run_free (BpRun *run)
   g_free (run);
 }
 
+/* --- test cases ---------------------------------------------------------------- */
+
+#define CASE_TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+void
+bp_test_init (int *argc, char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  if (!g_test_subprocess ())
+    g_test_set_nonfatal_assertions ();
+}
+
+static void
+run_isolated (gconstpointer data)
+{
+  GTestFunc func = (GTestFunc) data;
+
+  if (g_test_subprocess ())
+    {
+      func ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, CASE_TIMEOUT_US,
+                          G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+void
+bp_test_add (const char *path, GTestFunc func)
+{
+  g_test_add_data_func (path, (gconstpointer) func, run_isolated);
+}
+
 /* --- the whole setup -------------------------------------------------------------- */
 
 static void

@@ -98,6 +98,15 @@ BpRun *bp_run_daemon (const char *const *args, guint timeout_ms);
 void bp_run_free (BpRun *run);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpRun, bp_run_free)
 
+/* --- test cases ------------------------------------------------------------- */
+
+/* g_test_init, and in the parent process non-fatal assertions, so that
+ * each case added with bp_test_add() reports on its own. */
+void bp_test_init (int *argc, char ***argv);
+/* Adds a case that runs in a subprocess of its own (bounded to 60 s): a
+ * failure or crash in it does not stop the cases after it. */
+void bp_test_add (const char *path, GTestFunc func);
+
 /* --- a whole setup ------------------------------------------------------------ */
 
 typedef enum {

@@ -225,13 +225,13 @@ test_advertising_timeout (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/centrals/connect-events", test_connect_events);
-  g_test_add_func ("/centrals/connected-at-start", test_connected_at_start);
-  g_test_add_func ("/centrals/disconnect-request", test_disconnect_request);
-  g_test_add_func ("/centrals/max-connections-one", test_max_connections_one);
-  g_test_add_func ("/centrals/max-connections-two", test_max_connections_two);
-  g_test_add_func ("/centrals/advertise-on-off", test_advertise_on_off);
-  g_test_add_func ("/centrals/advertising-timeout", test_advertising_timeout);
+  bp_test_init (&argc, &argv);
+  bp_test_add ("/centrals/connect-events", test_connect_events);
+  bp_test_add ("/centrals/connected-at-start", test_connected_at_start);
+  bp_test_add ("/centrals/disconnect-request", test_disconnect_request);
+  bp_test_add ("/centrals/max-connections-one", test_max_connections_one);
+  bp_test_add ("/centrals/max-connections-two", test_max_connections_two);
+  bp_test_add ("/centrals/advertise-on-off", test_advertise_on_off);
+  bp_test_add ("/centrals/advertising-timeout", test_advertising_timeout);
   return g_test_run ();
 }

@@ -314,12 +314,12 @@ test_garbage (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/check-config/good", test_good);
-  g_test_add_func ("/check-config/default-file", test_default_file);
-  g_test_add_func ("/check-config/known-errors", test_known_errors);
-  g_test_add_func ("/check-config/missing-file", test_missing_file);
-  g_test_add_func ("/check-config/truncated", test_truncated);
-  g_test_add_func ("/check-config/garbage", test_garbage);
+  bp_test_init (&argc, &argv);
+  bp_test_add ("/check-config/good", test_good);
+  bp_test_add ("/check-config/default-file", test_default_file);
+  bp_test_add ("/check-config/known-errors", test_known_errors);
+  bp_test_add ("/check-config/missing-file", test_missing_file);
+  bp_test_add ("/check-config/truncated", test_truncated);
+  bp_test_add ("/check-config/garbage", test_garbage);
   return g_test_run ();
 }

@@ -36,9 +36,11 @@ assert_reads (BpHarness *h, const void *data, gsize len)
 }
 
 /* bluetoothd restarts: within 2 s of its return the application and the
- * advertisement are registered again, and the value set before is served. */
+ * advertisement are registered again, and the value set before is served.
+ * Killed, bluetoothd releases nothing; exiting cleanly, it removes its
+ * adapter first, which sends Release() to the advertisement. */
 static void
-test_bluez_restart (void)
+bluez_restart (gboolean clean)
 {
   g_autoptr (BpHarness) h = bp_harness_new (config, BP_HARNESS_NONE);
   g_autoptr (GError) error = NULL;
@@ -53,12 +55,10 @@ test_bluez_restart (void)
 
   for (guint round = 0; round < 2; round++)
     {
-      /* Killed the first time; the second time it exits cleanly, releasing
-       * the advertisement as its adapter goes. */
-      if (round == 0)
-        fake_bluez_stop (h->bluez);
-      else
+      if (clean)
         fake_bluez_shutdown (h->bluez);
+      else
+        fake_bluez_stop (h->bluez);
       /* The daemon notices and says so. */
       g_assert_true (bp_control_wait_status (h->ctl, "bluez", "absent", BP_WAIT_MS));
       start = g_get_monotonic_time ();
@@ -74,6 +74,18 @@ test_bluez_restart (void)
   /* Only the registrations it needed: one per appearance of bluetoothd. */
   g_assert_cmpuint (fake_bluez_get_applications (h->bluez)->len, ==, 3);
   g_assert_cmpuint (fake_bluez_count_applications (h->bluez, FAKE_REGISTRATION_FAILED), ==, 0);
+}
+
+static void
+test_bluez_killed (void)
+{
+  bluez_restart (FALSE);
+}
+
+static void
+test_bluez_clean_restart (void)
+{
+  bluez_restart (TRUE);
 }
 
 /* The adapter is removed and added back. */
@@ -156,11 +168,12 @@ test_sigterm_bluez_silent (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/lifecycle/bluez-restart", test_bluez_restart);
-  g_test_add_func ("/lifecycle/adapter-returns", test_adapter_returns);
-  g_test_add_func ("/lifecycle/sigterm", test_sigterm);
-  g_test_add_func ("/lifecycle/sigterm-without-bluez", test_sigterm_without_bluez);
-  g_test_add_func ("/lifecycle/sigterm-bluez-silent", test_sigterm_bluez_silent);
+  bp_test_init (&argc, &argv);
+  bp_test_add ("/lifecycle/bluez-killed", test_bluez_killed);
+  bp_test_add ("/lifecycle/bluez-clean-restart", test_bluez_clean_restart);
+  bp_test_add ("/lifecycle/adapter-returns", test_adapter_returns);
+  bp_test_add ("/lifecycle/sigterm", test_sigterm);
+  bp_test_add ("/lifecycle/sigterm-without-bluez", test_sigterm_without_bluez);
+  bp_test_add ("/lifecycle/sigterm-bluez-silent", test_sigterm_bluez_silent);
   return g_test_run ();
 }

@@ -202,7 +202,7 @@ test_served_read (void)
   /* The producer leaves: reads fall back to the stored value (the last
    * answer became it). */
   g_clear_pointer (&producer, bp_control_free);
-  g_free (bp_assert_request_ok (h->ctl, "status")); /* the daemon has seen the close */
+  g_assert_true (bp_control_wait_status (h->ctl, "s/served.served", "no", BP_WAIT_MS));
   value = fake_bluez_read_value (h->bluez, path, dev, 0, &error);
   g_assert_no_error (error);
   assert_bytes (value, "\xc0\xff\xee", 3);
@@ -240,11 +240,11 @@ test_served_read_timeout (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/reads/offset", test_offset);
-  g_test_add_func ("/reads/long-value", test_long_value);
-  g_test_add_func ("/reads/min-read-interval", test_min_read_interval);
-  g_test_add_func ("/reads/served", test_served_read);
-  g_test_add_func ("/reads/served-timeout", test_served_read_timeout);
+  bp_test_init (&argc, &argv);
+  bp_test_add ("/reads/offset", test_offset);
+  bp_test_add ("/reads/long-value", test_long_value);
+  bp_test_add ("/reads/min-read-interval", test_min_read_interval);
+  bp_test_add ("/reads/served", test_served_read);
+  bp_test_add ("/reads/served-timeout", test_served_read_timeout);
   return g_test_run ();
 }

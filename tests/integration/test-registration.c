@@ -208,10 +208,13 @@ test_advertisement (void)
     g_assert_true (timeout == NULL || g_variant_get_uint16 (timeout) == 0);
   }
 
+  /* The daemon's status follows bluetoothd's replies, which it may not
+   * have read yet. */
+  g_assert_true (bp_control_wait_status (h->ctl, "advertising", "on", BP_WAIT_MS));
   status = bp_assert_request_ok (h->ctl, "status");
   g_assert_nonnull (strstr (status, " registered=yes"));
-  g_assert_nonnull (strstr (status, " advertising=on"));
   g_assert_nonnull (strstr (status, " adapter=hci0"));
+  g_assert_nonnull (strstr (status, " address=" FAKE_BLUEZ_ADAPTER_ADDRESS));
 }
 
 static void
@@ -302,13 +305,13 @@ test_interval_experimental (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/registration/database", test_database);
-  g_test_add_func ("/registration/advertisement", test_advertisement);
-  g_test_add_func ("/registration/broadcast", test_broadcast);
-  g_test_add_func ("/registration/bluez-appears", test_bluez_appears);
-  g_test_add_func ("/registration/adapter-appears", test_adapter_appears);
-  g_test_add_func ("/registration/power-on", test_power_on);
-  g_test_add_func ("/registration/interval-experimental", test_interval_experimental);
+  bp_test_init (&argc, &argv);
+  bp_test_add ("/registration/database", test_database);
+  bp_test_add ("/registration/advertisement", test_advertisement);
+  bp_test_add ("/registration/broadcast", test_broadcast);
+  bp_test_add ("/registration/bluez-appears", test_bluez_appears);
+  bp_test_add ("/registration/adapter-appears", test_adapter_appears);
+  bp_test_add ("/registration/power-on", test_power_on);
+  bp_test_add ("/registration/interval-experimental", test_interval_experimental);
   return g_test_run ();
 }

@@ -199,9 +199,9 @@ test_missing_file_reload (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/reload/good", test_good_reload);
-  g_test_add_func ("/reload/bad", test_bad_reload);
-  g_test_add_func ("/reload/missing-file", test_missing_file_reload);
+  bp_test_init (&argc, &argv);
+  bp_test_add ("/reload/good", test_good_reload);
+  bp_test_add ("/reload/bad", test_bad_reload);
+  bp_test_add ("/reload/missing-file", test_missing_file_reload);
   return g_test_run ();
 }

@@ -286,13 +286,13 @@ test_write_without_response (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/writes/offset", test_offset);
-  g_test_add_func ("/writes/long-write", test_long_write);
-  g_test_add_func ("/writes/max-length", test_max_length);
-  g_test_add_func ("/writes/append", test_append);
-  g_test_add_func ("/writes/capture", test_capture);
-  g_test_add_func ("/writes/capture-overflow", test_capture_overflow);
-  g_test_add_func ("/writes/write-without-response", test_write_without_response);
+  bp_test_init (&argc, &argv);
+  bp_test_add ("/writes/offset", test_offset);
+  bp_test_add ("/writes/long-write", test_long_write);
+  bp_test_add ("/writes/max-length", test_max_length);
+  bp_test_add ("/writes/append", test_append);
+  bp_test_add ("/writes/capture", test_capture);
+  bp_test_add ("/writes/capture-overflow", test_capture_overflow);
+  bp_test_add ("/writes/write-without-response", test_write_without_response);
   return g_test_run ();
 }
