@@ -1,5 +1,5 @@
 /* The ble-peripheral error domain and the protocol names of its codes. */
-#define G_LOG_DOMAIN "bp-error"
+#define G_LOG_DOMAIN "error"
 
 #include "config.h"
 

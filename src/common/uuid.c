@@ -1,6 +1,6 @@
 /* Bluetooth UUIDs: the 16-, 32- and 128-bit textual forms, the Bluetooth Base
  * UUID they share, and the SIG names people actually type. */
-#define G_LOG_DOMAIN "bp-uuid"
+#define G_LOG_DOMAIN "uuid"
 
 #include "config.h"
 

@@ -3,7 +3,7 @@
  * Format with a decimal exponent. Numbers are parsed as decimal digits, never
  * through binary floating point, so that "24.58" with exponent -2 is exactly
  * 2458. */
-#define G_LOG_DOMAIN "bp-value"
+#define G_LOG_DOMAIN "value"
 
 #include "config.h"
 

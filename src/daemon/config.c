@@ -2,7 +2,7 @@
  * by key, then resolved and checked into the GATT database and the
  * advertisement. Every error names the file, the group and the key at fault
  * and says what was expected. */
-#define G_LOG_DOMAIN "bp-config"
+#define G_LOG_DOMAIN "config"
 
 /* This module's header; here "config.h" would name it too, since it sits in
  * the same folder as this file and shadows the build's config.h. */
@@ -1889,10 +1889,12 @@ advertising_sizes (const BpConfig *config, gsize sizes[N_FIELDS])
   gsize per_size[3] = { 0, 0, 0 };
 
   memset (sizes, 0, sizeof (gsize) * N_FIELDS);
-  if (a->connectable || a->discoverable || a->limited_discoverable)
+  /* The daemon sends Discoverable only for a connectable advertisement, and
+   * bluetoothd adds the Flags structure only when it is true. */
+  if (a->connectable && (a->discoverable || a->limited_discoverable))
     sizes[FIELD_FLAGS] = 3;
-  if (config->name != NULL && *config->name)
-    sizes[FIELD_NAME] = 2 + strlen (config->name);
+  /* The local name goes in the scan response (bluetoothd 5.66 and later
+   * put LocalName there for legacy advertising): see scan_response_size(). */
   if (a->has_appearance)
     sizes[FIELD_APPEARANCE] = 4;
 
@@ -1929,19 +1931,22 @@ advertising_sizes (const BpConfig *config, gsize sizes[N_FIELDS])
     sizes[FIELD_TX_POWER] = 3;
   for (guint i = 0; i < a->data->len; i++)
     sizes[FIELD_DATA] += 1 + g_bytes_get_size (g_ptr_array_index (a->data, i));
+}
 
-  /* bluetoothd shortens a local name that does not fit (type 0x08). A name
-   * the user wrote must fit whole, but the host name, used when Name= is
-   * left out, must not make a configuration invalid: count what is left. */
-  if (sizes[FIELD_NAME] > 0 && g_strcmp0 (config->name, g_get_host_name ()) == 0)
-    {
-      gsize others = 0;
-      for (int f = 0; f < N_FIELDS; f++)
-        if (f != FIELD_NAME)
-          others += sizes[f];
-      if (others + sizes[FIELD_NAME] > ADV_MAX)
-        sizes[FIELD_NAME] = others + 3 <= ADV_MAX ? ADV_MAX - others : 0;
-    }
+/* The scan response: the local name, then ScanResponseData's structures.
+ * bluetoothd shortens a name that does not fit (type 0x08); a name the user
+ * wrote must fit whole, but the host name, used when Name= is left out, must
+ * not make a configuration invalid. */
+static gsize
+scan_response_size (const BpConfig *config, gsize *name_size)
+{
+  gsize raw = config->advertising.scan_response ? g_bytes_get_size (config->advertising.scan_response) : 0;
+  gsize name = config->name != NULL && *config->name ? 2 + strlen (config->name) : 0;
+
+  if (name > 0 && raw + name > ADV_MAX && g_strcmp0 (config->name, g_get_host_name ()) == 0)
+    name = raw + 3 <= ADV_MAX ? ADV_MAX - raw : 0;
+  *name_size = name;
+  return raw + name;
 }
 
 static char *
@@ -1995,15 +2000,25 @@ check_advertising_size (const BpConfig *config, const FieldOrigin *origins, cons
           return FALSE;
         }
     }
-  if (a->scan_response != NULL && g_bytes_get_size (a->scan_response) > ADV_MAX)
-    {
-      gsize n = g_bytes_get_size (a->scan_response);
-      g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                   "%s: [Advertising] ScanResponseData: the scan response is %" G_GSIZE_FORMAT
-                   " bytes, %" G_GSIZE_FORMAT " over the %d-byte limit",
-                   fallback_file, n, n - ADV_MAX, ADV_MAX);
-      return FALSE;
-    }
+  {
+    gsize name = 0;
+    gsize n = scan_response_size (config, &name);
+
+    if (n > ADV_MAX)
+      {
+        gboolean raw_alone = a->scan_response != NULL && n - name > ADV_MAX;
+        const FieldOrigin *o = origins != NULL ? &origins[FIELD_NAME] : NULL;
+
+        g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
+                     "%s: [%s] %s: the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
+                     " over the %d-byte limit (name %" G_GSIZE_FORMAT ", scan response data %" G_GSIZE_FORMAT ")",
+                     raw_alone || o == NULL || o->file == NULL ? fallback_file : o->file,
+                     raw_alone ? "Advertising" : "Peripheral",
+                     raw_alone ? "ScanResponseData" : "Name",
+                     n, n - ADV_MAX, ADV_MAX, name, n - name);
+        return FALSE;
+      }
+  }
   return TRUE;
 }
 
@@ -2478,10 +2493,15 @@ bp_config_describe (const BpConfig *config)
   breakdown = sizes_breakdown (sizes, &total);
   g_string_append_printf (s, "  advertising data: %" G_GSIZE_FORMAT " of %d bytes%s%s%s\n", total, ADV_MAX,
                           *breakdown ? " (" : "", breakdown, *breakdown ? ")" : "");
+  {
+    gsize name = 0, sr = scan_response_size (config, &name);
+    g_string_append_printf (s, "  scan response: %" G_GSIZE_FORMAT " of %d bytes (name %" G_GSIZE_FORMAT
+                            ", scan response data %" G_GSIZE_FORMAT ")\n", sr, ADV_MAX, name, sr - name);
+  }
   if (a->scan_response != NULL)
     {
-      g_string_append_printf (s, "  scan response: %" G_GSIZE_FORMAT " of %d bytes: ",
-                              g_bytes_get_size (a->scan_response), ADV_MAX);
+      g_string_append_printf (s, "  scan response data: %" G_GSIZE_FORMAT " bytes: ",
+                              g_bytes_get_size (a->scan_response));
       append_bytes (s, a->scan_response);
       g_string_append_c (s, '\n');
     }

@@ -11,7 +11,6 @@
 #endif
 
 static char *last_status;
-static guint watchdog_source;
 
 #if HAVE_LIBSYSTEMD
 static void
@@ -77,12 +76,16 @@ bp_service_status (const char *text)
   notify (state);
 }
 
+#if HAVE_LIBSYSTEMD
+static guint watchdog_source;
+
 static gboolean
 watchdog_ping (gpointer user_data)
 {
   notify ("WATCHDOG=1");
   return G_SOURCE_CONTINUE;
 }
+#endif
 
 guint
 bp_service_start_watchdog (void)

@@ -552,11 +552,12 @@ central_forget_device (Central *c, const char *path, GError **error)
 
 /* btvirt's emulated radio sends advertising reports only on edges: when a
  * scanner enables scanning (one report per advertiser) and when an advertiser
- * enables advertising (one report per scanner); nothing periodic. A report
- * that reaches the kernel before its discovery state is "finding" is dropped,
- * so a single scan can miss an advertiser for good. Restarting discovery
- * makes new edges. */
-#define DISCOVERY_RESTART_MS 2000
+ * enables advertising (one report per scanner); nothing periodic. The reports
+ * of a scan enable can reach the kernel before its Start Discovery has
+ * completed, and are then dropped (no Device Found), so a single scan can miss
+ * an advertiser for good. Restarting discovery makes new edges; when reports
+ * come, they come within milliseconds of the scan enable. */
+#define DISCOVERY_RESTART_MS 1000
 
 /* Discovers until the device object of ADDRESS exists (fresh when
  * forget_first), then keeps scanning settle_ms to collect late updates. */

@@ -14,7 +14,9 @@ Service 0000e2e0-0000-4000-8000-00000000e2e0, characteristics (UUID suffix):
   e2e5  read, write          reads fail NotPermitted (ATT 0x02); writes over 4
                              bytes fail InvalidValueLength (ATT 0x0D)
 Advertising: connectable, LocalName "e2e-ref", the service UUID, Appearance
-0x0540, ManufacturerData 0xffff: 010203.
+0x0540, ManufacturerData 0xffff: 01 (the advertising data is then exactly
+31 bytes: flags 3, appearance 4, 128-bit UUID 18, manufacturer data 6; the
+name goes to the scan response).
 
 Every call bluetoothd makes is logged, one line each, to --log (default
 stderr): "read e2e1 offset=0 mtu=517 device=/org/bluez/...".
@@ -178,7 +180,7 @@ class Advertisement(dbus.service.Object):
             "ServiceUUIDs": dbus.Array([SERVICE_UUID], signature="s"),
             "Appearance": dbus.UInt16(0x0540),
             "ManufacturerData": dbus.Dictionary(
-                {dbus.UInt16(0xFFFF): dbus.Array([1, 2, 3], signature="y")},
+                {dbus.UInt16(0xFFFF): dbus.Array([1], signature="y")},
                 signature="qv",
             ),
             "Discoverable": dbus.Boolean(True),

@@ -1,5 +1,7 @@
 /* Fuzz target: the configuration parser, on any bytes. Whatever loads must
  * also describe and size-check without trouble. */
+#define G_LOG_DOMAIN "fuzz-config"
+
 #include "config.h"
 
 #include "fuzz.h"

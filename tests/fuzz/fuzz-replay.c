@@ -2,6 +2,8 @@
  * folders (or the files) named on the command line through the target, so
  * that the corpus runs as an ordinary test. A crash, an ASan report or a
  * failed check fails the test. */
+#define G_LOG_DOMAIN "fuzz-replay"
+
 #include "config.h"
 
 #include "fuzz.h"

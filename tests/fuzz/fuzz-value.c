@@ -1,6 +1,8 @@
 /* Fuzz target: the value syntax. The first byte picks the format, the second
  * the exponent (as a signed byte), the rest is the text; the text is also
  * split into words. */
+#define G_LOG_DOMAIN "fuzz-value"
+
 #include "config.h"
 
 #include "fuzz.h"

@@ -688,6 +688,16 @@ bp_run_free (BpRun *run)
 void
 bp_test_init (int *argc, char ***argv)
 {
+  /* A case's own process is verbose, so that its messages reach the log. */
+  if (g_strv_contains ((const char *const *) *argv, "--GTestSubprocess") &&
+      !g_strv_contains ((const char *const *) *argv, "--verbose"))
+    {
+      char **with_verbose = g_new0 (char *, *argc + 2);
+
+      memcpy (with_verbose, *argv, *argc * sizeof (char *));
+      with_verbose[(*argc)++] = (char *) "--verbose";
+      *argv = with_verbose; /* lives as long as the process */
+    }
   g_test_init (argc, argv, NULL);
   if (!g_test_subprocess ())
     g_test_set_nonfatal_assertions ();
@@ -822,6 +832,10 @@ bp_harness_stop_daemon (BpHarness *h)
   status = bp_daemon_get_exit_status (h->daemon, &signum);
   if (status != 0)
     g_error ("the daemon exited with %s %d, not 0", status < 0 ? "signal" : "status", status < 0 ? signum : status);
+  /* Under -Db_sanitize=undefined the daemon reports and goes on: a finding
+   * fails the case all the same. (ASan and LSan change the exit status.) */
+  if (strstr (bp_daemon_get_log (h->daemon), "runtime error:") != NULL)
+    g_error ("the daemon's log has an undefined-behaviour report (see above)");
 }
 
 void

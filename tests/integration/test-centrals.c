@@ -116,6 +116,8 @@ test_max_connections_one (void)
   const char *dev = fake_bluez_add_device (h->bluez, ADDR1, 23);
 
   g_assert_nonnull (adv);
+  /* Watch once the daemon has taken bluetoothd's reply: no stale event. */
+  g_assert_true (bp_control_wait_status (h->ctl, "advertising", "on", BP_WAIT_MS));
   g_free (bp_assert_request_ok (h->ctl, "watch"));
   for (guint round = 0; round < 2; round++)
     {
@@ -177,6 +179,7 @@ test_advertise_on_off (void)
   g_autofree char *event = NULL;
 
   g_assert_nonnull (adv);
+  g_assert_true (bp_control_wait_status (h->ctl, "advertising", "on", BP_WAIT_MS));
   g_free (bp_assert_request_ok (h->ctl, "watch"));
   g_free (bp_assert_request_ok (h->ctl, "advertise off"));
   g_assert_true (FAKE_WAIT_UNTIL (adv->state == FAKE_REGISTRATION_UNREGISTERED, BP_WAIT_MS));
@@ -210,6 +213,7 @@ test_advertising_timeout (void)
   g_autofree char *event = NULL;
 
   g_assert_nonnull (adv);
+  g_assert_true (bp_control_wait_status (h->ctl, "advertising", "on", BP_WAIT_MS));
   g_free (bp_assert_request_ok (h->ctl, "watch"));
   timeout = fake_advertisement_get (adv, "Timeout");
   g_assert_nonnull (timeout);

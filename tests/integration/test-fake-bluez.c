@@ -829,6 +829,115 @@ test_uuid_normalize (void)
     }
 }
 
+/* The `fake-bluez` executable the benchmarks run: one reply line per
+ * command on stdin. */
+typedef struct {
+  GDataInputStream *out;
+  char *line;
+  gboolean done;
+} LineReader;
+
+static void
+line_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+  LineReader *r = data;
+
+  r->line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), res, NULL, NULL);
+  r->done = TRUE;
+}
+
+static void
+exited_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
+  *(gboolean *) data = TRUE;
+}
+
+static char *
+exchange (GSubprocess *proc, LineReader *r, const char *command)
+{
+  if (command != NULL)
+    {
+      g_autofree char *line = g_strconcat (command, "\n", NULL);
+      g_assert_true (g_output_stream_write_all (g_subprocess_get_stdin_pipe (proc), line, strlen (line), NULL, NULL,
+                                                NULL));
+    }
+  r->done = FALSE;
+  r->line = NULL;
+  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, NULL, line_cb, r);
+  g_assert_true (FAKE_WAIT_UNTIL (r->done, BP_WAIT_MS));
+  return r->line;
+}
+
+static void
+test_executable (Fixture *f, gconstpointer data)
+{
+  const char *root = g_getenv ("BP_BUILD_ROOT");
+  g_autofree char *exe = NULL;
+  g_autoptr (GSubprocessLauncher) l = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  LineReader r = { 0 };
+  char *line;
+  gboolean exited = FALSE;
+
+  if (root == NULL)
+    {
+      g_test_skip ("BP_BUILD_ROOT is not set");
+      return;
+    }
+  /* This fixture's stand-in leaves the name to the executable. */
+  fake_bluez_stop (f->fb);
+  exe = g_build_filename (root, "tests", "integration", "fake-bluez", NULL);
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  proc = g_subprocess_launcher_spawn (l, &error, exe, "--address", bp_bus_get_address (f->bus), NULL);
+  g_assert_no_error (error);
+  r.out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+
+  line = exchange (proc, &r, NULL);
+  g_assert_cmpstr (line, ==, "ready");
+  g_free (line);
+  line = exchange (proc, &r, "status");
+  g_assert_cmpstr (line, ==, "ok application=none advertisement=none signals=0");
+  g_free (line);
+  line = exchange (proc, &r, "device 00:AA:01:01:00:07 185");
+  g_assert_cmpstr (line, ==, "ok " FAKE_BLUEZ_ADAPTER_PATH "/dev_00_AA_01_01_00_07");
+  g_free (line);
+
+  /* The application sees the adapter and the device on org.bluez. */
+  app_set_objects (f, good_objects ());
+  g_assert_true (app_call_bluez (f, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL));
+  {
+    g_autoptr (GVariant) objects = g_variant_get_child_value (f->reply, 0);
+    g_assert_true (g_variant_lookup (objects, FAKE_BLUEZ_ADAPTER_PATH "/dev_00_AA_01_01_00_07", "@a{sa{sv}}", NULL));
+  }
+  g_assert_true (register_application (f));
+  line = exchange (proc, &r, "wait-registered 1000");
+  g_assert_cmpstr (line, ==, "ok");
+  g_free (line);
+  /* A signal from the application is counted. */
+  g_dbus_connection_emit_signal (f->conn, NULL, CHAR_PATH, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                 g_variant_new_parsed ("('org.bluez.GattCharacteristic1', {'Value': <@ay [7]>}, "
+                                                       "@as [])"),
+                                 NULL);
+  line = exchange (proc, &r, "wait-signals 1 2000");
+  g_assert_cmpstr (line, ==, "ok 1");
+  g_free (line);
+  /* A central's read through it. */
+  g_byte_array_append (f->value, (const guint8 *) "\x12\x34", 2);
+  line = exchange (proc, &r, "read 2a6e");
+  g_assert_cmpstr (line, ==, "ok 1234");
+  g_free (line);
+  line = exchange (proc, &r, "quit");
+  g_assert_cmpstr (line, ==, "ok");
+  g_free (line);
+  g_subprocess_wait_async (proc, NULL, exited_cb, &exited);
+  g_assert_true (FAKE_WAIT_UNTIL (exited, BP_WAIT_MS));
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  g_clear_object (&r.out);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -849,6 +958,7 @@ main (int argc, char **argv)
   ADD ("vanish-and-restart", test_vanish_and_restart, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("adapter-removed", test_adapter_removed, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("device-disconnect", test_device_disconnect, FAKE_BLUEZ_FLAGS_NONE);
+  ADD ("executable", test_executable, FAKE_BLUEZ_FLAGS_NONE);
 #undef ADD
   return g_test_run ();
 }

@@ -1,5 +1,7 @@
 /* Unit tests of src/daemon/config.c: every key, every refusal with its exact
  * message, drop-ins, the advertising size, the description. */
+#define G_LOG_DOMAIN "test-config"
+
 #include "config.h"
 
 #include <stdarg.h>
@@ -1001,19 +1003,20 @@ test_advertising_data_mapping (void **state)
 static void
 test_advertising_size (void **state)
 {
-  /* flags 3, name 16, service UUIDs 4, manufacturer data 14 = 37 */
+  /* flags 3, service UUIDs 4, manufacturer data 28 = 35; the name goes in
+   * the scan response */
   assert_error ("[Peripheral]\nName=0123456789abcd\n[Advertising]\nServices=0x181A\n"
-                "ManufacturerData=0xFFFF:00112233445566778899\n",
-                "ble-peripheral.conf: [Advertising] ManufacturerData: the advertising data is 37 bytes, 6 over "
-                "the 31-byte limit (flags 3, name 16, service UUIDs 4, manufacturer data 14)");
-  /* the name alone */
-  assert_error ("[Peripheral]\nName=a name of twenty-seven char\n",
-                "ble-peripheral.conf: [Peripheral] Name: the advertising data is 32 bytes, 1 over the 31-byte "
-                "limit (flags 3, name 29)");
-  /* exactly 31 fits: flags 3, name 10, 128-bit UUID 18 */
+                "ManufacturerData=0xFFFF:00112233445566778899aabbccddeeff0011223344556677\n",
+                "ble-peripheral.conf: [Advertising] ManufacturerData: the advertising data is 35 bytes, 4 over "
+                "the 31-byte limit (flags 3, service UUIDs 4, manufacturer data 28)");
+  /* the name alone, in the scan response */
+  assert_error ("[Peripheral]\nName=a name of exactly thirty chars\n",
+                "ble-peripheral.conf: [Peripheral] Name: the scan response is 32 bytes, 1 over the 31-byte "
+                "limit (name 32, scan response data 0)");
+  /* exactly 31 fits: flags 3, 128-bit UUID 18, manufacturer data 10 */
   {
     g_autoptr (BpConfig) c = load ("[Peripheral]\nName=12345678\n[Advertising]\n"
-                                   "Services=6e400001-b5a3-f393-e0a9-e50e24dcca9e\n");
+                                   "Services=6e400001-b5a3-f393-e0a9-e50e24dcca9e\nManufacturerData=0xFFFF:001122334455\n");
     g_autoptr (GError) error = NULL;
     assert_true (bp_config_check_advertising_size (c, &error));
   }
@@ -1026,15 +1029,20 @@ test_advertising_size (void **state)
   /* UUIDs grouped by size: 2+2*2 + 2+4 + 2+16 */
   assert_error_contains ("[Peripheral]\nName=x\n[Advertising]\nServices=0x180F,0x181A,0x12345678,"
                          "6e400001-b5a3-f393-e0a9-e50e24dcca9e\nIncludeTxPower=true\nAppearance=1\n",
-                         "the advertising data is 43 bytes, 12 over the 31-byte limit (flags 3, name 3, "
+                         "the advertising data is 40 bytes, 9 over the 31-byte limit (flags 3, "
                          "appearance 4, service UUIDs 30, TX power 3)");
   /* the field is named in the drop-in or Data where it was set */
-  assert_error_contains ("[Peripheral]\nName=x\n[Advertising]\nData=1aff4c00 0102030405060708090a0b0c0d0e0f1011121314151617\n",
-                         "ble-peripheral.conf: [Advertising] Data: the advertising data is 33 bytes");
+  assert_error_contains ("[Peripheral]\nName=x\n[Advertising]\nData=1cff4c00 0102030405060708090a0b0c0d0e0f10111213141516171819\n",
+                         "ble-peripheral.conf: [Advertising] Data: the advertising data is 32 bytes");
   assert_error ("[Peripheral]\nName=x\n[Advertising]\nScanResponseData=20ff" "4c00" "0102030405060708090a0b0c0d0e0f"
                 "101112131415161718191a1b1c1d\n",
                 "ble-peripheral.conf: [Advertising] ScanResponseData: the scan response is 33 bytes, 2 over the "
                 "31-byte limit");
+  /* the name shares the scan response with ScanResponseData */
+  assert_error ("[Peripheral]\nName=0123456789\n[Advertising]\nScanResponseData=14ff" "4c00"
+                "0102030405060708090a0b0c0d0e0f1011\n",
+                "ble-peripheral.conf: [Peripheral] Name: the scan response is 33 bytes, 2 over the "
+                "31-byte limit (name 12, scan response data 21)");
 
   /* the public check, on a configuration changed after loading */
   {
@@ -1044,13 +1052,13 @@ test_advertising_size (void **state)
 
     assert_true (bp_config_check_advertising_size (c, &error));
     m->company = 0xFFFF;
-    m->data = g_bytes_new_static ("0123", 4);
+    m->data = g_bytes_new_static ("0123456789abcdefghijklmn", 24);
     g_ptr_array_add (c->advertising.manufacturer_data, m);
     assert_false (bp_config_check_advertising_size (c, &error));
     assert_string_equal (error->message,
-                         "ble-peripheral.conf: [Advertising] ManufacturerData: the advertising data is 35 bytes, "
-                         "4 over the 31-byte limit (flags 3, name 16, appearance 4, service UUIDs 4, "
-                         "manufacturer data 8)");
+                         "ble-peripheral.conf: [Advertising] ManufacturerData: the advertising data is 39 bytes, "
+                         "8 over the 31-byte limit (flags 3, appearance 4, service UUIDs 4, "
+                         "manufacturer data 28)");
   }
 }
 
@@ -1248,14 +1256,14 @@ test_drop_in_errors (void **state)
   /* an advertisement that a drop-in makes too large names the drop-in */
   write_file (dir, "ble-peripheral.conf", "[Peripheral]\nName=abc\n");
   write_file (dir, "conf.d/50-bad.conf",
-              "[Advertising]\nManufacturerData=0xFFFF:00112233445566778899aabbccddeeff00112233\n");
+              "[Advertising]\nManufacturerData=0xFFFF:00112233445566778899aabbccddeeff001122334455667788\n");
   {
     g_autoptr (GError) error = NULL;
     g_autoptr (BpConfig) c = bp_config_load (path, FALSE, &error);
     assert_null (c);
     assert_string_equal (error->message,
                          "conf.d/50-bad.conf: [Advertising] ManufacturerData: the advertising data is 32 bytes, 1 "
-                         "over the 31-byte limit (flags 3, name 5, manufacturer data 24)");
+                         "over the 31-byte limit (flags 3, manufacturer data 29)");
   }
 }
 
@@ -1316,7 +1324,8 @@ test_describe (void **state)
     "  interval: 250-250 ms\n",
     "  services: 0x181A\n",
     "  appearance: 0x0540\n",
-    "  advertising data: 27 of 31 bytes (flags 3, name 16, appearance 4, service UUIDs 4)\n",
+    "  advertising data: 11 of 31 bytes (flags 3, appearance 4, service UUIDs 4)\n",
+    "  scan response: 16 of 31 bytes (name 16, scan response data 0)\n",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
@@ -1333,7 +1342,7 @@ test_describe (void **state)
     g_autofree char *dt = bp_config_describe (d);
     assert_non_null (strstr (dt, "    descriptor 0x2901 (generated, user description \"Hi\"): 4869\n"));
     assert_non_null (strstr (dt, "    descriptor env/c/r: 0x2906 [read,write]: 0010\n"));
-    assert_non_null (strstr (dt, "  scan response: 4 of 31 bytes: 03ff4c00\n"));
+    assert_non_null (strstr (dt, "  scan response data: 4 bytes: 03ff4c00\n"));
     assert_non_null (strstr (dt, "    initial value: (empty)\n"));
   }
 }

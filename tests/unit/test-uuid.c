@@ -1,5 +1,7 @@
 /* Unit tests of src/common/uuid.c: the textual forms, the SIG names, the
  * short forms used in advertising data. */
+#define G_LOG_DOMAIN "test-uuid"
+
 #include "config.h"
 
 #include <stdarg.h>

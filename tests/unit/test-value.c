@@ -1,5 +1,7 @@
 /* Unit tests of src/common/value.c (the value syntax and the typed
  * encoding) and src/common/error.c (the error names). */
+#define G_LOG_DOMAIN "test-value"
+
 #include "config.h"
 
 #include <stdarg.h>
