@@ -206,3 +206,30 @@ e2e_bg_stop() {
     e2e_wait 5 e2e_not_running "$pid" || kill -9 "$pid" 2>/dev/null
     rm -f "$E2E_STATE/$1.pid"
 }
+
+# ble-peripheral from the build under test. Its control socket defaults to
+# /run/ble-peripheral/control (the guest's /run is its own tmpfs).
+: "${BLE_PERIPHERAL_SOCKET:=/run/ble-peripheral/control}"
+export BLE_PERIPHERAL_SOCKET
+E2E_DAEMON=${E2E_DAEMON:-$E2E_BUILDDIR/src/daemon/ble-peripheral}
+E2E_CTL=${E2E_CTL:-$E2E_BUILDDIR/src/ctl/ble-peripheralctl}
+
+# e2e_ctl ARG... — ble-peripheralctl on the test socket, bounded.
+e2e_ctl() { timeout 15 "$E2E_CTL" --socket "$BLE_PERIPHERAL_SOCKET" "$@"; }
+
+# e2e_start_daemon [ARG...] — ble-peripheral on hci0 (--verbose, log in
+# $E2E_RESULTS/ble-peripheral.log), then waits until its socket answers
+# `status`. Extra arguments go to the daemon (e.g. --config FILE).
+e2e_start_daemon() {
+    mkdir -p "$(dirname "$BLE_PERIPHERAL_SOCKET")"
+    e2e_bg ble-peripheral "$E2E_DAEMON" --adapter hci0 --socket "$BLE_PERIPHERAL_SOCKET" --verbose "$@"
+    if ! e2e_wait 20 e2e_ctl_quiet status; then
+        e2e_log "ble-peripheral did not answer on $BLE_PERIPHERAL_SOCKET within 20 s"
+        return 1
+    fi
+    e2e_log "ble-peripheral: running (pid $(cat "$E2E_STATE/ble-peripheral.pid"))"
+}
+
+e2e_ctl_quiet() { e2e_ctl "$@" >/dev/null 2>&1; }
+
+e2e_stop_daemon() { e2e_bg_stop ble-peripheral; }

@@ -452,7 +452,59 @@ bp_bus_free (BpBus *bus)
 
 struct _BpDaemon {
   ChildOutput output;
+  int notify_fd;      /* -1 without NOTIFY_SOCKET */
+  guint notify_watch;
+  GString *notifications;
+  gboolean ready;
 };
+
+static gboolean
+notify_readable_cb (int fd, GIOCondition cond, gpointer data)
+{
+  BpDaemon *d = data;
+  char buf[4096];
+  ssize_t n;
+
+  while ((n = recv (fd, buf, sizeof buf - 1, MSG_DONTWAIT)) > 0)
+    {
+      buf[n] = '\0';
+      g_string_append_printf (d->notifications, "%s\n", buf);
+      for (char *line = buf; line != NULL && *line != '\0';)
+        {
+          char *nl = strchr (line, '\n');
+          if (nl != NULL)
+            *nl = '\0';
+          if (g_str_equal (line, "READY=1"))
+            d->ready = TRUE;
+          line = nl ? nl + 1 : NULL;
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+notify_socket_open (const char *path, GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG, "%s: path too long", path);
+      return -1;
+    }
+  strcpy (addr.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    {
+      int saved = errno;
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", path, g_strerror (saved));
+      return -1;
+    }
+  return fd;
+}
 
 char *
 bp_daemon_path (void)
@@ -470,8 +522,16 @@ bp_daemon_path (void)
 BpDaemon *
 bp_daemon_spawn (const char *bus_address, const char *const *args, GError **error)
 {
+  return bp_daemon_spawn_notify (bus_address, args, NULL, error);
+}
+
+BpDaemon *
+bp_daemon_spawn_notify (const char *bus_address, const char *const *args, const char *notify_socket_path,
+                        GError **error)
+{
   g_autoptr (GSubprocessLauncher) l = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
                                                     bus_address);
+  int notify_fd = -1;
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GSubprocess) proc = NULL;
   g_autofree char *cmdline = NULL;
@@ -483,10 +543,25 @@ bp_daemon_spawn (const char *bus_address, const char *const *args, GError **erro
   g_ptr_array_add (argv, NULL);
   cmdline = g_strjoinv (" ", (char **) argv->pdata);
   g_test_message ("running %s", cmdline);
+  if (notify_socket_path != NULL)
+    {
+      notify_fd = notify_socket_open (notify_socket_path, error);
+      if (notify_fd < 0)
+        return NULL;
+      g_subprocess_launcher_setenv (l, "NOTIFY_SOCKET", notify_socket_path, TRUE);
+    }
   proc = g_subprocess_launcher_spawnv (l, (const char *const *) argv->pdata, error);
   if (proc == NULL)
-    return NULL;
+    {
+      if (notify_fd >= 0)
+        close (notify_fd);
+      return NULL;
+    }
   d = g_new0 (BpDaemon, 1);
+  d->notify_fd = notify_fd;
+  d->notifications = g_string_new (NULL);
+  if (notify_fd >= 0)
+    d->notify_watch = g_unix_fd_add (notify_fd, G_IO_IN, notify_readable_cb, d);
   child_output_start (&d->output, proc, "[ble-peripheral] ");
   return d;
 }
@@ -497,6 +572,11 @@ bp_daemon_free (BpDaemon *d)
   if (d == NULL)
     return;
   child_output_clear (&d->output);
+  if (d->notify_watch != 0)
+    g_source_remove (d->notify_watch);
+  if (d->notify_fd >= 0)
+    close (d->notify_fd);
+  g_string_free (d->notifications, TRUE);
   g_free (d);
 }
 
@@ -527,6 +607,26 @@ bp_daemon_wait_socket (BpDaemon *d, const char *socket_path, guint timeout_ms)
       FAKE_WAIT_UNTIL (tick, 1000);
     }
   return FALSE;
+}
+
+gboolean
+bp_daemon_wait_ready (BpDaemon *d, const char *socket_path, guint timeout_ms)
+{
+  g_return_val_if_fail (d->notify_fd >= 0, FALSE);
+  /* Without libsystemd the daemon warns at its first notification, which
+   * is READY=1: the same point of its start-up, signal handlers installed. */
+  if (!FAKE_WAIT_UNTIL (d->ready || strstr (d->output.log->str, "built without libsystemd") != NULL ||
+                          d->output.exited,
+                        timeout_ms) ||
+      d->output.exited)
+    return FALSE;
+  return bp_daemon_wait_socket (d, socket_path, timeout_ms);
+}
+
+const char *
+bp_daemon_get_notifications (BpDaemon *d)
+{
+  return d->notifications->str;
 }
 
 void
@@ -769,6 +869,7 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   BpHarness *h = g_new0 (BpHarness, 1);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *notify_path = NULL;
   FakeBluezFlags fake_flags = FAKE_BLUEZ_FLAGS_NONE;
 
   h->dir = g_dir_make_tmp ("bp-test-XXXXXX", &error);
@@ -800,11 +901,16 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     g_ptr_array_add (args, (gpointer) extra_args[i]);
   g_ptr_array_add (args, NULL);
-  h->daemon = bp_daemon_spawn (bp_bus_get_address (h->bus), (const char *const *) args->pdata, &error);
+  notify_path = g_build_filename (h->dir, "notify", NULL);
+  h->daemon = bp_daemon_spawn_notify (bp_bus_get_address (h->bus), (const char *const *) args->pdata, notify_path,
+                                      &error);
   g_assert_no_error (error);
-  if (!bp_daemon_wait_socket (h->daemon, h->socket_path, 10000))
-    g_error ("the daemon's control socket %s did not accept connections within 10 s%s", h->socket_path,
-             bp_daemon_has_exited (h->daemon) ? " (the daemon exited)" : "");
+  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, 10000))
+    {
+      if (bp_daemon_has_exited (h->daemon))
+        g_error ("the daemon exited before it was ready");
+      g_error ("the daemon was not ready (READY=1, control socket %s) within 10 s", h->socket_path);
+    }
   h->ctl = bp_harness_connect (h);
 
   if (!(flags & (BP_HARNESS_NO_WAIT | BP_HARNESS_NO_BLUEZ | BP_HARNESS_NO_ADAPTER)))
@@ -844,6 +950,9 @@ bp_harness_free (BpHarness *h)
   if (h == NULL)
     return;
   g_clear_pointer (&h->ctl, bp_control_free);
+  /* In no scenario may bluetoothd have had to refuse the daemon. */
+  if (h->bluez != NULL)
+    bp_harness_assert_no_refusals (h);
   if (h->daemon != NULL && !h->stopped)
     bp_harness_stop_daemon (h);
   g_clear_pointer (&h->daemon, bp_daemon_free);
@@ -886,6 +995,42 @@ bp_harness_wait_advertisement (BpHarness *h, guint after, guint timeout_ms)
   FAKE_WAIT_UNTIL (newest_active_advertisement (h->bluez, after) != NULL || bp_daemon_has_exited (h->daemon),
                    timeout_ms);
   return newest_active_advertisement (h->bluez, after);
+}
+
+static void
+note_refusal (GString *refusals, const char *call, guint serial, const char *path, const char *name,
+              const char *message)
+{
+  if (g_strcmp0 (name, "org.bluez.Error.AlreadyExists") == 0)
+    {
+      g_test_message ("%s #%u %s: AlreadyExists (a second registration of a live one)", call, serial, path);
+      return;
+    }
+  g_string_append_printf (refusals, "; %s #%u %s: %s \"%s\"", call, serial, path, name, message);
+}
+
+void
+bp_harness_assert_no_refusals (BpHarness *h)
+{
+  GPtrArray *apps = fake_bluez_get_applications (h->bluez);
+  GPtrArray *advs = fake_bluez_get_advertisements (h->bluez);
+  g_autoptr (GString) refusals = g_string_new (NULL);
+
+  for (guint i = 0; i < apps->len; i++)
+    {
+      FakeApplication *app = g_ptr_array_index (apps, i);
+      if (app->state == FAKE_REGISTRATION_FAILED)
+        note_refusal (refusals, "RegisterApplication", app->serial, app->path, app->error_name, app->error_message);
+    }
+  for (guint i = 0; i < advs->len; i++)
+    {
+      FakeAdvertisement *adv = g_ptr_array_index (advs, i);
+      if (adv->state == FAKE_REGISTRATION_FAILED)
+        note_refusal (refusals, "RegisterAdvertisement", adv->serial, adv->path, adv->error_name,
+                      adv->error_message);
+    }
+  if (refusals->len > 0)
+    g_error ("bluetoothd refused registrations%s", refusals->str);
 }
 
 const char *

@@ -64,6 +64,16 @@ char *bp_daemon_path (void);
 /* Runs ble-peripheral args… with DBUS_SYSTEM_BUS_ADDRESS=bus_address (when
  * not NULL); stdout and stderr go into its log and the test log. */
 BpDaemon *bp_daemon_spawn (const char *bus_address, const char *const *args, GError **error);
+/* Same, with NOTIFY_SOCKET set to a datagram socket at notify_socket_path
+ * that receives its sd_notify() messages (READY=1, STATUS=…, STOPPING=1). */
+BpDaemon *bp_daemon_spawn_notify (const char *bus_address, const char *const *args, const char *notify_socket_path,
+                                  GError **error);
+/* TRUE once it said READY=1 (or, built without libsystemd, warned that it
+ * cannot: the same point of its start-up) and socket_path accepts a
+ * connection; FALSE on timeout or exit. Needs bp_daemon_spawn_notify(). */
+gboolean bp_daemon_wait_ready (BpDaemon *d, const char *socket_path, guint timeout_ms);
+/* Every sd_notify() message so far, one per line. */
+const char *bp_daemon_get_notifications (BpDaemon *d);
 void bp_daemon_free (BpDaemon *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpDaemon, bp_daemon_free)
 /* TRUE once socket_path accepts a connection; FALSE on timeout or exit. */
@@ -152,6 +162,11 @@ void bp_harness_stop_daemon (BpHarness *h);
  * (a serial, 0 for any) and returns it, NULL on timeout. */
 FakeApplication *bp_harness_wait_application (BpHarness *h, guint after, guint timeout_ms);
 FakeAdvertisement *bp_harness_wait_advertisement (BpHarness *h, guint after, guint timeout_ms);
+
+/* Asserts that bluetoothd refused none of the daemon's registrations, and
+ * names each refusal (D-Bus error) when it did. AlreadyExists, which the
+ * daemon takes for success, is only logged. */
+void bp_harness_assert_no_refusals (BpHarness *h);
 
 /* The path of the characteristic with that UUID in the active application;
  * asserts it exists. */

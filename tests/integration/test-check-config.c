@@ -254,6 +254,7 @@ test_garbage (void)
 {
   g_autoptr (GRand) rand = NULL;
   guint32 seed = g_test_rand_int ();
+  guint refused = 0;
   Files f;
   static const char *const fragments[] = {
     "[", "]", "[Service ", "[Characteristic ", "[Descriptor ", "[Advertising]", "[Peripheral]", "[Control]",
@@ -295,7 +296,10 @@ test_garbage (void)
       run = check (&f, data->data, data->len);
       what = g_strdup_printf ("garbage %u (seed %u)", i, seed);
       assert_handled (run, data->data, data->len, what);
+      refused += run->status == 1;
     }
+  /* Raw bytes are never a valid configuration. */
+  g_assert_cmpuint (refused, >=, 50);
   /* A huge line and a huge file. */
   {
     g_autoptr (GString) big = g_string_new ("[Peripheral]\nName=");

@@ -73,7 +73,7 @@ bluez_restart (gboolean clean)
     }
   /* Only the registrations it needed: one per appearance of bluetoothd. */
   g_assert_cmpuint (fake_bluez_get_applications (h->bluez)->len, ==, 3);
-  g_assert_cmpuint (fake_bluez_count_applications (h->bluez, FAKE_REGISTRATION_FAILED), ==, 0);
+  bp_harness_assert_no_refusals (h);
 }
 
 static void
@@ -118,8 +118,34 @@ test_adapter_returns (void)
   g_assert_nonnull (bp_harness_wait_application (h, app_serial, 2000));
   g_assert_nonnull (bp_harness_wait_advertisement (h, adv_serial, 2000));
   assert_reads (h, "\x01\x02", 2);
-  g_assert_cmpuint (fake_bluez_count_applications (h->bluez, FAKE_REGISTRATION_FAILED), ==, 0);
-  g_assert_cmpuint (fake_bluez_count_advertisements (h->bluez, FAKE_REGISTRATION_FAILED), ==, 0);
+  bp_harness_assert_no_refusals (h);
+}
+
+/* The adapter goes and comes back at once (a controller reset): the
+ * daemon gets Release(), InterfacesRemoved and InterfacesAdded in one burst
+ * and must end with exactly one application and one advertisement
+ * registered, and say it advertises. */
+static void
+test_adapter_flap (void)
+{
+  g_autoptr (BpHarness) h = bp_harness_new (config, BP_HARNESS_NONE);
+  FakeAdvertisement *adv = bp_harness_wait_advertisement (h, 0, BP_WAIT_MS);
+  guint app_serial, adv_serial;
+
+  g_assert_nonnull (adv);
+  g_assert_true (bp_control_wait_status (h->ctl, "advertising", "on", BP_WAIT_MS));
+  app_serial = fake_bluez_get_active_application (h->bluez)->serial;
+  adv_serial = adv->serial;
+  fake_bluez_remove_adapter (h->bluez);
+  fake_bluez_add_adapter (h->bluez);
+  g_assert_nonnull (bp_harness_wait_application (h, app_serial, 2000));
+  g_assert_nonnull (bp_harness_wait_advertisement (h, adv_serial, 2000));
+  g_assert_true (bp_control_wait_status (h->ctl, "advertising", "on", BP_WAIT_MS));
+  /* Everything the daemon sent has arrived. */
+  g_assert_true (fake_bluez_sync (h->bluez));
+  bp_harness_assert_no_refusals (h);
+  g_assert_cmpuint (fake_bluez_count_applications (h->bluez, FAKE_REGISTRATION_ACTIVE), ==, 1);
+  g_assert_cmpuint (fake_bluez_count_advertisements (h->bluez, FAKE_REGISTRATION_ACTIVE), ==, 1);
 }
 
 /* SIGTERM: the daemon unregisters (or leaves the bus, which bluetoothd
@@ -139,6 +165,10 @@ test_sigterm (void)
   g_assert_true (adv->state == FAKE_REGISTRATION_UNREGISTERED || adv->state == FAKE_REGISTRATION_VANISHED);
   g_test_message ("application %s, advertisement %s", fake_registration_state_name (app->state),
                   fake_registration_state_name (adv->state));
+  /* The service manager heard it stop (built with libsystemd). */
+  if (strstr (bp_daemon_get_notifications (h->daemon), "READY=1") != NULL)
+    g_assert_true (FAKE_WAIT_UNTIL (strstr (bp_daemon_get_notifications (h->daemon), "STOPPING=1") != NULL,
+                                    BP_WAIT_MS));
 }
 
 /* SIGTERM while bluetoothd is not there: nothing to unregister, still 0. */
@@ -172,6 +202,7 @@ main (int argc, char **argv)
   bp_test_add ("/lifecycle/bluez-killed", test_bluez_killed);
   bp_test_add ("/lifecycle/bluez-clean-restart", test_bluez_clean_restart);
   bp_test_add ("/lifecycle/adapter-returns", test_adapter_returns);
+  bp_test_add ("/lifecycle/adapter-flap", test_adapter_flap);
   bp_test_add ("/lifecycle/sigterm", test_sigterm);
   bp_test_add ("/lifecycle/sigterm-without-bluez", test_sigterm_without_bluez);
   bp_test_add ("/lifecycle/sigterm-bluez-silent", test_sigterm_bluez_silent);

@@ -52,7 +52,7 @@ static const char config_text[] =
   "Flags=read\n"
   "Format=utf8\n"
   "ReadHandler=socket\n"
-  "ReadTimeout=300ms\n"
+  "ReadTimeout=2s\n"
   "Initial=\"stored\"\n"
   "\n"
   "[Characteristic cam/raw]\n"
