@@ -9,6 +9,7 @@
 #include "daemon/bluez.h"
 
 #include "common/error.h"
+#include "daemon/log.h"
 
 #define BLUEZ "org.bluez"
 #define ADAPTER_IFACE "org.bluez.Adapter1"
@@ -115,7 +116,7 @@ warn_once (BpBluez *bluez, const char *message)
       g_debug ("%s", message);
       return;
     }
-  g_warning ("%s", message);
+  bp_log_adapter (G_LOG_LEVEL_WARNING, bluez->adapter_name, "%s", message);
   g_free (bluez->last_error);
   bluez->last_error = g_strdup (message);
 }
@@ -176,7 +177,7 @@ lose_adapter (BpBluez *bluez)
   bluez->generation++;
   if (bluez->adapter != NULL)
     {
-      g_message ("adapter %s (%s) is gone", bluez->adapter_name, bluez->adapter->address);
+      bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "adapter %s (%s) is gone", bluez->adapter_name, bluez->adapter->address);
       emit_adapter (bluez, bluez->adapter, FALSE);
     }
   bluez->adapter = NULL;
@@ -211,7 +212,7 @@ choose_adapter (BpBluez *bluez)
       base = strrchr (a->path, '/');
       bluez->adapter_name = g_strdup (base ? base + 1 : a->path);
       g_clear_pointer (&bluez->last_error, g_free);
-      g_message ("using adapter %s (%s)", bluez->adapter_name, a->address ? a->address : "?");
+      bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "using adapter %s (%s)", bluez->adapter_name, a->address ? a->address : "?");
       emit_adapter (bluez, a, TRUE);
 
       /* Re-announce centrals already connected through this adapter. */
@@ -301,7 +302,7 @@ register_app_done (GObject *source, GAsyncResult *res, gpointer user_data)
       status_changed (bluez);
       return;
     }
-  g_message ("GATT application registered on %s", bluez->adapter_name);
+  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "GATT application registered on %s", bluez->adapter_name);
   g_clear_pointer (&bluez->last_error, g_free);
   bluez->app = REG_DONE;
   update (bluez);
@@ -330,7 +331,7 @@ register_adv_done (GObject *source, GAsyncResult *res, gpointer user_data)
       status_changed (bluez);
       return;
     }
-  g_message ("advertising on %s as \"%s\"", bluez->adapter_name,
+  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "advertising on %s as \"%s\"", bluez->adapter_name,
              bp_peripheral_get_config (bluez->p)->name);
   bluez->advert = REG_DONE;
   bluez->adv_registered_at = g_get_monotonic_time ();
@@ -411,7 +412,7 @@ warn_interval (BpBluez *bluez)
   if (!a->has_interval && !a->has_tx_power)
     return;
   bluez->interval_warned = TRUE;
-  g_warning ("[Advertising] %s cannot take effect: this bluetoothd ignores advertising "
+  bp_log_adapter (G_LOG_LEVEL_WARNING, bluez->adapter_name, "[Advertising] %s cannot take effect: this bluetoothd ignores advertising "
              "intervals and TX power unless it runs with experimental features (bluetoothd -E, "
              "or Experimental=true in main.conf) before BlueZ 5.77",
              a->has_interval ? "Interval" : "TxPower");
@@ -438,7 +439,7 @@ update (BpBluez *bluez)
       if (config->power_on && !bluez->power_requested)
         {
           bluez->power_requested = TRUE;
-          g_message ("powering adapter %s on", bluez->adapter_name);
+          bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "powering adapter %s on", bluez->adapter_name);
           g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path,
                                   "org.freedesktop.DBus.Properties", "Set",
                                   g_variant_new ("(ssv)", ADAPTER_IFACE, "Powered",
@@ -457,7 +458,7 @@ update (BpBluez *bluez)
   if (bluez->app == REG_NONE)
     {
       bluez->app = REG_BUSY;
-      g_info ("registering the GATT application on %s", bluez->adapter_name);
+      bp_log_adapter (G_LOG_LEVEL_INFO, bluez->adapter_name, "registering the GATT application on %s", bluez->adapter_name);
       call_adapter (bluez, GATT_MANAGER_IFACE, "RegisterApplication",
                     g_variant_new ("(oa{sv})", BP_APP_PATH, NULL), REGISTER_TIMEOUT_MS,
                     register_app_done);
@@ -690,7 +691,7 @@ on_properties_changed (GDBusConnection *conn, const char *sender, const char *pa
           if (!powered)
             {
               /* Powering off drops the registrations' effect; register anew when it returns. */
-              g_message ("adapter %s was powered off", bluez->adapter_name);
+              bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "adapter %s was powered off", bluez->adapter_name);
               bluez->generation++;
               bluez->app = REG_NONE;
               if (bluez->advert == REG_DONE)

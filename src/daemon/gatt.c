@@ -9,6 +9,7 @@
 #include "daemon/gatt.h"
 
 #include "common/error.h"
+#include "daemon/log.h"
 #include "common/uuid.h"
 
 #define SERVICE_IFACE "org.bluez.GattService1"
@@ -389,10 +390,10 @@ char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
         att = bp_peripheral_write (p, chr, ao.address, data, len, ao.offset);
       if (att != 0)
         {
-          g_info ("%s: write of %" G_GSIZE_FORMAT " bytes at offset %u from %s refused with ATT 0x%02x",
+          bp_log_characteristic (G_LOG_LEVEL_INFO, chr->id, "%s: write of %" G_GSIZE_FORMAT " bytes at offset %u from %s refused with ATT 0x%02x",
                   chr->id, len, ao.offset, ao.address ? ao.address : "?", att);
           if (no_reply)
-            g_warning ("%s: a write without response was refused (ATT 0x%02x) but bluetoothd "
+            bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: a write without response was refused (ATT 0x%02x) but bluetoothd "
                        "has already acknowledged it", chr->id, att);
         }
       g_free (ao.address);

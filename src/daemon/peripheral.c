@@ -6,6 +6,7 @@
 #include "daemon/peripheral.h"
 
 #include "common/error.h"
+#include "daemon/log.h"
 
 typedef struct {
   guint id;
@@ -393,7 +394,7 @@ bp_peripheral_notify (BpPeripheral *p, BpCharacteristic *chr, GBytes *value,
       if (mtu > 3 && g_bytes_get_size (value) > (gsize) (mtu - 3))
         {
           chr->mtu_warned = TRUE;
-          g_warning ("%s: a %" G_GSIZE_FORMAT "-byte value is longer than the smallest connected "
+          bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: a %" G_GSIZE_FORMAT "-byte value is longer than the smallest connected "
                      "ATT MTU - 3 (%u); bluetoothd cuts notifications to that length",
                      chr->id, g_bytes_get_size (value), mtu - 3);
         }
@@ -507,7 +508,7 @@ bp_peripheral_unserve_all (BpPeripheral *p, gpointer server)
   for (guint i = 0; i < orphans->len; i++)
     {
       pr = g_ptr_array_index (orphans, i);
-      g_message ("%s: the producer serving read %" G_GUINT64_FORMAT " left; serving the stored value",
+      bp_log_characteristic (G_LOG_LEVEL_MESSAGE, pr->chr_id, "%s: the producer serving read %" G_GUINT64_FORMAT " left; serving the stored value",
                  pr->chr_id, pr->id);
       complete_read (pr, g_hash_table_lookup (p->by_id, pr->chr_id), NULL, 0);
     }
@@ -557,7 +558,7 @@ read_timed_out (gpointer user_data)
   BpCharacteristic *chr = g_hash_table_lookup (pr->p->by_id, pr->chr_id);
 
   pr->timeout_source = 0;
-  g_message ("%s: read %" G_GUINT64_FORMAT " not answered within ReadTimeout; serving the stored value",
+  bp_log_characteristic (G_LOG_LEVEL_MESSAGE, pr->chr_id, "%s: read %" G_GUINT64_FORMAT " not answered within ReadTimeout; serving the stored value",
              pr->chr_id, pr->id);
   complete_read (pr, chr, NULL, 0);
   return G_SOURCE_REMOVE;
@@ -706,7 +707,7 @@ bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on)
       g_autoptr(GError) error = NULL;
 
       if (!p->backend_class->notify (p->backend, chr, value, NULL, &error))
-        g_warning ("%s: NotifyOnSubscribe: %s", chr->id, error->message);
+        bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: NotifyOnSubscribe: %s", chr->id, error->message);
       else
         chr->n_notify++;
     }
@@ -760,7 +761,7 @@ bp_peripheral_central_connected (BpPeripheral *p, const char *address, guint16 m
   c->mtu = mtu;
   g_ptr_array_add (p->centrals, c);
   g_ptr_array_add (p->central_addresses, c->address);
-  g_message ("central %s connected (%u connected)", address, p->centrals->len);
+  bp_log_device (G_LOG_LEVEL_MESSAGE, address, "central %s connected (%u connected)", address, p->centrals->len);
   bp_peripheral_emit (p, &ev);
 }
 
@@ -778,7 +779,7 @@ bp_peripheral_central_disconnected (BpPeripheral *p, const char *address)
   g_ptr_array_remove_index (p->central_addresses, index);
   g_ptr_array_remove_index (p->centrals, index);
   ev.address = addr;
-  g_message ("central %s disconnected (%u connected)", addr, p->centrals->len);
+  bp_log_device (G_LOG_LEVEL_MESSAGE, addr, "central %s disconnected (%u connected)", addr, p->centrals->len);
   bp_peripheral_emit (p, &ev);
 }
 
