@@ -64,7 +64,7 @@ if [[ ${E2E_DBUS_MONITOR:-0} == 1 ]]; then
     echo $! >"$E2E_STATE/dbus-monitor.pid"
 fi
 
-e2e_start_btvirt || setup_failed "btvirt did not bring up two controllers"
+e2e_start_btvirt || setup_failed "btvirt did not bring up ${E2E_CONTROLLERS:-2} controllers"
 e2e_start_bluetoothd || setup_failed "bluetoothd did not come up"
 e2e_log "guest: ready, running: ${E2E_CMD[*]}"
 

@@ -1,7 +1,9 @@
 /* The integration-test harness: a private dbus-daemon, the stand-in
  * bluetoothd on it, the real ble-peripheral daemon as a process (its output
- * in the test log), and a raw line client for its control socket written
- * against SPEC §5 (not the client library, which it tests independently).
+ * in the test log; ready when it says READY=1 on NOTIFY_SOCKET, as the
+ * Type=notify unit has it, and its control socket accepts), and a raw line
+ * client for its control socket written against SPEC §5 (not the client
+ * library, which is tested on its own).
  *
  * Every wait is bounded and iterates the thread-default main context, so the
  * stand-in keeps answering the daemon while a test waits. Child processes

@@ -65,6 +65,8 @@ typedef struct {
   GVariant *adv_props;   /* a{sv} of the advertisement */
   GByteArray *value;     /* of CHAR_PATH */
   const char *read_error; /* a D-Bus error name ReadValue answers with */
+  gboolean read_silent;   /* ReadValue is never answered */
+  GPtrArray *held;        /* of GDBusMethodInvocation*, unanswered */
   GPtrArray *calls;      /* of AppCall* */
   gboolean done;
   GVariant *reply;
@@ -124,7 +126,9 @@ app_method_cb (GDBusConnection *conn, const char *sender, const char *path, cons
       guint16 offset = 0;
 
       g_variant_lookup (options, "offset", "q", &offset);
-      if (f->read_error != NULL)
+      if (f->read_silent)
+        g_ptr_array_add (f->held, invocation);
+      else if (f->read_error != NULL)
         g_dbus_method_invocation_return_dbus_error (invocation, f->read_error, "refused by the test");
       else if (offset > f->value->len)
         g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.InvalidOffset", "Invalid offset");
@@ -312,6 +316,7 @@ setup (Fixture *f, gconstpointer data)
   f->ids = g_array_new (FALSE, FALSE, sizeof (guint));
   f->calls = g_ptr_array_new_with_free_func ((GDestroyNotify) app_call_free);
   f->value = g_byte_array_new ();
+  f->held = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 static void
@@ -332,6 +337,7 @@ teardown (Fixture *f, gconstpointer data)
   g_array_unref (f->ids);
   g_ptr_array_unref (f->calls);
   g_byte_array_unref (f->value);
+  g_ptr_array_unref (f->held);
   g_clear_pointer (&f->objects, g_variant_unref);
   g_clear_pointer (&f->adv_props, g_variant_unref);
   g_dbus_node_info_unref (f->info);
@@ -597,6 +603,27 @@ test_read_write (Fixture *f, gconstpointer data)
   options = g_variant_get_child_value (c->params, 1);
   g_assert_true (g_variant_lookup (options, "offset", "q", &offset));
   g_assert_cmpuint (offset, ==, 36);
+}
+
+/* An application that does not answer: bluetoothd gives up after 5 s and
+ * answers the central with ATT 0x0E. */
+static void
+test_read_timeout (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) value = NULL;
+  gint64 start;
+
+  app_set_objects (f, good_objects ());
+  g_assert_true (register_application (f));
+  f->read_silent = TRUE;
+  start = g_get_monotonic_time ();
+  value = fake_bluez_read_value (f->fb, CHAR_PATH, NULL, 0, &error);
+  g_assert_null (value);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (fake_error_to_att (error, FALSE), ==, 0x0e);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, (FAKE_BLUEZ_CALL_TIMEOUT_MS - 100) * 1000);
+  g_assert_cmpuint (f->held->len, ==, 1);
 }
 
 static void
@@ -951,6 +978,7 @@ main (int argc, char **argv)
   ADD ("register-application", test_register_application, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("refused-applications", test_refused_applications, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("read-write", test_read_write, FAKE_BLUEZ_FLAGS_NONE);
+  ADD ("read-timeout", test_read_timeout, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("notify-calls", test_notify_calls, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("signals", test_signals, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("advertisement", test_advertisement, FAKE_BLUEZ_FLAGS_NONE);
