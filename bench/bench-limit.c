@@ -30,18 +30,27 @@
 #define CHAR_IFACE "org.bluez.GattCharacteristic1"
 #define LIMIT_PATH "/org/bench/limit/service0"
 
+/* The parts of the signal that never change, made once. */
+static GVariant *char_iface, *value_key, *no_invalidated;
+
 static gboolean
 emit (GDBusConnection *conn, const char *path, uint64_t seq, gsize size)
 {
   guint8 value[BENCH_VALUE_MAX];
-  GVariantBuilder changed;
   g_autoptr (GError) error = NULL;
+  GVariant *entry;
+  GVariant *body[3];
 
   bench_value_fill (value, size, seq, bench_now_ns ());
-  g_variant_builder_init (&changed, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&changed, "{sv}", "Value", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, value, size, 1));
+  /* (sa{sv}as) from its parts, as the daemon builds it: cheaper than a
+   * format string and a builder. */
+  entry = g_variant_new_dict_entry (value_key, g_variant_new_variant (g_variant_new_fixed_array (
+                                                 G_VARIANT_TYPE_BYTE, value, size, 1)));
+  body[0] = char_iface;
+  body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
+  body[2] = no_invalidated;
   if (!g_dbus_connection_emit_signal (conn, NULL, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                      g_variant_new ("(sa{sv}as)", CHAR_IFACE, &changed, NULL), &error))
+                                      g_variant_new_tuple (body, 3), &error))
     {
       g_printerr ("bench-limit: %s\n", error->message);
       return FALSE;
@@ -124,6 +133,9 @@ main (int argc, char **argv)
       g_printerr ("bench-limit: %s\n", error->message);
       return 1;
     }
+  char_iface = g_variant_ref_sink (g_variant_new_string (CHAR_IFACE));
+  value_key = g_variant_ref_sink (g_variant_new_string ("Value"));
+  no_invalidated = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_STRING, NULL, 0));
   printf ("name %s\n", g_dbus_connection_get_unique_name (conn));
   fflush (stdout);
 

@@ -278,7 +278,7 @@ class Bench:
         self.other_cpu = []  # (phase, CPU % of the machine used by others)
         self.n = 20000 if args.quick else 200000
         self.window = 3 if args.quick else 10
-        self.python = find_python()
+        self.python = None
 
     def bin(self, *parts):
         path = os.path.join(self.build, *parts)
@@ -349,6 +349,8 @@ class Bench:
         return d
 
     def start_python(self, name, chars):
+        if self.python is None:
+            self.python = find_python()
         p = self.spawn(name, [self.python, os.path.join(self.source, 'bench', 'python-peripheral.py'),
                               '--chars', str(chars)], self.env)
         p.expect('registered', 30)

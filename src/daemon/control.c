@@ -1028,7 +1028,8 @@ connection_read (Connection *c)
   gsize total;
   ssize_t n;
 
-  memcpy (buf, c->partial->data, have);
+  if (have > 0)
+    memcpy (buf, c->partial->data, have);
   g_byte_array_set_size (c->partial, 0);
   do
     n = recv (c->fd, buf + have, READ_BUFFER_SIZE - have, 0);

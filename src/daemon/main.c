@@ -193,6 +193,12 @@ main (int argc, char **argv)
 
   sock = socket_path (socket_opt, config);
   d.loop = g_main_loop_new (NULL, FALSE);
+  /* Before anything can be asked of us: a signal must never kill the daemon
+   * half-way through its start. */
+  g_unix_signal_add (SIGTERM, on_sigterm, &d);
+  g_unix_signal_add (SIGINT, on_sigterm, &d);
+  g_unix_signal_add (SIGHUP, on_sighup, &d);
+
   d.p = bp_peripheral_new (config);
   d.gatt = bp_gatt_new (conn, d.p, &error);
   if (d.gatt == NULL)
@@ -216,9 +222,6 @@ main (int argc, char **argv)
   d.bluez = bp_bluez_new (conn, d.p, d.gatt, d.adv, adapter);
   bp_bluez_set_status_func (d.bluez, update_status, &d);
 
-  g_unix_signal_add (SIGTERM, on_sigterm, &d);
-  g_unix_signal_add (SIGINT, on_sigterm, &d);
-  g_unix_signal_add (SIGHUP, on_sighup, &d);
 
   g_message ("ble-peripheral %s: control socket %s", PACKAGE_VERSION, sock);
   bp_service_ready ();

@@ -8,9 +8,7 @@
  * Exit status: 0 success, 1 failure (message on stderr), 2 usage error.
  */
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -25,7 +23,7 @@
 
 #define CENTRAL_ERROR (central_error_quark ())
 GQuark central_error_quark (void);
-G_DEFINE_QUARK (central - error - quark, central_error)
+G_DEFINE_QUARK (central-error-quark, central_error)
 
 typedef enum {
   CENTRAL_ERROR_FAILED,

@@ -63,7 +63,8 @@ e2e_has_controllers() { [[ $(e2e_controller_count) -ge ${1:-2} ]]; }
 e2e_prepare_crypto() {
     modprobe -a af_alg algif_hash algif_skcipher cmac ecb aes_generic ecdh_generic ||
         e2e_log "warning: some crypto modules did not load"
-    python3 - <<'EOF'
+    e2e_log "crypto: modules loaded"
+    /usr/bin/python3 - <<'EOF'
 import socket
 for kind, alg in (("skcipher", "ecb(aes)"), ("hash", "cmac(aes)")):
     with socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0) as s:
