@@ -279,30 +279,43 @@ error_is (GError *error, const char *name)
   return g_strcmp0 (remote, name) == 0;
 }
 
+/* The reply to RegisterApplication or RegisterAdvertisement: TRUE when it
+ * took (AlreadyExists counts: a reply lost to a reload or a restart may have
+ * registered it). A refusal marks *state failed and retries later. Stale
+ * replies (the world changed meanwhile) give FALSE and change nothing. */
+static gboolean
+registration_finish (CallData *cd, GObject *source, GAsyncResult *res, RegState *state,
+                     const char *what)
+{
+  BpBluez *bluez = cd->bluez;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autofree char *msg = NULL;
+
+  if (cd->generation != bluez->generation)
+    return FALSE;
+  if (reply != NULL || error_is (error, "org.bluez.Error.AlreadyExists"))
+    return TRUE;
+  g_dbus_error_strip_remote_error (error);
+  msg = g_strdup_printf ("bluetoothd refused the %s on %s: %s; retrying in %d s",
+                         what, bluez->adapter_name, error->message, RETRY_SECONDS);
+  warn_once (bluez, msg);
+  *state = REG_FAILED;
+  schedule_retry (bluez);
+  status_changed (bluez);
+  return FALSE;
+}
+
 static void
 register_app_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autofree CallData *cd = user_data;
   BpBluez *bluez = cd->bluez;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
-  if (cd->generation != bluez->generation)
+  if (!registration_finish (cd, source, res, &bluez->app, "GATT application"))
     return;
-  if (reply == NULL && !error_is (error, "org.bluez.Error.AlreadyExists"))
-    {
-      g_autofree char *msg = NULL;
-
-      g_dbus_error_strip_remote_error (error);
-      msg = g_strdup_printf ("bluetoothd refused the GATT application on %s: %s; retrying in %d s",
-                             bluez->adapter_name, error->message, RETRY_SECONDS);
-      warn_once (bluez, msg);
-      bluez->app = REG_FAILED;
-      schedule_retry (bluez);
-      status_changed (bluez);
-      return;
-    }
-  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "GATT application registered on %s", bluez->adapter_name);
+  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "GATT application registered on %s",
+                  bluez->adapter_name);
   g_clear_pointer (&bluez->last_error, g_free);
   bluez->app = REG_DONE;
   update (bluez);
@@ -313,26 +326,11 @@ register_adv_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autofree CallData *cd = user_data;
   BpBluez *bluez = cd->bluez;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
-  if (cd->generation != bluez->generation)
+  if (!registration_finish (cd, source, res, &bluez->advert, "advertisement"))
     return;
-  if (reply == NULL && !error_is (error, "org.bluez.Error.AlreadyExists"))
-    {
-      g_autofree char *msg = NULL;
-
-      g_dbus_error_strip_remote_error (error);
-      msg = g_strdup_printf ("bluetoothd refused the advertisement on %s: %s; retrying in %d s",
-                             bluez->adapter_name, error->message, RETRY_SECONDS);
-      warn_once (bluez, msg);
-      bluez->advert = REG_FAILED;
-      schedule_retry (bluez);
-      status_changed (bluez);
-      return;
-    }
-  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "advertising on %s as \"%s\"", bluez->adapter_name,
-             bp_peripheral_get_config (bluez->p)->name);
+  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "advertising on %s as \"%s\"",
+                  bluez->adapter_name, bp_peripheral_get_config (bluez->p)->name);
   bluez->advert = REG_DONE;
   bluez->adv_registered_at = g_get_monotonic_time ();
   emit_advertising (bluez, TRUE, NULL);
