@@ -43,6 +43,7 @@ static gboolean opt_disconnect = FALSE;
 static gboolean opt_no_read = FALSE;
 static int opt_duration_s = 5;
 static gboolean opt_verbose = FALSE;
+static gboolean opt_stats = FALSE;
 static gint64 start_time;
 
 typedef struct {
@@ -55,6 +56,8 @@ typedef struct {
   gboolean watched_appeared;
   guint value_count;        /* notifications seen on watched_path */
   guint value_target;
+  gint64 first_value_at;    /* monotonic µs of the first and last of them */
+  gint64 last_value_at;
 } Central;
 
 static void
@@ -406,6 +409,9 @@ on_properties_changed (GDBusObjectManagerClient *manager, GDBusObjectProxy *obje
     return;
   g_autofree char *hex = variant_bytes_to_hex (value);
   g_print ("%s\n", hex);
+  c->last_value_at = g_get_monotonic_time ();
+  if (c->value_count == 0)
+    c->first_value_at = c->last_value_at;
   c->value_count++;
 }
 
@@ -1006,23 +1012,43 @@ strv_contains_flag (GDBusProxy *proxy, const char *flag)
   return g_strv_contains (list, flag);
 }
 
+/* Timing of the notifications received (listen --stats), on stderr. */
 static void
-print_read_result (Central *c, GDBusProxy *attribute)
+print_stats (Central *c)
+{
+  double seconds = (double) (c->last_value_at - c->first_value_at) / G_USEC_PER_SEC;
+
+  /* n values are n - 1 intervals apart */
+  g_printerr ("central: stats values=%u seconds=%.3f per_s=%.1f\n", c->value_count, seconds,
+              c->value_count > 1 && seconds > 0 ? (c->value_count - 1) / seconds : 0.0);
+}
+
+/* Reads ATTRIBUTE and prints " value=HEX" or " error=NAME: message"
+ * (without the leading space when bare). */
+static void
+print_read_result_full (Central *c, GDBusProxy *attribute, gboolean bare)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) value = central_read (c, attribute, 0, &error);
+  const char *space = bare ? "" : " ";
 
   if (value == NULL)
     {
       /* keep the D-Bus error name, drop the "Iface.ReadValue on /path: " prefix */
       const char *text = strstr (error->message, ": ");
-      g_print (" error=%s", text != NULL ? text + 2 : error->message);
+      g_print ("%serror=%s", space, text != NULL ? text + 2 : error->message);
       return;
     }
   gsize len = 0;
   const guint8 *data = g_bytes_get_data (value, &len);
   g_autofree char *hex = hex_encode (data, len);
-  g_print (" value=%s", hex);
+  g_print ("%svalue=%s", space, hex);
+}
+
+static void
+print_read_result (Central *c, GDBusProxy *attribute)
+{
+  print_read_result_full (c, attribute, FALSE);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -1331,11 +1357,80 @@ cmd_listen (Central *c, char **args, GError **error)
   g_autoptr (GVariant) stop = central_call (c, chr, "StopNotify", NULL, &stop_error);
   if (stop == NULL)
     verbose ("%s", stop_error->message);
+  if (opt_stats)
+    print_stats (c);
   if (!ok)
     {
       g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT, "received %u of %u notifications: %s",
                    c->value_count, c->value_target, wait_error->message);
       return FALSE;
+    }
+  return finish_connection (c, args[0], error);
+}
+
+/* write-each ADDR CHAR HEX [HEX...] — one Write Request per value, in order,
+ * each waiting for its response, over one connection. */
+static gboolean
+cmd_write_each (Central *c, char **args, GError **error)
+{
+  g_autoptr (GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  if (!check_address (args[0], error))
+    return FALSE;
+  for (guint i = 2; args[i] != NULL; i++)
+    {
+      GBytes *bytes = hex_decode (args[i], error);
+      if (bytes == NULL)
+        return FALSE;
+      g_ptr_array_add (values, bytes);
+    }
+  g_autofree char *path = central_connect (c, args[0], error);
+  if (path == NULL)
+    return FALSE;
+  g_autoptr (GDBusProxy) chr = central_find_characteristic (c, path, args[1], error);
+  if (chr == NULL)
+    return FALSE;
+  gint64 t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < values->len; i++)
+    {
+      if (!central_write (c, chr, values->pdata[i], (guint) opt_offset, opt_write_type, error))
+        {
+          g_prefix_error (error, "value %u of %u: ", i + 1, values->len);
+          return FALSE;
+        }
+    }
+  g_print ("written %u values\n", values->len);
+  if (opt_stats)
+    g_printerr ("central: stats values=%u seconds=%.3f\n", values->len,
+                (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC);
+  return finish_connection (c, args[0], error);
+}
+
+/* reads ADDR CHAR N — N ReadValue calls in a row over one connection; each
+ * result on its own line: the value in hex, or "error=NAME: message". */
+static gboolean
+cmd_reads (Central *c, char **args, GError **error)
+{
+  char *end = NULL;
+  guint64 count = g_ascii_strtoull (args[2], &end, 10);
+
+  if (!check_address (args[0], error))
+    return FALSE;
+  if (end == args[2] || *end != '\0' || count == 0 || count > 10000)
+    {
+      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE, "'%s' is not a count of reads", args[2]);
+      return FALSE;
+    }
+  g_autofree char *path = central_connect (c, args[0], error);
+  if (path == NULL)
+    return FALSE;
+  g_autoptr (GDBusProxy) chr = central_find_characteristic (c, path, args[1], error);
+  if (chr == NULL)
+    return FALSE;
+  for (guint64 i = 0; i < count; i++)
+    {
+      print_read_result_full (c, chr, TRUE);
+      g_print ("\n");
     }
   return finish_connection (c, args[0], error);
 }
@@ -1360,6 +1455,8 @@ static const Command commands[] = {
   { "read", 2, 3, "read ADDR CHAR [DESC]   print the value as hex (--offset N)", cmd_read },
   { "write", 3, 4, "write ADDR CHAR [DESC] HEX  write (--offset N, --type request|command|reliable)", cmd_write },
   { "listen", 3, 3, "listen ADDR CHAR N      subscribe, print N notifications as hex, one per line", cmd_listen },
+  { "write-each", 3, 10000, "write-each ADDR CHAR HEX...  one write per value, in order, over one connection", cmd_write_each },
+  { "reads", 3, 3, "reads ADDR CHAR N       N reads in a row: value=HEX or error=NAME: message per line", cmd_reads },
 };
 
 static char *
@@ -1393,6 +1490,7 @@ main (int argc, char **argv)
     { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ready_file, "listen: create FILE once subscribed", "FILE" },
     { "disconnect", 0, 0, G_OPTION_ARG_NONE, &opt_disconnect, "Disconnect when done", NULL },
     { "no-read", 0, 0, G_OPTION_ARG_NONE, &opt_no_read, "discover: do not read values", NULL },
+    { "stats", 0, 0, G_OPTION_ARG_NONE, &opt_stats, "listen, write-each: timing on stderr (values, seconds, per_s)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Say what happens on stderr (also CENTRAL_VERBOSE=1)", NULL },
     { NULL },
   };

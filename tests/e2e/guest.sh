@@ -35,6 +35,8 @@ collect() {
 
 # shellcheck source=/dev/null
 . "$E2E_RESULTS/guest.env" || { echo 125 >"$E2E_RESULTS/status"; poweroff_now; }
+# The caller's E2E_* variables came with it: these describe the guest.
+export E2E_RESULTS=/run/e2e E2E_LOGDIR=/run/e2e
 # shellcheck source=lib.sh
 . "$E2E_SRCDIR/lib.sh" || { echo 125 >"$E2E_RESULTS/status"; poweroff_now; }
 

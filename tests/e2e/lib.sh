@@ -5,9 +5,12 @@
 # $E2E_RESULTS is the writable results share. Every wait is bounded.
 
 : "${E2E_RESULTS:=/run/e2e}"
+# The logs of the whole boot (bluetoothd.log, btvirt.log, …) go here; a
+# scenario run by scenarios/all.sh has its own E2E_RESULTS below it.
+: "${E2E_LOGDIR:=$E2E_RESULTS}"
 : "${E2E_PERIPHERAL_ADDR:=00:AA:01:00:00:00}"
 : "${E2E_CENTRAL_ADDR:=00:AA:01:01:00:01}"
-export E2E_RESULTS E2E_PERIPHERAL_ADDR E2E_CENTRAL_ADDR
+export E2E_RESULTS E2E_LOGDIR E2E_PERIPHERAL_ADDR E2E_CENTRAL_ADDR
 
 E2E_STATE=/run/e2e-state
 mkdir -p "$E2E_STATE" 2>/dev/null
@@ -79,7 +82,7 @@ e2e_start_btvirt() {
     local attempt pid n=${E2E_CONTROLLERS:-2}
     modprobe hci_vhci || { e2e_log "modprobe hci_vhci failed"; return 1; }
     for attempt in 1 2 3; do
-        btvirt -L "-l$n" >>"$E2E_RESULTS/btvirt.log" 2>&1 &
+        btvirt -L "-l$n" >>"$E2E_LOGDIR/btvirt.log" 2>&1 &
         pid=$!
         echo "$pid" >"$E2E_STATE/btvirt.pid"
         if e2e_wait 15 e2e_has_controllers "$n"; then
@@ -117,8 +120,8 @@ e2e_start_bluetoothd() {
     [[ ${E2E_BLUETOOTHD_DEBUG:-0} == 1 ]] && args+=(-d)
     # shellcheck disable=SC2206
     args+=(${E2E_BLUETOOTHD_ARGS:-})
-    printf '\n----- %s bluetoothd %s -----\n' "$(e2e_uptime)" "${args[*]}" >>"$E2E_RESULTS/bluetoothd.log"
-    "$bin" "${args[@]}" >>"$E2E_RESULTS/bluetoothd.log" 2>&1 &
+    printf '\n----- %s bluetoothd %s -----\n' "$(e2e_uptime)" "${args[*]}" >>"$E2E_LOGDIR/bluetoothd.log"
+    "$bin" "${args[@]}" >>"$E2E_LOGDIR/bluetoothd.log" 2>&1 &
     pid=$!
     echo "$pid" >"$E2E_STATE/bluetoothd.pid"
     if ! e2e_wait 20 e2e_bluez_has_adapters; then
@@ -234,3 +237,65 @@ e2e_start_daemon() {
 e2e_ctl_quiet() { e2e_ctl "$@" >/dev/null 2>&1; }
 
 e2e_stop_daemon() { e2e_bg_stop ble-peripheral; }
+
+# ---------------------------------------------------------------------------
+# Scenarios with ble-peripheral on hci0 and e2e.conf
+# ---------------------------------------------------------------------------
+
+E2E_CONF=${E2E_CONF:-$E2E_SRCDIR/e2e.conf}
+
+# e2e_test_uuid N — UUID of the test service (0) or of its characteristic N
+# in e2e.conf: e2e0000N-0000-4000-8000-00000000e2e0.
+e2e_test_uuid() { printf 'e2e0000%s-0000-4000-8000-00000000e2e0' "$1"; }
+
+# e2e_status KEY — one value of the daemon's `status` (empty when absent).
+e2e_status() { e2e_ctl status 2>/dev/null | awk -v k="$1" 'index($0, k "=") == 1 { print substr($0, length(k) + 2) }'; }
+
+# e2e_status_is KEY VALUE
+e2e_status_is() { [[ $(e2e_status "$1") == "$2" ]]; }
+
+# The GATT application is registered and the advertisement too.
+e2e_daemon_ready() {
+    local s
+    s=$(e2e_ctl status 2>/dev/null) || return 1
+    grep -qx 'registered=yes' <<<"$s" && grep -qx 'advertising=on' <<<"$s"
+}
+
+# e2e_wait_status SECS KEY VALUE [WHAT] — fail the scenario unless the
+# daemon's status shows KEY=VALUE within SECS.
+e2e_wait_status() {
+    e2e_wait "$1" e2e_status_is "$2" "$3" ||
+        e2e_fail "${4:-status}: expected $2=$3 within $1 s, got $2=$(e2e_status "$2")"
+}
+
+# e2e_start_peripheral [ARG...] — ble-peripheral with e2e.conf (or the
+# arguments given) on hci0, then waits (20 s) until it is registered and
+# advertising.
+e2e_start_peripheral() {
+    if [[ $# -eq 0 ]]; then
+        set -- --config "$E2E_CONF"
+    fi
+    e2e_start_daemon "$@" || e2e_fail "ble-peripheral did not start"
+    e2e_wait 20 e2e_daemon_ready ||
+        e2e_fail "ble-peripheral not registered and advertising within 20 s: $(e2e_ctl status 2>&1 | grep -E '^(bluez|registered|advertising)=' | tr '\n' ' ')"
+    e2e_log "ble-peripheral: registered and advertising"
+}
+
+# e2e_count ERE FILE — lines of FILE matching ERE (0 when none or no file).
+e2e_count() { grep -cE -- "$1" "$2" 2>/dev/null || true; }
+
+# e2e_wait_lines SECS N ERE FILE — until FILE has at least N lines matching ERE.
+e2e_wait_lines() {
+    local secs=$1 n=$2 ere=$3 file=$4
+    e2e_wait "$secs" e2e_has_lines "$n" "$ere" "$file"
+}
+e2e_has_lines() { [[ $(e2e_count "$3" "$4") -ge $1 ]]; }
+
+# e2e_since T0 — seconds since the uptime T0, one decimal.
+e2e_since() { awk -v a="$1" -v b="$(e2e_uptime)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# e2e_bench NAME VALUE UNIT — a benchmark figure: printed on stdout as
+# "bench NAME VALUE UNIT" and kept in $E2E_LOGDIR/bench.txt.
+e2e_bench() {
+    printf 'bench %s %s %s\n' "$1" "$2" "$3" | tee -a "$E2E_LOGDIR/bench.txt"
+}

@@ -13,6 +13,10 @@ Service 0000e2e0-0000-4000-8000-00000000e2e0, characteristics (UUID suffix):
   e2e4  indicate             while subscribed, a counter every 300 ms; Confirm logged
   e2e5  read, write          reads fail NotPermitted (ATT 0x02); writes over 4
                              bytes fail InvalidValueLength (ATT 0x0D)
+  e2e6  read, notify         a burst: 0.5 s after a central subscribes, --burst
+                             notifications (2-byte counter 0001, 0002, …, big-
+                             endian) as fast as D-Bus takes them, one
+                             PropertiesChanged each (the radio benchmark)
 Advertising: connectable, LocalName "e2e-ref", the service UUID, Appearance
 0x0540, ManufacturerData 0xffff: 01 (the advertising data is then exactly
 31 bytes: flags 3, appearance 4, 128-bit UUID 18, manufacturer data 6; the
@@ -52,6 +56,7 @@ class BluezError(dbus.exceptions.DBusException):
 
 
 log_file = sys.stderr
+burst_count = 200
 
 
 def log(text):
@@ -139,6 +144,10 @@ class Characteristic(dbus.service.Object):
     @dbus.service.method(GATT_CHRC, in_signature="", out_signature="")
     def StartNotify(self):
         log("start-notify %s" % self.suffix)
+        if self.suffix == "e2e6":
+            if self.timer == 0:
+                self.timer = GLib.timeout_add(500, self.burst)
+            return
         if self.timer == 0:
             self.timer = GLib.timeout_add(300, self.tick)
 
@@ -156,6 +165,17 @@ class Characteristic(dbus.service.Object):
     @dbus.service.signal(PROPS, signature="sa{sv}as")
     def PropertiesChanged(self, interface, changed, invalidated):
         pass
+
+    def burst(self):
+        self.timer = 0
+        log("burst %s %d" % (self.suffix, burst_count))
+        for i in range(1, burst_count + 1):
+            self.value = bytearray(i.to_bytes(2, "big"))
+            self.PropertiesChanged(
+                GATT_CHRC, {"Value": dbus.Array(self.value, signature="y")}, []
+            )
+        log("burst %s sent" % self.suffix)
+        return False
 
     def tick(self):
         self.counter = (self.counter + 1) % 256
@@ -196,13 +216,16 @@ class Advertisement(dbus.service.Object):
 
 
 def main():
-    global log_file
+    global log_file, burst_count
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", default="hci0")
     parser.add_argument("--name", default="e2e-ref")
     parser.add_argument("--log", help="append the call log to this file")
     parser.add_argument("--ready-file", help="create this file once registered")
+    parser.add_argument("--burst", type=int, default=200,
+                        help="notifications of e2e6 per subscription (default 200)")
     args = parser.parse_args()
+    burst_count = args.burst
     if args.log:
         log_file = open(args.log, "a", encoding="utf-8")
 
@@ -219,6 +242,7 @@ def main():
         Characteristic(bus, service, 2, "e2e3", ["read", "notify"], b"\x00"),
         Characteristic(bus, service, 3, "e2e4", ["indicate"], b"\x00"),
         Characteristic(bus, service, 4, "e2e5", ["read", "write"], b"\x00"),
+        Characteristic(bus, service, 5, "e2e6", ["read", "notify"], b"\x00\x00"),
     ]
     adv = Advertisement(bus, "/org/e2e/ref/adv0", args.name)
     loop = GLib.MainLoop()

@@ -1,0 +1,27 @@
+#!/bin/bash
+# ble-peripheral with e2e.conf on hci0: the central subscribes to the
+# indicate characteristic test/alert; three `ble-peripheralctl notify` arrive
+# as indications in order, and the producer watching `subscribe` events sees
+# the subscription and one `confirm test/alert` per indication.
+set -euo pipefail
+. "$E2E_SRCDIR/lib.sh"
+
+C=$E2E_CENTRAL P=$E2E_PERIPHERAL_ADDR R=$E2E_RESULTS
+e2e_start_peripheral
+e2e_bg events "$E2E_CTL" --socket "$BLE_PERIPHERAL_SOCKET" watch subscribe
+e2e_wait_status 5 clients 2 "the watching producer is connected"
+
+"$C" --timeout 40 listen "$P" "$(e2e_test_uuid 6)" 3 --ready-file "$R/ready" >"$R/indications.txt" &
+listener=$!
+e2e_wait 30 test -e "$R/ready" || e2e_fail "the central did not subscribe"
+e2e_wait_lines 5 1 '^subscribe test/alert' "$R/events.log" || e2e_fail "no subscribe event"
+for v in 1 2 3; do
+    e2e_ctl notify test/alert "$v"
+done
+wait "$listener" || e2e_fail "the central did not get 3 indications"
+e2e_expect_eq "$(tr '\n' ' ' <"$R/indications.txt")" "01 02 03 " "indicated values"
+e2e_wait_lines 10 3 '^confirm test/alert' "$R/events.log" ||
+    e2e_fail "the producer saw $(e2e_count '^confirm test/alert' "$R/events.log") of 3 confirmations"
+cat "$R/events.log"
+e2e_expect_eq "$(e2e_status test/alert.confirm)" 3 "confirmations counted by the daemon"
+e2e_log PASS
