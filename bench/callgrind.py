@@ -113,11 +113,13 @@ def main():
         quick = True
         check = False
         keep = False
+        rounds = 1
 
     b = bench.Bench(Options)
     outdir = args.keep or b.dir
     os.makedirs(outdir, exist_ok=True)
     lines = []
+    per_notify = {}
     try:
         b.start_bus()
         b.start_notify_socket()
@@ -126,6 +128,7 @@ def main():
             for who in ('daemon', 'limit'):
                 dump, total, costs = run(b, who, args.n, size, outdir)
                 per = total / args.n
+                per_notify[(who, size)] = per
                 print('{} {} B: {:.0f} instructions per notification ({})'.format(who, size, per, dump))
                 for fn in FUNCTIONS:
                     if fn in costs:
@@ -134,6 +137,8 @@ def main():
                 for fn in ('bp_request_parse', 'bp_value_parse', 'bp_gatt_emit_value'):
                     if who == 'daemon' and fn in costs:
                         lines.append('callgrind daemon_{}_{} {:.0f} instr'.format(fn, size, costs[fn] / args.n))
+            lines.append('callgrind instr_vs_limit_{} {:.3f} ratio'.format(
+                size, per_notify[('daemon', size)] / per_notify[('limit', size)]))
         if b.problems:
             for p in b.problems:
                 print('PROBLEM: ' + p)

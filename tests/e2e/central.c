@@ -44,6 +44,9 @@ static gboolean opt_no_read = FALSE;
 static int opt_duration_s = 5;
 static gboolean opt_verbose = FALSE;
 static gboolean opt_stats = FALSE;
+static gboolean opt_trust = FALSE;
+static int opt_restart_ms = 1000;
+static const char *discovery_ready_file = NULL; /* scan --ready-file */
 static gint64 start_time;
 
 typedef struct {
@@ -58,6 +61,7 @@ typedef struct {
   guint value_target;
   gint64 first_value_at;    /* monotonic µs of the first and last of them */
   gint64 last_value_at;
+  gint64 last_object_at;    /* monotonic µs of the last object added */
 } Central;
 
 static void
@@ -335,6 +339,9 @@ central_device_connected (Central *c, const char *path)
 
 typedef gboolean (*CentralCheck) (Central *c, gconstpointer data);
 
+/* See central_settle_objects(). */
+#define OBJECTS_QUIET_MS 400
+
 static gboolean
 wake_up (gpointer data)
 {
@@ -383,6 +390,7 @@ on_object_added (GDBusObjectManager *manager, GDBusObject *object, gpointer user
 {
   Central *c = user_data;
 
+  c->last_object_at = g_get_monotonic_time ();
   if (c->watched_path != NULL && g_strcmp0 (g_dbus_object_get_object_path (object), c->watched_path) == 0)
     {
       verbose ("%s appeared", c->watched_path);
@@ -560,8 +568,17 @@ central_forget_device (Central *c, const char *path, GError **error)
  * of a scan enable can reach the kernel before its Start Discovery has
  * completed, and are then dropped (no Device Found), so a single scan can miss
  * an advertiser for good. Restarting discovery makes new edges; when reports
- * come, they come within milliseconds of the scan enable. */
-#define DISCOVERY_RESTART_MS 1000
+ * come, they come within milliseconds of the scan enable. The reliable edge is
+ * the other one: an advertiser that starts while the scan is running (see
+ * --ready-file and --restart-ms). */
+
+static gboolean
+check_discovering (Central *c, gconstpointer data)
+{
+  g_autoptr (GDBusProxy) adapter = central_proxy (c, c->adapter_path, ADAPTER_IFACE);
+
+  return proxy_bool (adapter, "Discovering");
+}
 
 /* Discovers until the device object of ADDRESS exists (fresh when
  * forget_first), then keeps scanning settle_ms to collect late updates. */
@@ -593,9 +610,22 @@ central_find_device (Central *c, const char *address, gboolean forget_first, gui
       if (!central_start_discovery (c, error))
         return FALSE;
       scans++;
-      if (central_wait (c, check_watched_appeared, NULL, (guint) MIN (left_ms, DISCOVERY_RESTART_MS),
+      if (scans == 1 && discovery_ready_file != NULL)
+        {
+          /* Discovering=true: the kernel reports what it hears from now on. */
+          g_autoptr (GError) discovering_error = NULL;
+          if (!central_wait (c, check_discovering, NULL, 5000, "Discovering", &discovering_error))
+            verbose ("%s", discovering_error->message);
+          if (!g_file_set_contents (discovery_ready_file, "discovering\n", -1, error))
+            return FALSE;
+          verbose ("discovering: %s written", discovery_ready_file);
+        }
+      if (central_wait (c, check_watched_appeared, NULL,
+                        (guint) (opt_restart_ms > 0 ? MIN (left_ms, opt_restart_ms) : left_ms),
                         what, &wait_error))
         {
+          g_printerr ("central: %s seen after %u discovery run(s), %.1f s\n", address, scans,
+                      (double) (wait_ms - (deadline - g_get_monotonic_time ()) / 1000) / 1000);
           central_pump (settle_ms);
           central_stop_discovery (c);
           return TRUE;
@@ -741,8 +771,28 @@ check_disconnected (Central *c, gconstpointer path)
   return !check_object_exists (c, path) || !central_device_connected (c, path);
 }
 
+static gboolean
+check_objects_quiet (Central *c, gconstpointer data)
+{
+  return g_get_monotonic_time () - c->last_object_at >= OBJECTS_QUIET_MS * 1000;
+}
+
+/* bluetoothd signals ServicesResolved and the InterfacesAdded of the GATT
+ * objects from separate idle callbacks, in no fixed order: right after
+ * ServicesResolved, some services (or all) may not be on the bus yet. Waits
+ * until no object has been added for OBJECTS_QUIET_MS (at most 5 s). */
+static void
+central_settle_objects (Central *c)
+{
+  g_autoptr (GError) error = NULL;
+
+  c->last_object_at = g_get_monotonic_time ();
+  if (!central_wait (c, check_objects_quiet, NULL, 5000, "the GATT objects to settle", &error))
+    verbose ("%s", error->message);
+}
+
 /* Connects to ADDRESS (discovering it first when bluetoothd has no object
- * for it) and waits until its GATT services are resolved. */
+ * for it) and waits until its GATT services are resolved and on the bus. */
 static char *
 central_connect (Central *c, const char *address, GError **error)
 {
@@ -788,6 +838,7 @@ central_connect (Central *c, const char *address, GError **error)
                         "the services to be resolved", &last_error))
         {
           verbose ("services resolved");
+          central_settle_objects (c);
           return g_steal_pointer (&path);
         }
       verbose ("%s", last_error->message);
@@ -930,6 +981,32 @@ central_find_characteristic (Central *c, const char *device_path, const char *sp
       return NULL;
     }
   return g_object_ref (found->pdata[0]);
+}
+
+/* central_find_characteristic(), given up to 5 s for the object to appear
+ * (see central_settle_objects()). */
+static GDBusProxy *
+central_find_characteristic_wait (Central *c, const char *device_path, const char *spec,
+                                  GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr (GError) local_error = NULL;
+      GDBusProxy *found = central_find_characteristic (c, device_path, spec, &local_error);
+
+      if (found != NULL)
+        return found;
+      if (!g_error_matches (local_error, CENTRAL_ERROR, CENTRAL_ERROR_NOT_FOUND) ||
+          g_get_monotonic_time () >= deadline)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      verbose ("%s; waiting", local_error->message);
+      central_pump (200);
+    }
 }
 
 static GDBusProxy *
@@ -1093,6 +1170,7 @@ cmd_scan (Central *c, char **args, GError **error)
     }
   if (!check_address (args[0], error))
     return FALSE;
+  discovery_ready_file = opt_ready_file;
   if (!central_find_device (c, args[0], TRUE, c->timeout_ms, (guint) opt_settle_ms, error))
     return FALSE;
   g_autofree char *path = central_device_path (c, args[0]);
@@ -1102,6 +1180,8 @@ cmd_scan (Central *c, char **args, GError **error)
       g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_NOT_FOUND, "%s vanished after the scan", path);
       return FALSE;
     }
+  if (opt_trust && !central_set_property (c, device, "Trusted", g_variant_new_boolean (TRUE), error))
+    return FALSE;
   print_device (device);
   return TRUE;
 }
@@ -1253,7 +1333,7 @@ cmd_read (Central *c, char **args, GError **error)
   g_autofree char *path = central_connect (c, args[0], error);
   if (path == NULL)
     return FALSE;
-  g_autoptr (GDBusProxy) attribute = central_find_characteristic (c, path, args[1], error);
+  g_autoptr (GDBusProxy) attribute = central_find_characteristic_wait (c, path, args[1], error);
   if (attribute == NULL)
     return FALSE;
   if (args[2] != NULL)
@@ -1287,7 +1367,7 @@ cmd_write (Central *c, char **args, GError **error)
   g_autofree char *path = central_connect (c, args[0], error);
   if (path == NULL)
     return FALSE;
-  g_autoptr (GDBusProxy) attribute = central_find_characteristic (c, path, args[1], error);
+  g_autoptr (GDBusProxy) attribute = central_find_characteristic_wait (c, path, args[1], error);
   if (attribute == NULL)
     return FALSE;
   if (args[3] != NULL)
@@ -1335,7 +1415,7 @@ cmd_listen (Central *c, char **args, GError **error)
   g_autofree char *path = central_connect (c, args[0], error);
   if (path == NULL)
     return FALSE;
-  g_autoptr (GDBusProxy) chr = central_find_characteristic (c, path, args[1], error);
+  g_autoptr (GDBusProxy) chr = central_find_characteristic_wait (c, path, args[1], error);
   if (chr == NULL)
     return FALSE;
 
@@ -1387,7 +1467,7 @@ cmd_write_each (Central *c, char **args, GError **error)
   g_autofree char *path = central_connect (c, args[0], error);
   if (path == NULL)
     return FALSE;
-  g_autoptr (GDBusProxy) chr = central_find_characteristic (c, path, args[1], error);
+  g_autoptr (GDBusProxy) chr = central_find_characteristic_wait (c, path, args[1], error);
   if (chr == NULL)
     return FALSE;
   gint64 t0 = g_get_monotonic_time ();
@@ -1424,7 +1504,7 @@ cmd_reads (Central *c, char **args, GError **error)
   g_autofree char *path = central_connect (c, args[0], error);
   if (path == NULL)
     return FALSE;
-  g_autoptr (GDBusProxy) chr = central_find_characteristic (c, path, args[1], error);
+  g_autoptr (GDBusProxy) chr = central_find_characteristic_wait (c, path, args[1], error);
   if (chr == NULL)
     return FALSE;
   for (guint64 i = 0; i < count; i++)
@@ -1487,7 +1567,9 @@ main (int argc, char **argv)
     { "duration", 'd', 0, G_OPTION_ARG_INT, &opt_duration_s, "scan without ADDR, absent: how long (default 5)", "SECS" },
     { "offset", 'o', 0, G_OPTION_ARG_INT, &opt_offset, "read/write: offset option", "N" },
     { "type", 0, 0, G_OPTION_ARG_STRING, &opt_write_type, "write: type option (request, command, reliable)", "TYPE" },
-    { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ready_file, "listen: create FILE once subscribed", "FILE" },
+    { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ready_file, "listen: create FILE once subscribed; scan: once discovering", "FILE" },
+    { "restart-ms", 0, 0, G_OPTION_ARG_INT, &opt_restart_ms, "scan: restart discovery this often until the device shows (default 1000, 0: never)", "MS" },
+    { "trust", 0, 0, G_OPTION_ARG_NONE, &opt_trust, "scan: mark the device found Trusted (kept, never expires)", NULL },
     { "disconnect", 0, 0, G_OPTION_ARG_NONE, &opt_disconnect, "Disconnect when done", NULL },
     { "no-read", 0, 0, G_OPTION_ARG_NONE, &opt_no_read, "discover: do not read values", NULL },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &opt_stats, "listen, write-each: timing on stderr (values, seconds, per_s)", NULL },
@@ -1515,9 +1597,10 @@ main (int argc, char **argv)
       return 2;
     }
   if (opt_timeout_s <= 0 || opt_timeout_s > 3600 || opt_duration_s <= 0 || opt_duration_s > 3600 ||
-      opt_settle_ms < 0 || opt_settle_ms > 60000 || opt_offset < 0 || opt_offset > 0xffff)
+      opt_settle_ms < 0 || opt_settle_ms > 60000 || opt_offset < 0 || opt_offset > 0xffff ||
+      opt_restart_ms < 0 || opt_restart_ms > 3600000)
     {
-      g_printerr ("central: --timeout, --duration, --settle or --offset out of range\n");
+      g_printerr ("central: --timeout, --duration, --settle, --offset or --restart-ms out of range\n");
       return 2;
     }
   if (opt_write_type != NULL && !g_strv_contains ((const char *const[]){ "request", "command", "reliable", NULL }, opt_write_type))

@@ -268,16 +268,57 @@ e2e_wait_status() {
         e2e_fail "${4:-status}: expected $2=$3 within $1 s, got $2=$(e2e_status "$2")"
 }
 
-# e2e_start_peripheral [ARG...] — ble-peripheral with e2e.conf (or the
-# arguments given) on hci0, then waits (20 s) until it is registered and
-# advertising.
+# e2e_scan_while OUT COMMAND... — the central on hci1 starts scanning for
+# $E2E_PERIPHERAL_ADDR; once it is discovering, COMMAND runs (it makes hci0
+# advertise); then the central must see the advertisement within 40 s. What
+# it saw goes to OUT (scan.txt), its messages to OUT with .err for .txt. The
+# central marks the device Trusted, so that later connections go by address
+# and the device object never expires. Scanning first matters: btvirt reports
+# an advertiser reliably only when it starts advertising while a scan runs
+# (README.md). Returns non-zero when COMMAND or the scan failed.
+e2e_scan_while() {
+    local out=$1 err=${1%.txt}.err scan_pid
+    shift
+    rm -f "$E2E_STATE/scan.ready"
+    "$E2E_CENTRAL" --timeout 40 --restart-ms 5000 --trust --ready-file "$E2E_STATE/scan.ready" \
+        scan "$E2E_PERIPHERAL_ADDR" >"$out" 2>"$err" &
+    scan_pid=$!
+    if ! e2e_wait 20 test -e "$E2E_STATE/scan.ready"; then
+        cat "$err" >&2
+        e2e_log "the central did not start scanning"
+        kill "$scan_pid" 2>/dev/null
+        return 1
+    fi
+    "$@" || { kill "$scan_pid" 2>/dev/null; return 1; }
+    if ! wait "$scan_pid"; then
+        cat "$err" >&2
+        e2e_log "the central did not see $E2E_PERIPHERAL_ADDR advertise"
+        return 1
+    fi
+    e2e_log "$(grep -h 'seen after' "$err")"
+}
+
+# e2e_start_peripheral [ARG...] — how every scenario with our daemon begins:
+# ble-peripheral starts on hci0 with e2e.conf (or the arguments given) while
+# the central scans (e2e_scan_while; what it saw is in $E2E_RESULTS/scan.txt).
+# Fails the scenario when the daemon is not registered and advertising within
+# 20 s, or the central does not see it.
 e2e_start_peripheral() {
     if [[ $# -eq 0 ]]; then
         set -- --config "$E2E_CONF"
     fi
-    e2e_start_daemon "$@" || e2e_fail "ble-peripheral did not start"
-    e2e_wait 20 e2e_daemon_ready ||
-        e2e_fail "ble-peripheral not registered and advertising within 20 s: $(e2e_ctl status 2>&1 | grep -E '^(bluez|registered|advertising)=' | tr '\n' ' ')"
+    e2e_scan_while "$E2E_RESULTS/scan.txt" e2e_start_daemon_ready "$@" ||
+        e2e_fail "ble-peripheral did not start, or the central did not see it advertise"
+}
+
+# e2e_start_daemon_ready [ARG...] — e2e_start_daemon, then waits (20 s) until
+# the daemon is registered and advertising.
+e2e_start_daemon_ready() {
+    e2e_start_daemon "$@" || return 1
+    if ! e2e_wait 20 e2e_daemon_ready; then
+        e2e_log "ble-peripheral not registered and advertising within 20 s: $(e2e_ctl status 2>&1 | grep -E '^(bluez|registered|advertising)=' | tr '\n' ' ')"
+        return 1
+    fi
     e2e_log "ble-peripheral: registered and advertising"
 }
 
@@ -289,7 +330,7 @@ e2e_wait_lines() {
     local secs=$1 n=$2 ere=$3 file=$4
     e2e_wait "$secs" e2e_has_lines "$n" "$ere" "$file"
 }
-e2e_has_lines() { [[ $(e2e_count "$3" "$4") -ge $1 ]]; }
+e2e_has_lines() { [[ $(e2e_count "$2" "$3") -ge $1 ]]; }
 
 # e2e_since T0 — seconds since the uptime T0, one decimal.
 e2e_since() { awk -v a="$1" -v b="$(e2e_uptime)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -298,4 +339,28 @@ e2e_since() { awk -v a="$1" -v b="$(e2e_uptime)" 'BEGIN { printf "%.1f", b - a }
 # "bench NAME VALUE UNIT" and kept in $E2E_LOGDIR/bench.txt.
 e2e_bench() {
     printf 'bench %s %s %s\n' "$1" "$2" "$3" | tee -a "$E2E_LOGDIR/bench.txt"
+}
+
+# e2e_notify_pipelined CHAR FILE — one `notify CHAR VALUE` request per line of
+# FILE (a value each), all written at once on one connection to the control
+# socket (the protocol allows pipelining), then every reply read: fails unless
+# each is `ok`. The fastest a producer can feed the daemon.
+e2e_notify_pipelined() {
+    timeout 60 /usr/bin/python3 - "$BLE_PERIPHERAL_SOCKET" "$1" "$2" <<'PY'
+import socket, sys
+path, char, values = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().split()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path)
+s.sendall("".join("notify %s %s\n" % (char, v) for v in values).encode())
+buf = b""
+while buf.count(b"\n") < len(values):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+replies = buf.decode().splitlines()
+bad = [r for r in replies if r != "ok"]
+if len(replies) != len(values) or bad:
+    sys.exit("notify: %d replies for %d requests; not ok: %s" % (len(replies), len(values), bad[:3]))
+PY
 }

@@ -25,13 +25,11 @@ if [[ -n $conf && -e $conf ]]; then
     say "demo: $conf exists on this machine; hidden inside the virtual machine so that the built-in default applies"
 fi
 
-say "demo: starting ble-peripheral on hci0 ($P), without --config"
-e2e_start_daemon || e2e_fail "ble-peripheral did not start"
-e2e_wait 20 e2e_daemon_ready || e2e_fail "ble-peripheral did not register and advertise within 20 s"
+say "demo: a central on hci1 ($E2E_CENTRAL_ADDR) scans; ble-peripheral starts on hci0 ($P), without --config"
+e2e_scan_while "$R/scan.txt" e2e_start_daemon_ready 2>>"$R/demo.err" ||
+    { cat "$R/demo.err" >&2; e2e_fail "ble-peripheral did not start, or the central did not see it"; }
 grep -hE 'built-in|configuration:|advertising on' "$R/ble-peripheral.log" | sed 's/^/  /'
-
-say "demo: a central on hci1 ($E2E_CENTRAL_ADDR) scans for it:"
-"$C" scan "$P" >"$R/scan.txt" || e2e_fail "the central did not see the advertisement"
+say "demo: the central sees it advertising:"
 grep -E '^(Name|Appearance|UUID):' "$R/scan.txt" | sed 's/^/  /'
 
 say "demo: the central connects and subscribes to the temperature (0x2A6E); a producer runs"
@@ -53,7 +51,9 @@ rm -f "$R/ready"
         done
 } &
 listener=$!
-e2e_wait 60 test -e "$R/ready" || { cat "$R/central.err" >&2; e2e_fail "the central did not subscribe"; }
+subscribed_or_gone() { [[ -e $R/ready ]] || ! kill -0 "$listener" 2>/dev/null; }
+e2e_wait 60 subscribed_or_gone
+[[ -e $R/ready ]] || { cat "$R/central.err" >&2; e2e_fail "the central did not subscribe"; }
 
 # The producer: a temperature drifting around 21 °C, one value a second,
 # until the central has what it waits for (bounded).

@@ -9,7 +9,8 @@ elapsed() { awk -v a="$1" -v b="$(e2e_uptime)" 'BEGIN { printf "%.1f", b - a }';
 
 e2e_btmgmt --index 0 power on
 e2e_btmgmt --index 0 name e2e-radio
-e2e_btmgmt --index 0 add-adv -c -g -n 1
+e2e_scan_while "$E2E_RESULTS/scan.txt" e2e_btmgmt --index 0 add-adv -c -g -n 1 ||
+    e2e_fail "the central did not see the advertisement"
 
 t0=$(e2e_uptime)
 "$E2E_CENTRAL" connect "$E2E_PERIPHERAL_ADDR"

@@ -13,12 +13,15 @@ R=$E2E_RESULTS
 uuid() { echo "0000$1-0000-4000-8000-00000000e2e0"; }
 expected_long=$(python3 -c 'print(bytes(i % 256 for i in range(300)).hex())')
 
-e2e_bg ref-peripheral /usr/bin/python3 "$E2E_SRCDIR/ref-peripheral.py" \
-    --log "$R/ref-calls.log" --ready-file /run/ref-ready
-e2e_wait 20 test -e /run/ref-ready || e2e_fail "ref-peripheral did not register"
+start_ref() {
+    rm -f /run/ref-ready
+    e2e_bg ref-peripheral /usr/bin/python3 "$E2E_SRCDIR/ref-peripheral.py" \
+        --log "$R/ref-calls.log" --ready-file /run/ref-ready
+    e2e_wait 20 test -e /run/ref-ready
+}
 trap 'e2e_bg_stop ref-peripheral' EXIT
-
-e2e_step scan "$C" scan "$P" >"$R/scan.txt"
+# the central scans while the reference starts (see e2e_scan_while)
+e2e_step scan e2e_scan_while "$R/scan.txt" start_ref || e2e_fail "ref-peripheral did not register, or the central did not see it"
 cat "$R/scan.txt"
 e2e_expect_grep '^Name: e2e-ref$' "$R/scan.txt" name
 e2e_expect_grep '^Appearance: 0x0540$' "$R/scan.txt" appearance
