@@ -827,7 +827,16 @@ backend_disconnect (gpointer backend, const char *address, GError **error)
   return FALSE;
 }
 
-static const BpBackend bluez_backend = { backend_notify, backend_set_advertising, backend_disconnect };
+static gboolean
+backend_congested (gpointer backend)
+{
+  BpBluez *bluez = backend;
+  return bp_gatt_congested (bluez->gatt);
+}
+
+static const BpBackend bluez_backend = {
+  backend_notify, backend_set_advertising, backend_disconnect, backend_congested,
+};
 
 static void
 advertisement_released (BpAdvertisement *adv, gpointer user_data)

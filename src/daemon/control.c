@@ -113,6 +113,7 @@ struct _BpControl {
   guint reap_source;
   guint stall_source; /* checks waiting output while some does */
   gboolean captured_waiting; /* captured writes were held back by a full watcher */
+  gboolean paused;    /* no request is read while the way to the bus is congested */
   gboolean delivering;
   char *read_buffer;  /* READ_BUFFER_SIZE + 1 */
   GString *scratch;   /* an event line being formatted */
@@ -176,7 +177,29 @@ connection_set_condition (Connection *c, GIOCondition condition)
       c->stalled_since = 0;
     }
   c->condition = condition;
-  g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag, condition);
+  g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
+                           c->control->paused ? condition & ~G_IO_IN : condition);
+}
+
+/* Producers are not read while notifications wait to leave for the bus
+ * beyond its bound (bp_peripheral_congested): what they send waits in their
+ * sockets, so a flood costs no memory, and nothing is dropped. */
+static void
+control_set_paused (BpControl *control, gboolean paused)
+{
+  if (control->paused == paused)
+    return;
+  control->paused = paused;
+  g_debug ("%s reading requests: the bus %s", paused ? "pausing" : "resuming",
+           paused ? "is behind" : "caught up");
+  for (GList *l = control->connections; l != NULL; l = l->next)
+    {
+      Connection *c = l->data;
+
+      if (!c->closed && c->source != NULL)
+        g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
+                                 paused ? c->condition & ~G_IO_IN : c->condition);
+    }
 }
 
 static void
@@ -513,6 +536,9 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
     case BP_EVENT_RELOADED:
       ev.kind = BP_PROTO_EVENT_RELOADED;
       break;
+    case BP_EVENT_DRAINED:
+      control_set_paused (control, FALSE);
+      return;
     default:
       return;
     }
@@ -1108,9 +1134,12 @@ connection_source_dispatch (GSource *source, GSourceFunc callback, gpointer user
       if (revents & (G_IO_HUP | G_IO_ERR))
         connection_close (c, NULL);
     }
-  else if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+  else if ((revents & (G_IO_HUP | G_IO_ERR)) ||
+           ((revents & G_IO_IN) && !c->control->paused))
     {
       connection_read (c);
+      if (bp_peripheral_congested (c->control->p))
+        control_set_paused (c->control, TRUE);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -1141,7 +1170,13 @@ connection_new (BpControl *control, int fd)
   c->condition = G_IO_IN;
   cs->tag = g_source_add_unix_fd (c->source, fd, c->condition);
   g_source_set_name (c->source, "ble-peripheral control connection");
+  /* Never dispatched recursively (nothing here iterates the loop); without
+   * this GLib takes the fd out of its poll set around every dispatch and
+   * puts it back, and each change wakes the loop once more. */
+  g_source_set_can_recurse (c->source, TRUE);
   g_source_attach (c->source, NULL);
+  if (control->paused)
+    g_source_modify_unix_fd (c->source, cs->tag, 0);
 
   control->connections = g_list_append (control->connections, c);
   control->n_open++;

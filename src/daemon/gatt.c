@@ -91,7 +91,21 @@ struct _BpGatt {
   GVariant *char_iface;    /* "org.bluez.GattCharacteristic1" */
   GVariant *value_key;     /* "Value" */
   GVariant *no_invalidated;/* [] of type as */
+  /* Signals emitted and known to have left for the bus: GDBus queues
+   * without bound what the bus cannot take yet. */
+  guint64 emitted;
+  guint64 flushed;
+  guint64 flush_mark;
+  gboolean flushing;
+  gboolean congested;
+  GCancellable *cancellable;
 };
+
+/* A flush is asked for every BACKLOG_STEP signals; producers wait above
+ * BACKLOG_HIGH signals not yet written and resume below BACKLOG_LOW. */
+#define BACKLOG_STEP 128
+#define BACKLOG_HIGH 1024
+#define BACKLOG_LOW 256
 
 char *
 bp_device_path_to_address (const char *path)
@@ -640,6 +654,7 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
   g_autoptr(BpGatt) gatt = g_new0 (BpGatt, 1);
 
   gatt->conn = g_object_ref (conn);
+  gatt->cancellable = g_cancellable_new ();
   gatt->p = p;
   gatt->objects = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_free);
   gatt->char_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -676,6 +691,8 @@ bp_gatt_free (BpGatt *gatt)
   g_clear_pointer (&gatt->char_iface, g_variant_unref);
   g_clear_pointer (&gatt->value_key, g_variant_unref);
   g_clear_pointer (&gatt->no_invalidated, g_variant_unref);
+  g_cancellable_cancel (gatt->cancellable);
+  g_clear_object (&gatt->cancellable);
   g_clear_object (&gatt->conn);
   g_free (gatt);
 }
@@ -685,6 +702,47 @@ bp_gatt_rebuild (BpGatt *gatt, GError **error)
 {
   unexport (gatt);
   return export (gatt, error);
+}
+
+static void backlog_flush (BpGatt *gatt);
+
+static void
+backlog_flushed (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  BpGatt *gatt;
+
+  if (!g_dbus_connection_flush_finish (G_DBUS_CONNECTION (source), res, &error) &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* gatt is gone */
+  gatt = user_data;
+  gatt->flushed = gatt->flush_mark;
+  gatt->flushing = FALSE;
+  if (gatt->emitted - gatt->flushed >= BACKLOG_STEP)
+    backlog_flush (gatt);
+  if (gatt->congested && gatt->emitted - gatt->flushed < BACKLOG_LOW)
+    {
+      BpEvent ev = { .type = BP_EVENT_DRAINED };
+
+      gatt->congested = FALSE;
+      bp_peripheral_emit (gatt->p, &ev);
+    }
+}
+
+static void
+backlog_flush (BpGatt *gatt)
+{
+  gatt->flushing = TRUE;
+  gatt->flush_mark = gatt->emitted;
+  g_dbus_connection_flush (gatt->conn, gatt->cancellable, backlog_flushed, gatt);
+}
+
+gboolean
+bp_gatt_congested (BpGatt *gatt)
+{
+  if (gatt->emitted - gatt->flushed > BACKLOG_HIGH)
+    gatt->congested = TRUE;
+  return gatt->congested;
 }
 
 gboolean
@@ -707,6 +765,9 @@ bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError *
   body[0] = gatt->char_iface;
   body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
   body[2] = gatt->no_invalidated;
+  gatt->emitted++;
+  if (!gatt->flushing && gatt->emitted - gatt->flushed >= BACKLOG_STEP)
+    backlog_flush (gatt);
   /* Emitted at once: GDBus queues it to the bus in call order. */
   return g_dbus_connection_emit_signal (gatt->conn, NULL, path, "org.freedesktop.DBus.Properties",
                                         "PropertiesChanged", g_variant_new_tuple (body, 3), error);

@@ -21,6 +21,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpGatt, bp_gatt_free)
 /* Unexports every object and exports p's current database (after a reload). */
 gboolean bp_gatt_rebuild (BpGatt *gatt, GError **error);
 
+/* TRUE while more signals than the bound wait in GDBus to be written to the
+ * bus; BP_EVENT_DRAINED on the peripheral says when they went below it. */
+gboolean bp_gatt_congested (BpGatt *gatt);
+
 /* One PropertiesChanged(Value) signal for chr, sent now. */
 gboolean bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError **error);
 

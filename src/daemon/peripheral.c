@@ -351,6 +351,13 @@ store_value (BpCharacteristic *chr, GBytes *value)
 }
 
 gboolean
+bp_peripheral_congested (BpPeripheral *p)
+{
+  return p->backend_class != NULL && p->backend_class->congested != NULL &&
+         p->backend_class->congested (p->backend);
+}
+
+gboolean
 bp_peripheral_set (BpPeripheral *p, BpCharacteristic *chr, GBytes *value, GError **error)
 {
   if (!check_value_size (chr, value, error))

@@ -58,6 +58,7 @@ typedef enum {
   BP_EVENT_ADVERTISING,    /* on = started/stopped, reason ("timeout") or NULL */
   BP_EVENT_ADAPTER,        /* address, on = up/down */
   BP_EVENT_RELOADED,       /* the database was replaced (SIGHUP) */
+  BP_EVENT_DRAINED,        /* the way out has room again after bp_peripheral_congested() */
 } BpEventType;
 
 typedef struct {
@@ -83,6 +84,9 @@ typedef struct {
                       const char *to_address, GError **error);
   gboolean (*set_advertising) (gpointer backend, gboolean on, GError **error);
   gboolean (*disconnect) (gpointer backend, const char *address, GError **error);
+  /* TRUE while values sent wait in the way out beyond its bound; the
+   * backend emits BP_EVENT_DRAINED when there is room again. Optional. */
+  gboolean (*congested) (gpointer backend);
 } BpBackend;
 
 /* A producer that answers reads (serve CHAR). */
@@ -119,6 +123,11 @@ void bp_peripheral_remove_listener (BpPeripheral *p, guint id);
 void bp_peripheral_emit (BpPeripheral *p, const BpEvent *event);
 
 /* --- producer side --------------------------------------------------- */
+
+/* TRUE while notifications wait to leave beyond the backend's bound:
+ * producers should be read no further until BP_EVENT_DRAINED. Memory stays
+ * bounded under a flood, and nothing accepted is dropped. */
+gboolean bp_peripheral_congested (BpPeripheral *p);
 
 /* Store; values over BP_VALUE_MAX get BP_ERROR_TOO_LONG. */
 gboolean bp_peripheral_set (BpPeripheral *p, BpCharacteristic *chr, GBytes *value, GError **error);
