@@ -35,6 +35,10 @@ e2e_log() { printf '[%8s] %s\n' "$(e2e_uptime)" "$*" >&2; }
 # Fails the scenario: message on stderr, status 1.
 e2e_fail() {
     e2e_log "FAIL: $*"
+    # the daemon's view at the moment of failure, for the diagnostics
+    if [[ -S ${BLE_PERIPHERAL_SOCKET:-} ]]; then
+        timeout 5 "$E2E_CTL" --socket "$BLE_PERIPHERAL_SOCKET" status >"$E2E_RESULTS/daemon-status.log" 2>&1
+    fi
     exit 1
 }
 

@@ -232,11 +232,82 @@ test_confirm (void)
   g_assert_cmpstr (confirms, ==, "1");
 }
 
+/* A flood: far more notifications than the bus takes at once. The daemon
+ * stops reading the producer while GDBus holds more than its bound (so its
+ * memory stays small), and every value still arrives, once, in order. */
+#define N_FLOOD 20000
+
+static void
+test_flood_backpressure (void)
+{
+  g_autoptr (BpHarness) h = bp_harness_new (config, BP_HARNESS_NONE);
+  const char *path = bp_harness_characteristic_path (h, "fff1");
+  GPtrArray *signals;
+  guint64 first;
+  guint seen = 0;
+  GString *batch = g_string_new (NULL);
+  guint replies = 0;
+
+  subscribed_central (h, path);
+  g_assert_true (fake_bluez_sync (h->bluez));
+  first = fake_bluez_get_n_signals (h->bluez);
+
+  /* In batches of 500 lines, reading the replies as they come: the daemon
+   * may pause reading, and the producer must not block on a full socket. */
+  for (guint i = 0; i < N_FLOOD; i++)
+    {
+      g_string_append_printf (batch, "notify s/counter %08x", i);
+      if ((i + 1) % 500 == 0)
+        {
+          g_autoptr (GError) error = NULL;
+          g_assert_true (bp_control_send (h->ctl, batch->str, &error));
+          g_assert_no_error (error);
+          g_string_truncate (batch, 0);
+          while (replies + 2000 < i)
+            {
+              g_autofree char *reply = bp_control_read_reply (h->ctl, BP_WAIT_MS);
+              g_assert_cmpstr (reply, ==, "ok");
+              replies++;
+            }
+        }
+      else
+        {
+          g_string_append_c (batch, '\n');
+        }
+    }
+  g_string_free (batch, TRUE);
+  while (replies < N_FLOOD)
+    {
+      g_autofree char *reply = bp_control_read_reply (h->ctl, BP_WAIT_MS);
+      g_assert_cmpstr (reply, ==, "ok");
+      replies++;
+    }
+
+  g_assert_true (FAKE_WAIT_UNTIL (count_value_signals_after (h, path, first) >= N_FLOOD, 30000));
+  signals = fake_bluez_get_signals (h->bluez);
+  for (guint i = 0; i < signals->len; i++)
+    {
+      FakeSignal *s = g_ptr_array_index (signals, i);
+      guint32 be = GUINT32_TO_BE (seen);
+
+      if (s->index < first || g_strcmp0 (s->path, path) != 0)
+        continue;
+      g_assert_cmpuint (g_bytes_get_size (s->value), ==, 4);
+      g_assert_cmpmem (g_bytes_get_data (s->value, NULL), 4, &be, 4);
+      seen++;
+    }
+  g_assert_cmpuint (seen, ==, N_FLOOD);
+  /* The daemon did hold the producer back (and let it go again). */
+  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "pausing reading requests", 1000));
+  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "resuming reading requests", 1000));
+}
+
 int
 main (int argc, char **argv)
 {
   bp_test_init (&argc, &argv);
   bp_test_add ("/notify/thousand", test_thousand);
+  bp_test_add ("/notify/flood-backpressure", test_flood_backpressure);
   bp_test_add ("/notify/typed-value", test_typed_value);
   bp_test_add ("/notify/set-does-not-notify", test_set_does_not_notify);
   bp_test_add ("/notify/subscribe-events", test_subscribe_events);

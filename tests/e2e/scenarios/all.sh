@@ -119,6 +119,8 @@ for entry in "${scenarios[@]}"; do
     [[ $entry == *:* ]] && limit=${entry##*:}
     script=$E2E_SRCDIR/scenarios/$name.sh
     dir=$top/$name
+    # a scenario listed twice gets a folder of its own each time
+    [[ -e $dir ]] && dir=$top/$name-$n
     mkdir -p "$dir"
 
     if [[ $n -gt 1 ]] && ! reset_radio >>"$dir/reset.log" 2>&1; then
