@@ -339,6 +339,28 @@ e2e_has_lines() { [[ $(e2e_count "$2" "$3") -ge $1 ]]; }
 # e2e_since T0 — seconds since the uptime T0, one decimal.
 e2e_since() { awk -v a="$1" -v b="$(e2e_uptime)" 'BEGIN { printf "%.1f", b - a }'; }
 
+# e2e_compare_sequence WHAT EXPECTED ACTUAL — fails the scenario unless the
+# two files hold the same lines in the same order; says whether the values
+# all arrived but in another order (which BlueZ's EATT bearers can do under
+# load, README.md) or some are missing or changed.
+e2e_compare_sequence() {
+    local what=$1 expected=$2 actual=$3
+    cmp -s "$expected" "$actual" && return 0
+    diff "$expected" "$actual" | head -n 20 >&2
+    if cmp -s <(sort "$expected") <(sort "$actual"); then
+        e2e_fail "$what: all $(wc -l <"$expected") arrived, but out of order ($(e2e_order_breaks "$actual") places; with EATT bluetoothd sends queued notifications over several bearers)"
+    fi
+    e2e_fail "$what: $(wc -l <"$actual") of $(wc -l <"$expected") arrived, some missing or changed"
+}
+
+# e2e_order_breaks FILE — how many lines of FILE (hex numbers) are not one
+# more than the line before.
+e2e_order_breaks() {
+    python3 -c 'import sys
+v = [int(l, 16) for l in open(sys.argv[1]) if l.strip()]
+print(sum(1 for a, b in zip(v, v[1:]) if b != a + 1))' "$1"
+}
+
 # e2e_bench NAME VALUE UNIT — a benchmark figure: printed on stdout as
 # "bench NAME VALUE UNIT" and kept in $E2E_LOGDIR/bench.txt.
 e2e_bench() {

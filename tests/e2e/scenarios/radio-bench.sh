@@ -7,7 +7,9 @@
 #   bench radio_notify_per_s_daemon N per_s
 #   bench radio_notify_per_s_python N per_s
 # not asserted: under TCG the emulated radio is slow and noisy. Every
-# notification must arrive, unchanged and in order, though.
+# notification must arrive unchanged; their order is reported, not asserted
+# here (bursts this large can come out of bluetoothd's EATT bearers in another
+# order, README.md; the notify scenario asserts the order of 200).
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
@@ -15,6 +17,12 @@ C=$E2E_CENTRAL P=$E2E_PERIPHERAL_ADDR R=$E2E_RESULTS
 N=${E2E_BENCH_COUNT:-1000}
 per_s() { sed -n 's/^central: stats .*per_s=\([0-9.]*\).*/\1/p' "$1"; }
 seq 1 "$N" | xargs printf '%04x\n' >"$R/expected.txt"
+# complete WHO FILE — all N values arrived, unchanged; logs their order
+complete() {
+    cmp -s <(sort "$R/expected.txt") <(sort "$2") ||
+        e2e_fail "$1 notifications: $(wc -l <"$2") lines, not the $N values sent"
+    e2e_log "$1 notifications: all $N arrived, $(e2e_order_breaks "$2") out of order"
+}
 
 # --- ble-peripheral
 e2e_start_peripheral
@@ -26,7 +34,7 @@ e2e_wait_status 5 test/counter.subscribed yes "subscription seen"
 e2e_step "daemon: $N notifications" e2e_notify_pipelined test/counter "$R/expected.txt" ||
     e2e_fail "the producer's requests failed"
 wait "$listener" || { cat "$R/daemon.err" >&2; e2e_fail "the daemon's notifications did not all arrive"; }
-cmp -s "$R/expected.txt" "$R/daemon.txt" || e2e_fail "the daemon's notifications arrived changed or out of order"
+complete "the daemon's" "$R/daemon.txt"
 cat "$R/daemon.err" >&2
 daemon_rate=$(per_s "$R/daemon.err")
 "$C" remove "$P"
@@ -42,7 +50,7 @@ e2e_scan_while "$R/ref-scan.txt" start_ref || e2e_fail "ref-peripheral did not r
 e2e_step "python: $N notifications" \
     "$C" --timeout 120 --stats listen "$P" "0000e2e6-0000-4000-8000-00000000e2e0" "$N" \
     >"$R/python.txt" 2>"$R/python.err" || { cat "$R/python.err" >&2; e2e_fail "the reference's notifications did not all arrive"; }
-cmp -s "$R/expected.txt" "$R/python.txt" || e2e_fail "the reference's notifications arrived changed or out of order"
+complete "the reference's" "$R/python.txt"
 cat "$R/python.err" >&2
 python_rate=$(per_s "$R/python.err")
 
