@@ -11,6 +11,12 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export E2E_RESULTS=/run/e2e
 export HOME=/root LANG=C.UTF-8 TERM=dumb
 
+# devtmpfs has no /dev/fd: bash's <(…) and scripts reading /dev/stdin need it.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+for i in 0:stdin 1:stdout 2:stderr; do
+    [ -e "/dev/${i#*:}" ] || ln -s "/proc/self/fd/${i%%:*}" "/dev/${i#*:}"
+done
+
 poweroff_now() {
     sync
     /bin/busybox poweroff -f
