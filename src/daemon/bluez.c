@@ -372,8 +372,12 @@ set_powered_done (GObject *source, GAsyncResult *res, gpointer user_data)
   if (reply == NULL && cd->generation == cd->bluez->generation)
     {
       g_autofree char *msg = NULL;
+      g_autofree char *remote = g_dbus_error_get_remote_error (error);
+
       g_dbus_error_strip_remote_error (error);
-      msg = g_strdup_printf ("could not power adapter %s on: %s", cd->bluez->adapter_name, error->message);
+      /* bluetoothd answers some refusals with an empty message: name the error then. */
+      msg = g_strdup_printf ("could not power adapter %s on: %s", cd->bluez->adapter_name,
+                             *error->message ? error->message : remote ? remote : "unknown error");
       warn_once (cd->bluez, msg);
     }
 }
