@@ -154,29 +154,25 @@ bp_peripheral_new (BpConfig *config)
   return p;
 }
 
+static void complete_read (PendingRead *pr, BpCharacteristic *chr, GBytes *value, guint8 att_error);
+
 static void
 fail_all_pending_reads (BpPeripheral *p)
 {
+  g_autoptr(GPtrArray) pending = g_ptr_array_new ();
   GHashTableIter iter;
   PendingRead *pr;
 
-  /* Answer every waiting central before the reads go away: nothing waits
-   * for bluetoothd's own 5 s timeout. */
   g_hash_table_iter_init (&iter, p->pending_reads);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pr))
-    {
-      BpCharacteristic *chr = g_hash_table_lookup (p->by_id, pr->chr_id);
+    g_ptr_array_add (pending, pr);
 
-      if (chr != NULL)
-        {
-          g_autoptr(GBytes) value = g_bytes_new (chr->value->data, chr->value->len);
-          pr->done (value, 0, pr->user_data);
-        }
-      else
-        {
-          pr->done (NULL, BP_ATT_UNLIKELY, pr->user_data);
-        }
-      g_hash_table_iter_remove (&iter);
+  /* Answer every waiting central before the reads go away (the stored value,
+   * as on a timeout): nothing waits for bluetoothd's own 5 s timeout. */
+  for (guint i = 0; i < pending->len; i++)
+    {
+      pr = g_ptr_array_index (pending, i);
+      complete_read (pr, g_hash_table_lookup (p->by_id, pr->chr_id), NULL, 0);
     }
 }
 
