@@ -1,7 +1,8 @@
-/* systemd: readiness, status lines, the watchdog and socket activation
- * (sd_notify(3), sd_listen_fds(3)). Outside systemd (no NOTIFY_SOCKET, no
- * LISTEN_FDS) every call does nothing; so it does in a build without
- * libsystemd, whose unit is then Type=simple (data/meson.build). */
+/* The service manager: readiness, status lines, the watchdog and socket
+ * activation, spoken as sd_notify(3) and sd_listen_fds(3) describe (the
+ * daemon does not link libsystemd: service.c says why). Outside a service
+ * manager (no NOTIFY_SOCKET, no WATCHDOG_USEC, no LISTEN_FDS) every call
+ * does nothing. */
 #pragma once
 
 #include <glib.h>

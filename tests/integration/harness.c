@@ -613,11 +613,7 @@ gboolean
 bp_daemon_wait_ready (BpDaemon *d, const char *socket_path, guint timeout_ms)
 {
   g_return_val_if_fail (d->notify_fd >= 0, FALSE);
-  /* Without libsystemd the daemon warns at its first notification, which
-   * is READY=1: the same point of its start-up, signal handlers installed. */
-  if (!FAKE_WAIT_UNTIL (d->ready || strstr (d->output.log->str, "built without libsystemd") != NULL ||
-                          d->output.exited,
-                        timeout_ms) ||
+  if (!FAKE_WAIT_UNTIL (d->ready || d->output.exited, timeout_ms) ||
       d->output.exited)
     return FALSE;
   return bp_daemon_wait_socket (d, socket_path, timeout_ms);

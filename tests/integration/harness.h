@@ -70,9 +70,8 @@ BpDaemon *bp_daemon_spawn (const char *bus_address, const char *const *args, GEr
  * that receives its sd_notify() messages (READY=1, STATUS=…, STOPPING=1). */
 BpDaemon *bp_daemon_spawn_notify (const char *bus_address, const char *const *args, const char *notify_socket_path,
                                   GError **error);
-/* TRUE once it said READY=1 (or, built without libsystemd, warned that it
- * cannot: the same point of its start-up) and socket_path accepts a
- * connection; FALSE on timeout or exit. Needs bp_daemon_spawn_notify(). */
+/* TRUE once it said READY=1 and socket_path accepts a connection; FALSE on
+ * timeout or exit. Needs bp_daemon_spawn_notify(). */
 gboolean bp_daemon_wait_ready (BpDaemon *d, const char *socket_path, guint timeout_ms);
 /* Every sd_notify() message so far, one per line. */
 const char *bp_daemon_get_notifications (BpDaemon *d);
