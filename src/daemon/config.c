@@ -279,7 +279,7 @@ merged_clear (Merged *m)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Merged, merged_clear)
 
 static Entry *
-group_find (const Group *g, const char *key)
+config_group_find (const Group *g, const char *key)
 {
   for (guint i = 0; i < g->entries->len; i++)
     {
@@ -448,7 +448,7 @@ merge_data (Merged *m, const char *data, gsize len, const char *file, GError **e
       for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
         {
           g_autofree char *value = g_key_file_get_value (kf, groups[i], keys[k], NULL);
-          Entry *e = group_find (g, keys[k]);
+          Entry *e = config_group_find (g, keys[k]);
 
           if (value == NULL)
             continue;
@@ -471,7 +471,7 @@ merge_data (Merged *m, const char *data, gsize len, const char *file, GError **e
 /* Errors */
 
 static void G_GNUC_PRINTF (4, 5)
-key_error (GError **error, const Group *g, const Entry *e, const char *format, ...)
+config_key_error (GError **error, const Group *g, const Entry *e, const char *format, ...)
 {
   va_list ap;
   g_autofree char *msg = NULL;
@@ -483,7 +483,7 @@ key_error (GError **error, const Group *g, const Entry *e, const char *format, .
 }
 
 static void G_GNUC_PRINTF (3, 4)
-group_error (GError **error, const Group *g, const char *format, ...)
+config_group_error (GError **error, const Group *g, const char *format, ...)
 {
   va_list ap;
   g_autofree char *msg = NULL;
@@ -496,7 +496,7 @@ group_error (GError **error, const Group *g, const char *format, ...)
 
 /* Unknown keys are errors: a typo must not silently drop a feature. */
 static gboolean
-check_keys (const Group *g, const char *const *known, GError **error)
+config_check_keys (const Group *g, const char *const *known, GError **error)
 {
   for (guint i = 0; i < g->entries->len; i++)
     {
@@ -511,9 +511,9 @@ check_keys (const Group *g, const char *const *known, GError **error)
           hint = known[k];
       list = g_strjoinv (", ", (GStrv) known);
       if (hint != NULL)
-        key_error (error, g, e, "unknown key: keys are case-sensitive, did you mean %s?", hint);
+        config_key_error (error, g, e, "unknown key: keys are case-sensitive, did you mean %s?", hint);
       else
-        key_error (error, g, e, "unknown key: expected one of %s", list);
+        config_key_error (error, g, e, "unknown key: expected one of %s", list);
       return FALSE;
     }
   return TRUE;
@@ -523,7 +523,7 @@ check_keys (const Group *g, const char *const *known, GError **error)
 /* Typed values */
 
 static gboolean
-parse_bool (const Group *g, const Entry *e, gboolean *out, GError **error)
+config_parse_bool (const Group *g, const Entry *e, gboolean *out, GError **error)
 {
   static const char *const yes[] = { "true", "yes", "on", "1", NULL };
   static const char *const no[] = { "false", "no", "off", "0", NULL };
@@ -541,13 +541,13 @@ parse_bool (const Group *g, const Entry *e, gboolean *out, GError **error)
           return TRUE;
         }
     }
-  key_error (error, g, e, "expected true or false, got '%s'", e->value);
+  config_key_error (error, g, e, "expected true or false, got '%s'", e->value);
   return FALSE;
 }
 
 /* Decimal or 0x hex, no sign; FALSE on syntax errors and on overflow. */
 static gboolean
-scan_u64 (const char *text, guint64 *out, gboolean *overflow)
+config_scan_u64 (const char *text, guint64 *out, gboolean *overflow)
 {
   guint base = 10;
   guint64 v = 0;
@@ -586,28 +586,28 @@ parse_number_text (const Group *g, const Entry *e, const char *text,
 
   if ((*p == '-' || *p == '+') && min < 0)
     negative = (*p++ == '-');
-  if (!scan_u64 (p, &mag, &overflow) && !overflow)
+  if (!config_scan_u64 (p, &mag, &overflow) && !overflow)
     {
-      key_error (error, g, e, "expected a number (decimal or 0x hex), got '%s'", text);
+      config_key_error (error, g, e, "expected a number (decimal or 0x hex), got '%s'", text);
       return FALSE;
     }
   if (overflow || mag > (guint64) G_MAXINT64)
     {
-      key_error (error, g, e, "%s is over the limit of %" G_GINT64_FORMAT, text, max);
+      config_key_error (error, g, e, "%s is over the limit of %" G_GINT64_FORMAT, text, max);
       return FALSE;
     }
   v = negative ? -(gint64) mag : (gint64) mag;
   if (v > max)
     {
       if (max >= 0x100 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-        key_error (error, g, e, "%s is over the limit of 0x%" G_GINT64_MODIFIER "X", text, max);
+        config_key_error (error, g, e, "%s is over the limit of 0x%" G_GINT64_MODIFIER "X", text, max);
       else
-        key_error (error, g, e, "%s is over the limit of %" G_GINT64_FORMAT, text, max);
+        config_key_error (error, g, e, "%s is over the limit of %" G_GINT64_FORMAT, text, max);
       return FALSE;
     }
   if (v < min)
     {
-      key_error (error, g, e, "%s is under the minimum of %" G_GINT64_FORMAT, text, min);
+      config_key_error (error, g, e, "%s is under the minimum of %" G_GINT64_FORMAT, text, min);
       return FALSE;
     }
   *out = v;
@@ -615,7 +615,7 @@ parse_number_text (const Group *g, const Entry *e, const char *text,
 }
 
 static gboolean
-parse_uint (const Group *g, const Entry *e, guint min, guint max, guint *out, GError **error)
+config_parse_uint (const Group *g, const Entry *e, guint min, guint max, guint *out, GError **error)
 {
   gint64 v;
 
@@ -626,7 +626,7 @@ parse_uint (const Group *g, const Entry *e, guint min, guint max, guint *out, GE
 }
 
 static gboolean
-parse_int (const Group *g, const Entry *e, int min, int max, int *out, GError **error)
+config_parse_int (const Group *g, const Entry *e, int min, int max, int *out, GError **error)
 {
   gint64 v;
 
@@ -652,7 +652,7 @@ format_duration (guint64 us)
 
 /* "250ms", "1.5s", "2 min", "0": microseconds. */
 static gboolean
-parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GError **error)
+config_parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GError **error)
 {
   static const struct {
     const char *unit;
@@ -671,7 +671,7 @@ parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GE
       any_digit = TRUE;
       if (whole > G_MAXUINT64 / 100)
         {
-          key_error (error, g, e, "%s is too long a duration", e->value);
+          config_key_error (error, g, e, "%s is too long a duration", e->value);
           return FALSE;
         }
       whole = whole * 10 + (guint64) (*p - '0');
@@ -686,8 +686,8 @@ parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GE
     }
   if (!any_digit)
     {
-      key_error (error, g, e, "expected a duration with a unit (us, ms, s or min) such as 250ms, got '%s'",
-                 e->value);
+      config_key_error (error, g, e, "expected a duration with a unit (us, ms, s or min) such as 250ms, got '%s'",
+                        e->value);
       return FALSE;
     }
   while (*p == ' ')
@@ -699,7 +699,7 @@ parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GE
           *out = 0;
           return TRUE;
         }
-      key_error (error, g, e, "%s needs a unit: us, ms, s or min (e.g. %sms)", e->value, e->value);
+      config_key_error (error, g, e, "%s needs a unit: us, ms, s or min (e.g. %sms)", e->value, e->value);
       return FALSE;
     }
   for (gsize i = 0; i < G_N_ELEMENTS (units); i++)
@@ -707,7 +707,7 @@ parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GE
       mult = units[i].us;
   if (mult == 0)
     {
-      key_error (error, g, e, "unknown unit '%s' in %s: expected us, ms, s or min", p, e->value);
+      config_key_error (error, g, e, "unknown unit '%s' in %s: expected us, ms, s or min", p, e->value);
       return FALSE;
     }
   {
@@ -725,7 +725,7 @@ parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GE
   if (total > max_us)
     {
       g_autofree char *limit = format_duration (max_us);
-      key_error (error, g, e, "%s is over the limit of %s", e->value, limit);
+      config_key_error (error, g, e, "%s is over the limit of %s", e->value, limit);
       return FALSE;
     }
   *out = total;
@@ -734,7 +734,7 @@ parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GE
 
 /* A plain or quoted text value (quoted: C escapes, may keep spaces). */
 static gboolean
-parse_text (const Group *g, const Entry *e, gsize max_len, char **out, GError **error)
+config_parse_text (const Group *g, const Entry *e, gsize max_len, char **out, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GBytes) bytes = NULL;
@@ -751,20 +751,20 @@ parse_text (const Group *g, const Entry *e, gsize max_len, char **out, GError **
       bytes = bp_value_parse (e->value, BP_FORMAT_UTF8, 0, &local_error);
       if (bytes == NULL)
         {
-          key_error (error, g, e, "%s", local_error->message);
+          config_key_error (error, g, e, "%s", local_error->message);
           return FALSE;
         }
       data = g_bytes_get_data (bytes, &len);
       if (len > 0 && memchr (data, '\0', len) != NULL)
         {
-          key_error (error, g, e, "the text may not contain \\0");
+          config_key_error (error, g, e, "the text may not contain \\0");
           return FALSE;
         }
     }
   if (len > max_len)
     {
-      key_error (error, g, e, "the text is %" G_GSIZE_FORMAT " bytes, over the limit of %" G_GSIZE_FORMAT,
-                 len, max_len);
+      config_key_error (error, g, e, "the text is %" G_GSIZE_FORMAT " bytes, over the limit of %" G_GSIZE_FORMAT,
+                        len, max_len);
       return FALSE;
     }
   *out = g_strndup (data != NULL ? data : "", len);
@@ -774,7 +774,7 @@ parse_text (const Group *g, const Entry *e, gsize max_len, char **out, GError **
 /* Comma-separated items, stripped, empty items dropped; commas inside a
  * quoted string do not separate. */
 static GPtrArray *
-split_list (const char *value)
+config_split_list (const char *value)
 {
   GPtrArray *items = g_ptr_array_new_with_free_func (g_free);
   const char *start = value;
@@ -805,13 +805,13 @@ split_list (const char *value)
 }
 
 static gboolean
-parse_uuid (const Group *g, const Entry *e, const char *text, BpUuid *out, GError **error)
+config_parse_uuid (const Group *g, const Entry *e, const char *text, BpUuid *out, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
 
   if (!bp_uuid_parse (text, out, &local_error))
     {
-      key_error (error, g, e, "%s", local_error->message);
+      config_key_error (error, g, e, "%s", local_error->message);
       return FALSE;
     }
   return TRUE;
@@ -820,12 +820,12 @@ parse_uuid (const Group *g, const Entry *e, const char *text, BpUuid *out, GErro
 static gboolean
 parse_flags (const Group *g, const Entry *e, BpFlags allowed, BpFlags *out, GError **error)
 {
-  g_autoptr (GPtrArray) items = split_list (e->value);
+  g_autoptr (GPtrArray) items = config_split_list (e->value);
   BpFlags flags = 0;
 
   if (items->len == 0)
     {
-      key_error (error, g, e, "expected at least one flag, e.g. read,notify");
+      config_key_error (error, g, e, "expected at least one flag, e.g. read,notify");
       return FALSE;
     }
   for (guint i = 0; i < items->len; i++)
@@ -836,9 +836,9 @@ parse_flags (const Group *g, const Entry *e, BpFlags allowed, BpFlags *out, GErr
         {
           g_autofree char *list = flag_list (allowed);
           if (f == 0)
-            key_error (error, g, e, "unknown flag '%s': expected %s", name, list);
+            config_key_error (error, g, e, "unknown flag '%s': expected %s", name, list);
           else
-            key_error (error, g, e, "'%s' is not a descriptor flag: expected %s", name, list);
+            config_key_error (error, g, e, "'%s' is not a descriptor flag: expected %s", name, list);
           return FALSE;
         }
       flags |= f;
@@ -848,14 +848,14 @@ parse_flags (const Group *g, const Entry *e, BpFlags allowed, BpFlags *out, GErr
 }
 
 static gboolean
-parse_value (const Group *g, const Entry *e, BpFormat format, int exponent, GBytes **out, GError **error)
+config_parse_value (const Group *g, const Entry *e, BpFormat format, int exponent, GBytes **out, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   GBytes *bytes = bp_value_parse (e->value, format, exponent, &local_error);
 
   if (bytes == NULL)
     {
-      key_error (error, g, e, "%s", local_error->message);
+      config_key_error (error, g, e, "%s", local_error->message);
       return FALSE;
     }
   g_clear_pointer (out, g_bytes_unref);
@@ -878,7 +878,7 @@ parse_spaced_hex (const Group *g, const Entry *e, GBytes **out, GError **error)
   bytes = bp_value_parse (compact->str, BP_FORMAT_NONE, 0, &local_error);
   if (bytes == NULL)
     {
-      key_error (error, g, e, "%s", local_error->message);
+      config_key_error (error, g, e, "%s", local_error->message);
       return FALSE;
     }
   g_clear_pointer (out, g_bytes_unref);
@@ -964,7 +964,7 @@ loader_clear (Loader *l)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Loader, loader_clear)
 
 static void
-set_origin (Loader *l, AdField f, const char *group, const Entry *e)
+config_set_origin (Loader *l, AdField f, const char *group, const Entry *e)
 {
   l->origins[f].file = e->file;
   l->origins[f].group = group;
@@ -978,24 +978,24 @@ load_peripheral (Loader *l, const Group *g, GError **error)
   BpConfig *c = l->config;
   Entry *e;
 
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
 
-  if ((e = group_find (g, "Name")) != NULL)
+  if ((e = config_group_find (g, "Name")) != NULL)
     {
       g_clear_pointer (&c->name, g_free);
       /* 248 bytes: the Bluetooth device name limit */
-      if (!parse_text (g, e, 248, &c->name, error))
+      if (!config_parse_text (g, e, 248, &c->name, error))
         return FALSE;
       if (*c->name == '\0')
         {
-          key_error (error, g, e, "expected a name; leave the key out for the host name");
+          config_key_error (error, g, e, "expected a name; leave the key out for the host name");
           return FALSE;
         }
       l->name_explicit = TRUE;
-      set_origin (l, FIELD_NAME, g->name, e);
+      config_set_origin (l, FIELD_NAME, g->name, e);
     }
-  if ((e = group_find (g, "Adapter")) != NULL)
+  if ((e = config_group_find (g, "Adapter")) != NULL)
     {
       gboolean ok = FALSE;
       const char *v = e->value;
@@ -1013,15 +1013,16 @@ load_peripheral (Loader *l, const Group *g, GError **error)
         }
       if (!ok)
         {
-          key_error (error, g, e, "expected hciN or a controller address such as 00:1A:7D:DA:71:13, got '%s'", v);
+          config_key_error (error, g, e, "expected hciN or a controller address such as 00:1A:7D:DA:71:13, "
+                            "got '%s'", v);
           return FALSE;
         }
       c->adapter = g_strdup (v);
     }
-  if ((e = group_find (g, "MaxConnections")) != NULL &&
-      !parse_uint (g, e, 0, 255, &c->max_connections, error))
+  if ((e = config_group_find (g, "MaxConnections")) != NULL &&
+      !config_parse_uint (g, e, 0, 255, &c->max_connections, error))
     return FALSE;
-  if ((e = group_find (g, "PowerOn")) != NULL && !parse_bool (g, e, &c->power_on, error))
+  if ((e = config_group_find (g, "PowerOn")) != NULL && !config_parse_bool (g, e, &c->power_on, error))
     return FALSE;
   return TRUE;
 }
@@ -1033,20 +1034,20 @@ load_control (Loader *l, const Group *g, GError **error)
   BpControlConfig *c = &l->config->control;
   Entry *e;
 
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
-  if ((e = group_find (g, "Socket")) != NULL)
+  if ((e = config_group_find (g, "Socket")) != NULL)
     {
-      if (!parse_text (g, e, 107, &c->socket_path, error))
+      if (!config_parse_text (g, e, 107, &c->socket_path, error))
         return FALSE;
       if (!g_path_is_absolute (c->socket_path))
         {
-          key_error (error, g, e, "expected an absolute path such as /run/ble-peripheral/control, got '%s'",
-                     c->socket_path);
+          config_key_error (error, g, e, "expected an absolute path such as /run/ble-peripheral/control, got '%s'",
+                            c->socket_path);
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Mode")) != NULL)
+  if ((e = config_group_find (g, "Mode")) != NULL)
     {
       guint mode = 0;
       gboolean ok = e->value[0] != '\0';
@@ -1057,18 +1058,18 @@ load_control (Loader *l, const Group *g, GError **error)
         }
       if (!ok || mode > 0777)
         {
-          key_error (error, g, e, "expected an octal mode such as 0660, got '%s'", e->value);
+          config_key_error (error, g, e, "expected an octal mode such as 0660, got '%s'", e->value);
           return FALSE;
         }
       c->mode = mode;
     }
-  if ((e = group_find (g, "Group")) != NULL)
+  if ((e = config_group_find (g, "Group")) != NULL)
     {
-      if (!parse_text (g, e, 255, &c->group, error))
+      if (!config_parse_text (g, e, 255, &c->group, error))
         return FALSE;
       if (*c->group == '\0' || strpbrk (c->group, " :/,") != NULL)
         {
-          key_error (error, g, e, "expected a group name such as ble-producers, got '%s'", c->group);
+          config_key_error (error, g, e, "expected a group name such as ble-producers, got '%s'", c->group);
           return FALSE;
         }
     }
@@ -1082,7 +1083,7 @@ load_service (Loader *l, const Group *g, const char *id, GError **error)
   BpServiceConfig *s;
   Entry *e;
 
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
   s = g_new0 (BpServiceConfig, 1);
   s->id = g_strdup (id);
@@ -1091,14 +1092,14 @@ load_service (Loader *l, const Group *g, const char *id, GError **error)
   g_ptr_array_add (l->config->services, s);
   g_hash_table_insert (l->services, s->id, s);
 
-  if ((e = group_find (g, "UUID")) == NULL)
+  if ((e = config_group_find (g, "UUID")) == NULL)
     {
-      group_error (error, g, "UUID is required, e.g. UUID=0x181A");
+      config_group_error (error, g, "UUID is required, e.g. UUID=0x181A");
       return FALSE;
     }
-  if (!parse_uuid (g, e, e->value, &s->uuid, error))
+  if (!config_parse_uuid (g, e, e->value, &s->uuid, error))
     return FALSE;
-  if ((e = group_find (g, "Primary")) != NULL && !parse_bool (g, e, &s->primary, error))
+  if ((e = config_group_find (g, "Primary")) != NULL && !config_parse_bool (g, e, &s->primary, error))
     return FALSE;
   return TRUE;
 }
@@ -1120,10 +1121,10 @@ load_characteristic (Loader *l, const Group *g, GError **error)
 
   if (s == NULL)
     {
-      group_error (error, g, "the service '%s' is not declared: add a [Service %s] group", sid, sid);
+      config_group_error (error, g, "the service '%s' is not declared: add a [Service %s] group", sid, sid);
       return FALSE;
     }
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
 
   c = g_new0 (BpCharacteristicConfig, 1);
@@ -1138,76 +1139,78 @@ load_characteristic (Loader *l, const Group *g, GError **error)
   g_ptr_array_add (s->characteristics, c);
   g_hash_table_insert (l->chars, c->id, c);
 
-  if ((e = group_find (g, "UUID")) == NULL)
+  if ((e = config_group_find (g, "UUID")) == NULL)
     {
-      group_error (error, g, "UUID is required, e.g. UUID=0x2A6E");
+      config_group_error (error, g, "UUID is required, e.g. UUID=0x2A6E");
       return FALSE;
     }
-  if (!parse_uuid (g, e, e->value, &c->uuid, error))
+  if (!config_parse_uuid (g, e, e->value, &c->uuid, error))
     return FALSE;
-  if ((flags_e = group_find (g, "Flags")) == NULL)
+  if ((flags_e = config_group_find (g, "Flags")) == NULL)
     {
-      group_error (error, g, "Flags is required, e.g. Flags=read,notify");
+      config_group_error (error, g, "Flags is required, e.g. Flags=read,notify");
       return FALSE;
     }
   if (!parse_flags (g, flags_e, ~(BpFlags) 0, &c->flags, error))
     return FALSE;
 
-  if ((e = group_find (g, "Format")) != NULL && !bp_format_from_name (e->value, &c->format))
+  if ((e = config_group_find (g, "Format")) != NULL && !bp_format_from_name (e->value, &c->format))
     {
-      key_error (error, g, e, "unknown format '%s': expected uint8, uint16, uint24, uint32, uint64, "
-                 "sint8, sint16, sint24, sint32, sint64, float32, float64, utf8 or boolean", e->value);
+      config_key_error (error, g, e, "unknown format '%s': expected uint8, uint16, uint24, uint32, uint64, "
+                        "sint8, sint16, sint24, sint32, sint64, float32, float64, utf8 or boolean", e->value);
       return FALSE;
     }
-  if ((e = group_find (g, "Exponent")) != NULL)
+  if ((e = config_group_find (g, "Exponent")) != NULL)
     {
-      if (!parse_int (g, e, -128, 127, &c->exponent, error))
+      if (!config_parse_int (g, e, -128, 127, &c->exponent, error))
         return FALSE;
       if (c->format == BP_FORMAT_NONE)
         {
-          key_error (error, g, e, "needs Format= (the exponent scales a number of that format)");
+          config_key_error (error, g, e, "needs Format= (the exponent scales a number of that format)");
           return FALSE;
         }
     }
   c->presentation_format = c->format != BP_FORMAT_NONE;
-  if ((e = group_find (g, "PresentationFormat")) != NULL)
+  if ((e = config_group_find (g, "PresentationFormat")) != NULL)
     {
-      if (!parse_bool (g, e, &c->presentation_format, error))
+      if (!config_parse_bool (g, e, &c->presentation_format, error))
         return FALSE;
       if (c->presentation_format && c->format == BP_FORMAT_NONE)
         {
-          key_error (error, g, e, "true needs Format= (the 0x2904 descriptor describes the format)");
+          config_key_error (error, g, e, "true needs Format= (the 0x2904 descriptor describes the format)");
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Unit")) != NULL)
+  if ((e = config_group_find (g, "Unit")) != NULL)
     {
       guint unit;
-      if (!parse_uint (g, e, 0, 0xffff, &unit, error))
+      if (!config_parse_uint (g, e, 0, 0xffff, &unit, error))
         return FALSE;
       if (!c->presentation_format)
         {
-          key_error (error, g, e, "the unit goes into the 0x2904 Presentation Format descriptor, "
-                     "which needs Format= (and PresentationFormat not false)");
+          config_key_error (error, g, e, "the unit goes into the 0x2904 Presentation Format descriptor, "
+                            "which needs Format= (and PresentationFormat not false)");
           return FALSE;
         }
       c->has_unit = TRUE;
       c->unit = (guint16) unit;
     }
-  if ((e = group_find (g, "Description")) != NULL &&
-      !parse_text (g, e, BP_VALUE_MAX, &c->description, error))
+  if ((e = config_group_find (g, "Description")) != NULL &&
+      !config_parse_text (g, e, BP_VALUE_MAX, &c->description, error))
     return FALSE;
-  if ((e = group_find (g, "MaxLength")) != NULL &&
-      !parse_uint (g, e, 0, BP_VALUE_MAX, &c->max_length, error))
+  if ((e = config_group_find (g, "MaxLength")) != NULL &&
+      !config_parse_uint (g, e, 0, BP_VALUE_MAX, &c->max_length, error))
     return FALSE;
-  if ((append_e = group_find (g, "Append")) != NULL && !parse_bool (g, append_e, &c->append, error))
+  if ((append_e = config_group_find (g, "Append")) != NULL &&
+      !config_parse_bool (g, append_e, &c->append, error))
     return FALSE;
-  if ((capture_e = group_find (g, "Capture")) != NULL && !parse_bool (g, capture_e, &c->capture, error))
+  if ((capture_e = config_group_find (g, "Capture")) != NULL &&
+      !config_parse_bool (g, capture_e, &c->capture, error))
     return FALSE;
-  if ((e = group_find (g, "QueueLength")) != NULL &&
-      !parse_uint (g, e, 1, 65535, &c->queue_length, error))
+  if ((e = config_group_find (g, "QueueLength")) != NULL &&
+      !config_parse_uint (g, e, 1, 65535, &c->queue_length, error))
     return FALSE;
-  if ((e = group_find (g, "ReadHandler")) != NULL)
+  if ((e = config_group_find (g, "ReadHandler")) != NULL)
     {
       if (strcmp (e->value, "value") == 0)
         c->read_handler = BP_READ_HANDLER_VALUE;
@@ -1215,65 +1218,65 @@ load_characteristic (Loader *l, const Group *g, GError **error)
         c->read_handler = BP_READ_HANDLER_SOCKET;
       else
         {
-          key_error (error, g, e, "expected value or socket, got '%s'", e->value);
+          config_key_error (error, g, e, "expected value or socket, got '%s'", e->value);
           return FALSE;
         }
       if (c->read_handler == BP_READ_HANDLER_SOCKET && !(c->flags & BP_FLAGS_ANY_READ))
         {
-          key_error (error, g, e, "socket needs a read flag (read, encrypt-read, …) in Flags: "
-                     "without one no central can read");
+          config_key_error (error, g, e, "socket needs a read flag (read, encrypt-read, …) in Flags: "
+                            "without one no central can read");
           return FALSE;
         }
     }
-  if ((e = group_find (g, "ReadTimeout")) != NULL)
+  if ((e = config_group_find (g, "ReadTimeout")) != NULL)
     {
-      if (!parse_duration (g, e, G_MAXUINT64, &c->read_timeout_us, error))
+      if (!config_parse_duration (g, e, G_MAXUINT64, &c->read_timeout_us, error))
         return FALSE;
       if (c->read_timeout_us == 0)
         {
-          key_error (error, g, e, "must be more than 0");
+          config_key_error (error, g, e, "must be more than 0");
           return FALSE;
         }
       if (c->read_timeout_us >= BLUEZ_REPLY_TIMEOUT_US)
         {
-          key_error (error, g, e, "%s is not under 5s: bluetoothd answers the central with ATT "
-                     "0x0E itself when a read takes 5 seconds", e->value);
+          config_key_error (error, g, e, "%s is not under 5s: bluetoothd answers the central with ATT "
+                            "0x0E itself when a read takes 5 seconds", e->value);
           return FALSE;
         }
     }
-  if ((e = group_find (g, "MinReadInterval")) != NULL &&
-      !parse_duration (g, e, G_MAXUINT64, &c->min_read_interval_us, error))
+  if ((e = config_group_find (g, "MinReadInterval")) != NULL &&
+      !config_parse_duration (g, e, G_MAXUINT64, &c->min_read_interval_us, error))
     return FALSE;
-  if ((e = group_find (g, "NotifyOnSubscribe")) != NULL)
+  if ((e = config_group_find (g, "NotifyOnSubscribe")) != NULL)
     {
-      if (!parse_bool (g, e, &c->notify_on_subscribe, error))
+      if (!config_parse_bool (g, e, &c->notify_on_subscribe, error))
         return FALSE;
       if (c->notify_on_subscribe && !(c->flags & FLAGS_ANY_NOTIFY))
         {
-          key_error (error, g, e, "true needs notify or indicate in Flags");
+          config_key_error (error, g, e, "true needs notify or indicate in Flags");
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Initial")) != NULL &&
-      !parse_value (g, e, c->format, c->exponent, &c->initial, error))
+  if ((e = config_group_find (g, "Initial")) != NULL &&
+      !config_parse_value (g, e, c->format, c->exponent, &c->initial, error))
     return FALSE;
 
   /* Combinations that cannot work */
   if (c->capture && !(c->flags & BP_FLAGS_ANY_WRITE))
     {
-      key_error (error, g, capture_e, "true needs a write flag (write, write-without-response, …) "
-                 "in Flags: without one no central can write");
+      config_key_error (error, g, capture_e, "true needs a write flag (write, write-without-response, …) "
+                        "in Flags: without one no central can write");
       return FALSE;
     }
   if (c->append && !(c->flags & BP_FLAGS_ANY_WRITE))
     {
-      key_error (error, g, append_e, "true needs a write flag (write, …) in Flags: "
-                 "without one no central can write");
+      config_key_error (error, g, append_e, "true needs a write flag (write, …) in Flags: "
+                        "without one no central can write");
       return FALSE;
     }
   if (c->append && c->max_length == 0)
     {
-      key_error (error, g, append_e, "true needs room in the buffer, but MaxLength is 0");
+      config_key_error (error, g, append_e, "true needs room in the buffer, but MaxLength is 0");
       return FALSE;
     }
   if ((c->flags & BP_FLAG_WRITE_WITHOUT_RESPONSE) && (c->max_length != BP_VALUE_MAX || c->append))
@@ -1281,14 +1284,14 @@ load_characteristic (Loader *l, const Group *g, GError **error)
       /* BLUEZ.md: with write-without-response bluetoothd acknowledges every
        * write before the daemon sees it, so no error reaches the central. */
       if (c->append)
-        key_error (error, g, flags_e, "write-without-response cannot be combined with Append=true: "
-                   "bluetoothd acknowledges such writes before the daemon sees them, so a write that "
-                   "overflows the buffer could not be refused; drop write-without-response or Append");
+        config_key_error (error, g, flags_e, "write-without-response cannot be combined with Append=true: "
+                          "bluetoothd acknowledges such writes before the daemon sees them, so a write that "
+                          "overflows the buffer could not be refused; drop write-without-response or Append");
       else
-        key_error (error, g, flags_e, "write-without-response cannot be combined with MaxLength=%u: "
-                   "bluetoothd acknowledges such writes before the daemon sees them, so a write longer "
-                   "than MaxLength could not be refused; set MaxLength=512 or drop write-without-response",
-                   c->max_length);
+        config_key_error (error, g, flags_e, "write-without-response cannot be combined with MaxLength=%u: "
+                          "bluetoothd acknowledges such writes before the daemon sees them, so a write longer "
+                          "than MaxLength could not be refused; set MaxLength=512 or drop write-without-response",
+                          c->max_length);
       return FALSE;
     }
   return TRUE;
@@ -1308,11 +1311,11 @@ load_descriptor (Loader *l, const Group *g, GError **error)
 
   if (c == NULL)
     {
-      group_error (error, g, "the characteristic '%s' is not declared: add a [Characteristic %s] group",
-                   cid, cid);
+      config_group_error (error, g, "the characteristic '%s' is not declared: add a [Characteristic %s] group",
+                          cid, cid);
       return FALSE;
     }
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
 
   d = g_new0 (BpDescriptorConfig, 1);
@@ -1321,43 +1324,44 @@ load_descriptor (Loader *l, const Group *g, GError **error)
   d->value = g_bytes_new (NULL, 0);
   g_ptr_array_add (c->descriptors, d);
 
-  if ((e = group_find (g, "UUID")) == NULL)
+  if ((e = config_group_find (g, "UUID")) == NULL)
     {
-      group_error (error, g, "UUID is required, e.g. UUID=0x2906");
+      config_group_error (error, g, "UUID is required, e.g. UUID=0x2906");
       return FALSE;
     }
-  if (!parse_uuid (g, e, e->value, &d->uuid, error))
+  if (!config_parse_uuid (g, e, e->value, &d->uuid, error))
     return FALSE;
   if (bp_uuid_to_u16 (&d->uuid, &u16))
     {
       if (u16 == 0x2902)
         {
-          key_error (error, g, e, "0x2902 (Client Characteristic Configuration) is made by bluetoothd "
-                     "itself for notify and indicate; leave this descriptor out");
+          config_key_error (error, g, e, "0x2902 (Client Characteristic Configuration) is made by bluetoothd "
+                            "itself for notify and indicate; leave this descriptor out");
           return FALSE;
         }
       if (u16 == 0x2900 && (c->flags & (BP_FLAG_RELIABLE_WRITE | BP_FLAG_WRITABLE_AUXILIARIES)))
         {
-          key_error (error, g, e, "0x2900 (Extended Properties) is made by bluetoothd itself for "
-                     "reliable-write and writable-auxiliaries; leave this descriptor out");
+          config_key_error (error, g, e, "0x2900 (Extended Properties) is made by bluetoothd itself for "
+                            "reliable-write and writable-auxiliaries; leave this descriptor out");
           return FALSE;
         }
       if (u16 == 0x2901 && c->description != NULL)
         {
-          key_error (error, g, e, "0x2901 (User Description) is generated from Description= of "
-                     "[Characteristic %s]; keep one of them", c->id);
+          config_key_error (error, g, e, "0x2901 (User Description) is generated from Description= of "
+                            "[Characteristic %s]; keep one of them", c->id);
           return FALSE;
         }
       if (u16 == 0x2904 && c->presentation_format)
         {
-          key_error (error, g, e, "0x2904 (Presentation Format) is generated from Format= of "
-                     "[Characteristic %s]; set PresentationFormat=false there to write your own", c->id);
+          config_key_error (error, g, e, "0x2904 (Presentation Format) is generated from Format= of "
+                            "[Characteristic %s]; set PresentationFormat=false there to write your own", c->id);
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Flags")) != NULL && !parse_flags (g, e, FLAGS_DESCRIPTOR, &d->flags, error))
+  if ((e = config_group_find (g, "Flags")) != NULL && !parse_flags (g, e, FLAGS_DESCRIPTOR, &d->flags, error))
     return FALSE;
-  if ((e = group_find (g, "Value")) != NULL && !parse_value (g, e, BP_FORMAT_NONE, 0, &d->value, error))
+  if ((e = config_group_find (g, "Value")) != NULL &&
+      !config_parse_value (g, e, BP_FORMAT_NONE, 0, &d->value, error))
     return FALSE;
   return TRUE;
 }
@@ -1376,7 +1380,7 @@ resolve_service_ref (Loader *l, const Group *g, const Entry *e, const char *item
     }
   if (bp_uuid_parse (item, out, NULL))
     return TRUE;
-  key_error (error, g, e, "'%s' names no service: expected the ID of a [Service ID] group or a UUID", item);
+  config_key_error (error, g, e, "'%s' names no service: expected the ID of a [Service ID] group or a UUID", item);
   return FALSE;
 }
 
@@ -1398,8 +1402,8 @@ add_manufacturer_data (const Group *g, const Entry *e, GPtrArray *list, guint16 
   for (guint i = 0; i < list->len; i++)
     if (((BpManufacturerData *) g_ptr_array_index (list, i))->company == company)
       {
-        key_error (error, g, e, "company 0x%04X appears twice: the advertisement holds one value per company",
-                   company);
+        config_key_error (error, g, e, "company 0x%04X appears twice: the advertisement holds one value per company",
+                          company);
         return FALSE;
       }
   m = g_new0 (BpManufacturerData, 1);
@@ -1420,7 +1424,8 @@ add_service_data (const Group *g, const Entry *e, GPtrArray *list, const BpUuid 
       {
         char buf[BP_UUID_STRLEN];
         bp_uuid_to_string (uuid, buf);
-        key_error (error, g, e, "service %s appears twice: the advertisement holds one value per service", buf);
+        config_key_error (error, g, e, "service %s appears twice: the advertisement holds one value per service",
+                          buf);
         return FALSE;
       }
   sd = g_new0 (BpServiceData, 1);
@@ -1470,16 +1475,16 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
           for (gsize i = pos; i < len; i++)
             if (data[i] != 0)
               {
-                key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " has length 0, "
-                           "but data follows", pos);
+                config_key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " has length 0, "
+                                  "but data follows", pos);
                 return FALSE;
               }
           break;
         }
       if (pos + 1 + ad_len > len)
         {
-          key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " says %u bytes follow, "
-                     "but only %" G_GSIZE_FORMAT " do", pos, ad_len, len - pos - 1);
+          config_key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " says %u bytes follow, "
+                            "but only %" G_GSIZE_FORMAT " do", pos, ad_len, len - pos - 1);
           return FALSE;
         }
       type = data[pos + 1];
@@ -1497,7 +1502,7 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             gboolean limited, discoverable;
             if (plen < 1)
               {
-                key_error (error, g, e, "the Flags structure (type 0x01) is empty");
+                config_key_error (error, g, e, "the Flags structure (type 0x01) is empty");
                 return FALSE;
               }
             limited = (payload[0] & 0x01) != 0;
@@ -1506,13 +1511,13 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             if ((l->discoverable_explicit && discoverable != a->discoverable) ||
                 (l->limited_explicit && limited != a->limited_discoverable))
               {
-                key_error (error, g, e, "the Flags structure (type 0x01) disagrees with Discoverable= "
-                           "or LimitedDiscoverable=; keep one of them");
+                config_key_error (error, g, e, "the Flags structure (type 0x01) disagrees with Discoverable= "
+                                  "or LimitedDiscoverable=; keep one of them");
                 return FALSE;
               }
             a->discoverable = discoverable;
             a->limited_discoverable = limited;
-            set_origin (l, FIELD_FLAGS, g->name, e);
+            config_set_origin (l, FIELD_FLAGS, g->name, e);
             break;
           }
         case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x07:
@@ -1523,8 +1528,8 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             gboolean solicit = type >= 0x14;
             if (plen % size != 0)
               {
-                key_error (error, g, e, "the UUID list of type 0x%02X is %" G_GSIZE_FORMAT " bytes, "
-                           "not a multiple of %" G_GSIZE_FORMAT, type, plen, size);
+                config_key_error (error, g, e, "the UUID list of type 0x%02X is %" G_GSIZE_FORMAT " bytes, "
+                                  "not a multiple of %" G_GSIZE_FORMAT, type, plen, size);
                 return FALSE;
               }
             for (gsize i = 0; i < plen; i += size)
@@ -1533,7 +1538,7 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
                 uuid_from_le (payload + i, size, &uuid);
                 add_uuid_unique (solicit ? a->solicit_uuids : a->service_uuids, &uuid);
               }
-            set_origin (l, solicit ? FIELD_SOLICIT_UUIDS : FIELD_SERVICE_UUIDS, g->name, e);
+            config_set_origin (l, solicit ? FIELD_SOLICIT_UUIDS : FIELD_SERVICE_UUIDS, g->name, e);
             break;
           }
         case 0x08: case 0x09: /* Shortened / Complete Local Name */
@@ -1541,54 +1546,54 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             g_autofree char *name = g_strndup ((const char *) payload, plen);
             if (plen == 0 || strlen (name) != plen || !g_utf8_validate (name, -1, NULL))
               {
-                key_error (error, g, e, "the local name (type 0x%02X) is not UTF-8 text", type);
+                config_key_error (error, g, e, "the local name (type 0x%02X) is not UTF-8 text", type);
                 return FALSE;
               }
             if (l->name_explicit && strcmp (name, l->config->name) != 0)
               {
-                key_error (error, g, e, "the local name '%s' (type 0x%02X) disagrees with Name=%s of "
-                           "[Peripheral]; keep one of them", name, type, l->config->name);
+                config_key_error (error, g, e, "the local name '%s' (type 0x%02X) disagrees with Name=%s of "
+                                  "[Peripheral]; keep one of them", name, type, l->config->name);
                 return FALSE;
               }
             g_free (l->config->name);
             l->config->name = g_steal_pointer (&name);
-            set_origin (l, FIELD_NAME, g->name, e);
+            config_set_origin (l, FIELD_NAME, g->name, e);
             break;
           }
         case 0x0A: /* TX Power Level */
           if (plen != 1)
             {
-              key_error (error, g, e, "the TX power structure (type 0x0A) must hold 1 byte");
+              config_key_error (error, g, e, "the TX power structure (type 0x0A) must hold 1 byte");
               return FALSE;
             }
           if (l->tx_power_explicit && a->tx_power != (gint8) payload[0])
             {
-              key_error (error, g, e, "the TX power (type 0x0A) disagrees with TxPower=; keep one of them");
+              config_key_error (error, g, e, "the TX power (type 0x0A) disagrees with TxPower=; keep one of them");
               return FALSE;
             }
           a->has_tx_power = TRUE;
           a->tx_power = (gint8) payload[0];
           a->include_tx_power = TRUE;
-          set_origin (l, FIELD_TX_POWER, g->name, e);
+          config_set_origin (l, FIELD_TX_POWER, g->name, e);
           break;
         case 0x19: /* Appearance */
           {
             guint16 appearance;
             if (plen != 2)
               {
-                key_error (error, g, e, "the appearance structure (type 0x19) must hold 2 bytes");
+                config_key_error (error, g, e, "the appearance structure (type 0x19) must hold 2 bytes");
                 return FALSE;
               }
             appearance = (guint16) (payload[0] | (payload[1] << 8));
             if (a->has_appearance && a->appearance != appearance)
               {
-                key_error (error, g, e, "the appearance 0x%04X (type 0x19) disagrees with "
-                           "Appearance=0x%04X; keep one of them", appearance, a->appearance);
+                config_key_error (error, g, e, "the appearance 0x%04X (type 0x19) disagrees with "
+                                  "Appearance=0x%04X; keep one of them", appearance, a->appearance);
                 return FALSE;
               }
             a->has_appearance = TRUE;
             a->appearance = appearance;
-            set_origin (l, FIELD_APPEARANCE, g->name, e);
+            config_set_origin (l, FIELD_APPEARANCE, g->name, e);
             break;
           }
         case 0x16: case 0x20: case 0x21: /* Service Data */
@@ -1598,15 +1603,15 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             BpUuid uuid;
             if (plen < size)
               {
-                key_error (error, g, e, "the service data (type 0x%02X) is shorter than its "
-                           "%" G_GSIZE_FORMAT "-byte UUID", type, size);
+                config_key_error (error, g, e, "the service data (type 0x%02X) is shorter than its "
+                                  "%" G_GSIZE_FORMAT "-byte UUID", type, size);
                 return FALSE;
               }
             uuid_from_le (payload, size, &uuid);
             sd = g_bytes_new (payload + size, plen - size);
             if (!add_service_data (g, e, a->service_data, &uuid, sd, error))
               return FALSE;
-            set_origin (l, FIELD_SERVICE_DATA, g->name, e);
+            config_set_origin (l, FIELD_SERVICE_DATA, g->name, e);
             break;
           }
         case 0xFF: /* Manufacturer Specific Data */
@@ -1614,20 +1619,20 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             g_autoptr (GBytes) md = NULL;
             if (plen < 2)
               {
-                key_error (error, g, e, "the manufacturer data (type 0xFF) is shorter than its "
-                           "2-byte company ID");
+                config_key_error (error, g, e, "the manufacturer data (type 0xFF) is shorter than its "
+                                  "2-byte company ID");
                 return FALSE;
               }
             md = g_bytes_new (payload + 2, plen - 2);
             if (!add_manufacturer_data (g, e, a->manufacturer_data,
                                         (guint16) (payload[0] | (payload[1] << 8)), md, error))
               return FALSE;
-            set_origin (l, FIELD_MANUFACTURER_DATA, g->name, e);
+            config_set_origin (l, FIELD_MANUFACTURER_DATA, g->name, e);
             break;
           }
         default:
           g_ptr_array_add (a->data, g_bytes_new (payload - 1, plen + 1));
-          set_origin (l, FIELD_DATA, g->name, e);
+          config_set_origin (l, FIELD_DATA, g->name, e);
           break;
         }
     }
@@ -1639,23 +1644,23 @@ parse_interval (const Group *g, const Entry *e, guint32 *out_ms, GError **error)
 {
   guint64 us;
 
-  if (!parse_duration (g, e, G_MAXUINT64, &us, error))
+  if (!config_parse_duration (g, e, G_MAXUINT64, &us, error))
     return FALSE;
   /* The legacy advertising range, which every controller takes. */
   if (us < 20 * US_PER_MS)
     {
-      key_error (error, g, e, "%s is under the minimum of 20ms", e->value);
+      config_key_error (error, g, e, "%s is under the minimum of 20ms", e->value);
       return FALSE;
     }
   if (us > 10240 * US_PER_MS)
     {
-      key_error (error, g, e, "%s is over the limit of 10.24s", e->value);
+      config_key_error (error, g, e, "%s is over the limit of 10.24s", e->value);
       return FALSE;
     }
   if (us % US_PER_MS != 0)
     {
-      key_error (error, g, e, "%s is not a whole number of milliseconds (BlueZ takes the interval in ms)",
-                 e->value);
+      config_key_error (error, g, e, "%s is not a whole number of milliseconds (BlueZ takes the interval in ms)",
+                        e->value);
       return FALSE;
     }
   *out_ms = (guint32) (us / US_PER_MS);
@@ -1673,23 +1678,23 @@ load_advertising (Loader *l, const Group *g, GError **error)
   BpAdvertisingConfig *a = &l->config->advertising;
   Entry *e, *min_e, *max_e;
 
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
 
-  if ((e = group_find (g, "Enabled")) != NULL && !parse_bool (g, e, &a->enabled, error))
+  if ((e = config_group_find (g, "Enabled")) != NULL && !config_parse_bool (g, e, &a->enabled, error))
     return FALSE;
 
   /* Interval sets both ends; IntervalMin/IntervalMax override one each, so
    * that a drop-in can set them apart from the main file's Interval. */
-  if ((e = group_find (g, "Interval")) != NULL)
+  if ((e = config_group_find (g, "Interval")) != NULL)
     {
       if (!parse_interval (g, e, &a->interval_min_ms, error))
         return FALSE;
       a->interval_max_ms = a->interval_min_ms;
       a->has_interval = TRUE;
     }
-  min_e = group_find (g, "IntervalMin");
-  max_e = group_find (g, "IntervalMax");
+  min_e = config_group_find (g, "IntervalMin");
+  max_e = config_group_find (g, "IntervalMax");
   if (min_e != NULL && !parse_interval (g, min_e, &a->interval_min_ms, error))
     return FALSE;
   if (max_e != NULL && !parse_interval (g, max_e, &a->interval_max_ms, error))
@@ -1705,14 +1710,14 @@ load_advertising (Loader *l, const Group *g, GError **error)
   if (a->has_interval && a->interval_min_ms > a->interval_max_ms)
     {
       Entry *blame = max_e != NULL ? max_e : min_e;
-      key_error (error, g, blame, "the interval's minimum (%ums) is over its maximum (%ums)",
-                 a->interval_min_ms, a->interval_max_ms);
+      config_key_error (error, g, blame, "the interval's minimum (%ums) is over its maximum (%ums)",
+                        a->interval_min_ms, a->interval_max_ms);
       return FALSE;
     }
 
-  if ((e = group_find (g, "Services")) != NULL)
+  if ((e = config_group_find (g, "Services")) != NULL)
     {
-      g_autoptr (GPtrArray) items = split_list (e->value);
+      g_autoptr (GPtrArray) items = config_split_list (e->value);
       for (guint i = 0; i < items->len; i++)
         {
           BpUuid uuid;
@@ -1720,11 +1725,11 @@ load_advertising (Loader *l, const Group *g, GError **error)
             return FALSE;
           add_uuid_unique (a->service_uuids, &uuid);
         }
-      set_origin (l, FIELD_SERVICE_UUIDS, g->name, e);
+      config_set_origin (l, FIELD_SERVICE_UUIDS, g->name, e);
     }
-  if ((e = group_find (g, "SolicitServices")) != NULL)
+  if ((e = config_group_find (g, "SolicitServices")) != NULL)
     {
-      g_autoptr (GPtrArray) items = split_list (e->value);
+      g_autoptr (GPtrArray) items = config_split_list (e->value);
       for (guint i = 0; i < items->len; i++)
         {
           BpUuid uuid;
@@ -1732,20 +1737,20 @@ load_advertising (Loader *l, const Group *g, GError **error)
             return FALSE;
           add_uuid_unique (a->solicit_uuids, &uuid);
         }
-      set_origin (l, FIELD_SOLICIT_UUIDS, g->name, e);
+      config_set_origin (l, FIELD_SOLICIT_UUIDS, g->name, e);
     }
-  if ((e = group_find (g, "Appearance")) != NULL)
+  if ((e = config_group_find (g, "Appearance")) != NULL)
     {
       guint v;
-      if (!parse_uint (g, e, 0, 0xffff, &v, error))
+      if (!config_parse_uint (g, e, 0, 0xffff, &v, error))
         return FALSE;
       a->has_appearance = TRUE;
       a->appearance = (guint16) v;
-      set_origin (l, FIELD_APPEARANCE, g->name, e);
+      config_set_origin (l, FIELD_APPEARANCE, g->name, e);
     }
-  if ((e = group_find (g, "ManufacturerData")) != NULL)
+  if ((e = config_group_find (g, "ManufacturerData")) != NULL)
     {
-      g_autoptr (GPtrArray) items = split_list (e->value);
+      g_autoptr (GPtrArray) items = config_split_list (e->value);
       for (guint i = 0; i < items->len; i++)
         {
           const char *item = g_ptr_array_index (items, i);
@@ -1759,31 +1764,31 @@ load_advertising (Loader *l, const Group *g, GError **error)
 
           if (colon == NULL)
             {
-              key_error (error, g, e, "expected COMPANY:VALUE such as 0xFFFF:0102, got '%s'", item);
+              config_key_error (error, g, e, "expected COMPANY:VALUE such as 0xFFFF:0102, got '%s'", item);
               return FALSE;
             }
           company_text = g_strstrip (g_strndup (item, (gsize) (colon - item)));
-          if (!scan_u64 (company_text, &company, &overflow) || company > 0xffff)
+          if (!config_scan_u64 (company_text, &company, &overflow) || company > 0xffff)
             {
-              key_error (error, g, e, "expected a 16-bit company ID such as 0xFFFF before ':', got '%s'",
-                         company_text);
+              config_key_error (error, g, e, "expected a 16-bit company ID such as 0xFFFF before ':', got '%s'",
+                                company_text);
               return FALSE;
             }
           value_text = g_strstrip (g_strdup (colon + 1));
           data = bp_value_parse (value_text, BP_FORMAT_NONE, 0, &local_error);
           if (data == NULL)
             {
-              key_error (error, g, e, "company 0x%04X: %s", (guint) company, local_error->message);
+              config_key_error (error, g, e, "company 0x%04X: %s", (guint) company, local_error->message);
               return FALSE;
             }
           if (!add_manufacturer_data (g, e, a->manufacturer_data, (guint16) company, data, error))
             return FALSE;
         }
-      set_origin (l, FIELD_MANUFACTURER_DATA, g->name, e);
+      config_set_origin (l, FIELD_MANUFACTURER_DATA, g->name, e);
     }
-  if ((e = group_find (g, "ServiceData")) != NULL)
+  if ((e = config_group_find (g, "ServiceData")) != NULL)
     {
-      g_autoptr (GPtrArray) items = split_list (e->value);
+      g_autoptr (GPtrArray) items = config_split_list (e->value);
       for (guint i = 0; i < items->len; i++)
         {
           const char *item = g_ptr_array_index (items, i);
@@ -1796,7 +1801,7 @@ load_advertising (Loader *l, const Group *g, GError **error)
 
           if (colon == NULL)
             {
-              key_error (error, g, e, "expected UUID:VALUE such as 0x181A:0102, got '%s'", item);
+              config_key_error (error, g, e, "expected UUID:VALUE such as 0x181A:0102, got '%s'", item);
               return FALSE;
             }
           ref = g_strstrip (g_strndup (item, (gsize) (colon - item)));
@@ -1806,61 +1811,61 @@ load_advertising (Loader *l, const Group *g, GError **error)
           data = bp_value_parse (value_text, BP_FORMAT_NONE, 0, &local_error);
           if (data == NULL)
             {
-              key_error (error, g, e, "%s: %s", ref, local_error->message);
+              config_key_error (error, g, e, "%s: %s", ref, local_error->message);
               return FALSE;
             }
           if (!add_service_data (g, e, a->service_data, &uuid, data, error))
             return FALSE;
         }
-      set_origin (l, FIELD_SERVICE_DATA, g->name, e);
+      config_set_origin (l, FIELD_SERVICE_DATA, g->name, e);
     }
-  if ((e = group_find (g, "Connectable")) != NULL && !parse_bool (g, e, &a->connectable, error))
+  if ((e = config_group_find (g, "Connectable")) != NULL && !config_parse_bool (g, e, &a->connectable, error))
     return FALSE;
-  if ((e = group_find (g, "Discoverable")) != NULL)
+  if ((e = config_group_find (g, "Discoverable")) != NULL)
     {
-      if (!parse_bool (g, e, &a->discoverable, error))
+      if (!config_parse_bool (g, e, &a->discoverable, error))
         return FALSE;
       l->discoverable_explicit = TRUE;
-      set_origin (l, FIELD_FLAGS, g->name, e);
+      config_set_origin (l, FIELD_FLAGS, g->name, e);
     }
-  if ((e = group_find (g, "LimitedDiscoverable")) != NULL)
+  if ((e = config_group_find (g, "LimitedDiscoverable")) != NULL)
     {
-      if (!parse_bool (g, e, &a->limited_discoverable, error))
+      if (!config_parse_bool (g, e, &a->limited_discoverable, error))
         return FALSE;
       l->limited_explicit = TRUE;
       if (a->limited_discoverable && !a->discoverable)
         {
-          key_error (error, g, e, "true needs Discoverable=true (limited discoverable is a kind of "
-                     "discoverable)");
+          config_key_error (error, g, e, "true needs Discoverable=true (limited discoverable is a kind of "
+                            "discoverable)");
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Timeout")) != NULL &&
-      !parse_duration (g, e, 65535 * US_PER_S, &a->timeout_us, error))
+  if ((e = config_group_find (g, "Timeout")) != NULL &&
+      !config_parse_duration (g, e, 65535 * US_PER_S, &a->timeout_us, error))
     return FALSE;
-  if ((e = group_find (g, "TxPower")) != NULL)
+  if ((e = config_group_find (g, "TxPower")) != NULL)
     {
       int v;
-      if (!parse_int (g, e, -127, 20, &v, error))
+      if (!config_parse_int (g, e, -127, 20, &v, error))
         return FALSE;
       a->has_tx_power = TRUE;
       a->tx_power = (gint16) v;
       l->tx_power_explicit = TRUE;
     }
-  if ((e = group_find (g, "IncludeTxPower")) != NULL)
+  if ((e = config_group_find (g, "IncludeTxPower")) != NULL)
     {
-      if (!parse_bool (g, e, &a->include_tx_power, error))
+      if (!config_parse_bool (g, e, &a->include_tx_power, error))
         return FALSE;
-      set_origin (l, FIELD_TX_POWER, g->name, e);
+      config_set_origin (l, FIELD_TX_POWER, g->name, e);
     }
-  if ((e = group_find (g, "Data")) != NULL)
+  if ((e = config_group_find (g, "Data")) != NULL)
     {
       g_autoptr (GBytes) raw = NULL;
       if (!parse_spaced_hex (g, e, &raw, error) ||
           !parse_ad_structures (l, g, e, raw, error))
         return FALSE;
     }
-  if ((e = group_find (g, "ScanResponseData")) != NULL)
+  if ((e = config_group_find (g, "ScanResponseData")) != NULL)
     {
       /* Passed on as it is; the daemon checks that bluetoothd takes it. */
       if (!parse_spaced_hex (g, e, &a->scan_response, error) ||
@@ -1868,9 +1873,9 @@ load_advertising (Loader *l, const Group *g, GError **error)
         return FALSE;
       if (g_bytes_get_size (a->scan_response) > ADV_MAX)
         {
-          key_error (error, g, e, "the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
-                     " over the %d-byte limit", g_bytes_get_size (a->scan_response),
-                     g_bytes_get_size (a->scan_response) - ADV_MAX, ADV_MAX);
+          config_key_error (error, g, e, "the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
+                            " over the %d-byte limit", g_bytes_get_size (a->scan_response),
+                            g_bytes_get_size (a->scan_response) - ADV_MAX, ADV_MAX);
           return FALSE;
         }
     }
@@ -2064,8 +2069,8 @@ classify_groups (Loader *l, GError **error)
           rest = g->name + strlen ("Service ");
           if (!id_is_valid (rest))
             {
-              group_error (error, g, "the service ID '%s' may only hold letters, digits, '_', '-' and '.'",
-                           rest);
+              config_group_error (error, g, "the service ID '%s' may only hold letters, digits, '_', '-' and '.'",
+                                  rest);
               return FALSE;
             }
         }
@@ -2080,22 +2085,23 @@ classify_groups (Loader *l, GError **error)
           n = g_strv_length (parts);
           if (n != (is_char ? 2u : 3u))
             {
-              group_error (error, g, "expected [%s], got '%s'",
-                           is_char ? "Characteristic SERVICE/CHAR" : "Descriptor SERVICE/CHAR/DESC", rest);
+              config_group_error (error, g, "expected [%s], got '%s'",
+                                  is_char ? "Characteristic SERVICE/CHAR" : "Descriptor SERVICE/CHAR/DESC", rest);
               return FALSE;
             }
           for (guint k = 0; k < n; k++)
             if (!id_is_valid (parts[k]))
               {
-                group_error (error, g, "the ID '%s' may only hold letters, digits, '_', '-' and '.'", parts[k]);
+                config_group_error (error, g, "the ID '%s' may only hold letters, digits, '_', '-' and '.'",
+                                    parts[k]);
                 return FALSE;
               }
           g_ptr_array_add (is_char ? l->char_groups : l->desc_groups, g);
         }
       else
         {
-          group_error (error, g, "unknown group: expected [Peripheral], [Advertising], [Control], "
-                       "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
+          config_group_error (error, g, "unknown group: expected [Peripheral], [Advertising], [Control], "
+                              "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
           return FALSE;
         }
     }
@@ -2296,7 +2302,7 @@ bp_config_find_characteristic (const BpConfig *config, const char *name, GError 
 }
 
 static void
-append_uuid (GString *s, const BpUuid *uuid)
+config_append_uuid (GString *s, const BpUuid *uuid)
 {
   guint16 u16;
   char buf[BP_UUID_STRLEN];
@@ -2311,7 +2317,7 @@ append_uuid (GString *s, const BpUuid *uuid)
 }
 
 static void
-append_bytes (GString *s, GBytes *bytes)
+config_append_bytes (GString *s, GBytes *bytes)
 {
   gsize len = 0;
   const guint8 *data = bytes != NULL ? g_bytes_get_data (bytes, &len) : NULL;
@@ -2321,7 +2327,7 @@ append_bytes (GString *s, GBytes *bytes)
 }
 
 static void
-append_duration (GString *s, guint64 us)
+config_append_duration (GString *s, guint64 us)
 {
   g_autofree char *d = format_duration (us);
   g_string_append (s, d);
@@ -2350,7 +2356,7 @@ bp_config_describe (const BpConfig *config)
       BpServiceConfig *svc = g_ptr_array_index (config->services, i);
 
       g_string_append_printf (s, "\nservice %s: ", svc->id);
-      append_uuid (s, &svc->uuid);
+      config_append_uuid (s, &svc->uuid);
       g_string_append (s, svc->primary ? " (primary)\n" : " (secondary)\n");
       for (guint c = 0; c < svc->characteristics->len; c++)
         {
@@ -2361,9 +2367,9 @@ bp_config_describe (const BpConfig *config)
           const guint8 *data = g_bytes_get_data (chr->initial, &len);
 
           g_string_append_printf (s, "  characteristic %s: ", chr->id);
-          append_uuid (s, &chr->uuid);
+          config_append_uuid (s, &chr->uuid);
           g_string_append_printf (s, "\n    flags: %s\n    initial value: ", flags_text);
-          append_bytes (s, chr->initial);
+          config_append_bytes (s, chr->initial);
           if (chr->format != BP_FORMAT_NONE && len > 0)
             {
               g_autofree char *shown = bp_value_to_display (data, len, chr->format, chr->exponent);
@@ -2383,13 +2389,13 @@ bp_config_describe (const BpConfig *config)
           if (chr->read_handler == BP_READ_HANDLER_SOCKET)
             {
               g_string_append (s, "    reads: answered by a producer (serve), timeout ");
-              append_duration (s, chr->read_timeout_us);
+              config_append_duration (s, chr->read_timeout_us);
               g_string_append_c (s, '\n');
             }
           if (chr->min_read_interval_us > 0)
             {
               g_string_append (s, "    min read interval: ");
-              append_duration (s, chr->min_read_interval_us);
+              config_append_duration (s, chr->min_read_interval_us);
               g_string_append_c (s, '\n');
             }
           if (chr->notify_on_subscribe)
@@ -2418,9 +2424,9 @@ bp_config_describe (const BpConfig *config)
               g_autofree char *dflags_text = g_strjoinv (",", dflags);
 
               g_string_append_printf (s, "    descriptor %s: ", desc->id);
-              append_uuid (s, &desc->uuid);
+              config_append_uuid (s, &desc->uuid);
               g_string_append_printf (s, " [%s]: ", dflags_text);
-              append_bytes (s, desc->value);
+              config_append_bytes (s, desc->value);
               g_string_append_c (s, '\n');
             }
         }
@@ -2435,7 +2441,7 @@ bp_config_describe (const BpConfig *config)
   if (a->timeout_us > 0)
     {
       g_string_append (s, "  timeout: ");
-      append_duration (s, a->timeout_us);
+      config_append_duration (s, a->timeout_us);
       g_string_append_c (s, '\n');
     }
   g_string_append_printf (s, "  local name: \"%s\"\n", config->name ? config->name : "");
@@ -2445,7 +2451,7 @@ bp_config_describe (const BpConfig *config)
       for (guint i = 0; i < a->service_uuids->len; i++)
         {
           g_string_append_c (s, ' ');
-          append_uuid (s, &g_array_index (a->service_uuids, BpUuid, i));
+          config_append_uuid (s, &g_array_index (a->service_uuids, BpUuid, i));
         }
       g_string_append_c (s, '\n');
     }
@@ -2455,7 +2461,7 @@ bp_config_describe (const BpConfig *config)
       for (guint i = 0; i < a->solicit_uuids->len; i++)
         {
           g_string_append_c (s, ' ');
-          append_uuid (s, &g_array_index (a->solicit_uuids, BpUuid, i));
+          config_append_uuid (s, &g_array_index (a->solicit_uuids, BpUuid, i));
         }
       g_string_append_c (s, '\n');
     }
@@ -2465,16 +2471,16 @@ bp_config_describe (const BpConfig *config)
     {
       BpManufacturerData *m = g_ptr_array_index (a->manufacturer_data, i);
       g_string_append_printf (s, "  manufacturer data 0x%04X: ", m->company);
-      append_bytes (s, m->data);
+      config_append_bytes (s, m->data);
       g_string_append_c (s, '\n');
     }
   for (guint i = 0; i < a->service_data->len; i++)
     {
       BpServiceData *sd = g_ptr_array_index (a->service_data, i);
       g_string_append (s, "  service data ");
-      append_uuid (s, &sd->uuid);
+      config_append_uuid (s, &sd->uuid);
       g_string_append (s, ": ");
-      append_bytes (s, sd->data);
+      config_append_bytes (s, sd->data);
       g_string_append_c (s, '\n');
     }
   if (a->has_tx_power)
@@ -2502,7 +2508,7 @@ bp_config_describe (const BpConfig *config)
     {
       g_string_append_printf (s, "  scan response data: %" G_GSIZE_FORMAT " bytes: ",
                               g_bytes_get_size (a->scan_response));
-      append_bytes (s, a->scan_response);
+      config_append_bytes (s, a->scan_response);
       g_string_append_c (s, '\n');
     }
   return g_string_free (s, FALSE);
