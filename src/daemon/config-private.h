@@ -1,5 +1,6 @@
 /* What the parts of the configuration share. config.c reads and merges the
  * files, resolves the groups into the GATT database and describes the result;
+ * config-values.c reads the keys' typed values and words the errors;
  * config-advertising.c reads the [Advertising] group and Data=, checks that the
  * advertising data and the scan response fit 31 bytes and describes the
  * advertisement. Not for the other modules: they use config.h. */
@@ -73,15 +74,24 @@ typedef struct {
 /* config.c */
 
 Entry *config_group_find (const Group *g, const char *key);
+
+/* config-values.c */
+
 /* "FILE: [GROUP] KEY: message", in BP_ERROR_CONFIG */
 void config_key_error (GError **error, const Group *g, const Entry *e, const char *format, ...) G_GNUC_PRINTF (4, 5);
+/* "FILE: [GROUP] message", in BP_ERROR_CONFIG */
+void config_group_error (GError **error, const Group *g, const char *format, ...) G_GNUC_PRINTF (3, 4);
 gboolean config_check_keys (const Group *g, const char *const *known, GError **error);
 gboolean config_parse_bool (const Group *g, const Entry *e, gboolean *out, GError **error);
 gboolean config_scan_u64 (const char *text, guint64 *out, gboolean *overflow);
 gboolean config_parse_uint (const Group *g, const Entry *e, guint min, guint max, guint *out, GError **error);
 gboolean config_parse_int (const Group *g, const Entry *e, int min, int max, int *out, GError **error);
 gboolean config_parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GError **error);
+gboolean config_parse_text (const Group *g, const Entry *e, gsize max_len, char **out, GError **error);
 GPtrArray *config_split_list (const char *value);
+gboolean config_parse_uuid (const Group *g, const Entry *e, const char *text, BpUuid *out, GError **error);
+gboolean config_parse_value (const Group *g, const Entry *e, BpFormat format, int exponent, GBytes **out,
+                             GError **error);
 void config_append_uuid (GString *s, const BpUuid *uuid);
 void config_append_bytes (GString *s, GBytes *bytes);
 void config_append_duration (GString *s, guint64 us);
