@@ -1,7 +1,8 @@
 /* The configuration: ble-peripheral.conf and its conf.d drop-ins, merged key
  * by key, then resolved and checked into the GATT database and the
  * advertisement. Every error names the file, the group and the key at fault
- * and says what was expected. */
+ * and says what was expected. The [Advertising] group and the advertisement's
+ * size are config-advertising.c's, the typed values config-values.c's. */
 #define G_LOG_DOMAIN "config"
 
 /* This module's header; here "config.h" would name it too, since it sits in
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "daemon/config-private.h"
 
 const char bp_config_default_text[] =
   "# ble-peripheral configuration: see ble-peripheral.conf(5).\n"
@@ -45,11 +47,7 @@ const char bp_config_default_text[] =
   "Unit=0x27AD\n"
   "Initial=0\n";
 
-#define DEFAULT_SOURCE "built-in default"
 #define MAX_FILE_SIZE (1024 * 1024)
-#define ADV_MAX 31
-#define US_PER_MS G_GUINT64_CONSTANT (1000)
-#define US_PER_S G_GUINT64_CONSTANT (1000000)
 /* bluetoothd answers a read or write itself (0x0E) after 5 s. */
 #define BLUEZ_REPLY_TIMEOUT_US (5 * US_PER_S)
 
@@ -164,37 +162,15 @@ service_free (BpServiceConfig *s)
   g_free (s);
 }
 
-static void
-manufacturer_data_free (BpManufacturerData *m)
-{
-  g_clear_pointer (&m->data, g_bytes_unref);
-  g_free (m);
-}
-
-static void
-service_data_free (BpServiceData *s)
-{
-  g_clear_pointer (&s->data, g_bytes_unref);
-  g_free (s);
-}
-
 void
 bp_config_free (BpConfig *config)
 {
-  BpAdvertisingConfig *a;
-
   if (config == NULL)
     return;
-  a = &config->advertising;
   g_free (config->source);
   g_free (config->name);
   g_free (config->adapter);
-  g_clear_pointer (&a->service_uuids, g_array_unref);
-  g_clear_pointer (&a->solicit_uuids, g_array_unref);
-  g_clear_pointer (&a->manufacturer_data, g_ptr_array_unref);
-  g_clear_pointer (&a->service_data, g_ptr_array_unref);
-  g_clear_pointer (&a->data, g_ptr_array_unref);
-  g_clear_pointer (&a->scan_response, g_bytes_unref);
+  config_advertising_clear (&config->advertising);
   g_free (config->control.socket_path);
   g_free (config->control.group);
   g_clear_pointer (&config->services, g_ptr_array_unref);
@@ -205,44 +181,17 @@ static BpConfig *
 config_new (void)
 {
   BpConfig *config = g_new0 (BpConfig, 1);
-  BpAdvertisingConfig *a = &config->advertising;
 
   config->max_connections = 1;
   config->power_on = TRUE;
-  a->enabled = TRUE;
-  a->service_uuids = g_array_new (FALSE, TRUE, sizeof (BpUuid));
-  a->solicit_uuids = g_array_new (FALSE, TRUE, sizeof (BpUuid));
-  a->manufacturer_data = g_ptr_array_new_with_free_func ((GDestroyNotify) manufacturer_data_free);
-  a->service_data = g_ptr_array_new_with_free_func ((GDestroyNotify) service_data_free);
-  a->data = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  a->connectable = TRUE;
-  a->discoverable = TRUE;
+  config_advertising_init (&config->advertising);
   config->control.mode = 0660;
   config->services = g_ptr_array_new_with_free_func ((GDestroyNotify) service_free);
   return config;
 }
 
 /* ------------------------------------------------------------------------ */
-/* The merged key file: groups and keys in order of first appearance, each
- * key remembering the file its value came from. */
-
-typedef struct {
-  char *key;
-  char *value;       /* raw (escapes untouched), stripped */
-  const char *file;  /* label: "ble-peripheral.conf" or "conf.d/NAME.conf" */
-} Entry;
-
-typedef struct {
-  char *name;        /* "Characteristic env/temperature" */
-  const char *file;  /* the file that declared it first */
-  GPtrArray *entries;
-} Group;
-
-typedef struct {
-  GPtrArray *groups;
-  GHashTable *by_name;
-  GPtrArray *labels;  /* owns the file labels */
-} Merged;
+/* The merged key file */
 
 static void
 entry_free (Entry *e)
@@ -278,8 +227,8 @@ merged_clear (Merged *m)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Merged, merged_clear)
 
-static Entry *
-group_find (const Group *g, const char *key)
+Entry *
+config_group_find (const Group *g, const char *key)
 {
   for (guint i = 0; i < g->entries->len; i++)
     {
@@ -448,7 +397,7 @@ merge_data (Merged *m, const char *data, gsize len, const char *file, GError **e
       for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
         {
           g_autofree char *value = g_key_file_get_value (kf, groups[i], keys[k], NULL);
-          Entry *e = group_find (g, keys[k]);
+          Entry *e = config_group_find (g, keys[k]);
 
           if (value == NULL)
             continue;
@@ -468,364 +417,17 @@ merge_data (Merged *m, const char *data, gsize len, const char *file, GError **e
 }
 
 /* ------------------------------------------------------------------------ */
-/* Errors */
-
-static void G_GNUC_PRINTF (4, 5)
-key_error (GError **error, const Group *g, const Entry *e, const char *format, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-
-  va_start (ap, format);
-  msg = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  g_set_error (error, BP_ERROR, BP_ERROR_CONFIG, "%s: [%s] %s: %s", e->file, g->name, e->key, msg);
-}
-
-static void G_GNUC_PRINTF (3, 4)
-group_error (GError **error, const Group *g, const char *format, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-
-  va_start (ap, format);
-  msg = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  g_set_error (error, BP_ERROR, BP_ERROR_CONFIG, "%s: [%s] %s", g->file, g->name, msg);
-}
-
-/* Unknown keys are errors: a typo must not silently drop a feature. */
-static gboolean
-check_keys (const Group *g, const char *const *known, GError **error)
-{
-  for (guint i = 0; i < g->entries->len; i++)
-    {
-      Entry *e = g_ptr_array_index (g->entries, i);
-      g_autofree char *list = NULL;
-      const char *hint = NULL;
-
-      if (g_strv_contains (known, e->key))
-        continue;
-      for (guint k = 0; known[k] != NULL; k++)
-        if (g_ascii_strcasecmp (known[k], e->key) == 0)
-          hint = known[k];
-      list = g_strjoinv (", ", (GStrv) known);
-      if (hint != NULL)
-        key_error (error, g, e, "unknown key: keys are case-sensitive, did you mean %s?", hint);
-      else
-        key_error (error, g, e, "unknown key: expected one of %s", list);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Typed values */
-
-static gboolean
-parse_bool (const Group *g, const Entry *e, gboolean *out, GError **error)
-{
-  static const char *const yes[] = { "true", "yes", "on", "1", NULL };
-  static const char *const no[] = { "false", "no", "off", "0", NULL };
-
-  for (guint i = 0; yes[i] != NULL; i++)
-    {
-      if (g_ascii_strcasecmp (e->value, yes[i]) == 0)
-        {
-          *out = TRUE;
-          return TRUE;
-        }
-      if (g_ascii_strcasecmp (e->value, no[i]) == 0)
-        {
-          *out = FALSE;
-          return TRUE;
-        }
-    }
-  key_error (error, g, e, "expected true or false, got '%s'", e->value);
-  return FALSE;
-}
-
-/* Decimal or 0x hex, no sign; FALSE on syntax errors and on overflow. */
-static gboolean
-scan_u64 (const char *text, guint64 *out, gboolean *overflow)
-{
-  guint base = 10;
-  guint64 v = 0;
-  const char *p = text;
-
-  *overflow = FALSE;
-  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-    {
-      base = 16;
-      p += 2;
-    }
-  if (*p == '\0')
-    return FALSE;
-  for (; *p; p++)
-    {
-      int d = base == 16 ? g_ascii_xdigit_value (*p) : g_ascii_digit_value (*p);
-      if (d < 0)
-        return FALSE;
-      if (v > (G_MAXUINT64 - (guint) d) / base)
-        *overflow = TRUE;
-      else
-        v = v * base + (guint) d;
-    }
-  *out = v;
-  return !*overflow;
-}
-
-static gboolean
-parse_number_text (const Group *g, const Entry *e, const char *text,
-                   gint64 min, gint64 max, gint64 *out, GError **error)
-{
-  gboolean negative = FALSE, overflow = FALSE;
-  const char *p = text;
-  guint64 mag = 0;
-  gint64 v;
-
-  if ((*p == '-' || *p == '+') && min < 0)
-    negative = (*p++ == '-');
-  if (!scan_u64 (p, &mag, &overflow) && !overflow)
-    {
-      key_error (error, g, e, "expected a number (decimal or 0x hex), got '%s'", text);
-      return FALSE;
-    }
-  if (overflow || mag > (guint64) G_MAXINT64)
-    {
-      key_error (error, g, e, "%s is over the limit of %" G_GINT64_FORMAT, text, max);
-      return FALSE;
-    }
-  v = negative ? -(gint64) mag : (gint64) mag;
-  if (v > max)
-    {
-      if (max >= 0x100 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-        key_error (error, g, e, "%s is over the limit of 0x%" G_GINT64_MODIFIER "X", text, max);
-      else
-        key_error (error, g, e, "%s is over the limit of %" G_GINT64_FORMAT, text, max);
-      return FALSE;
-    }
-  if (v < min)
-    {
-      key_error (error, g, e, "%s is under the minimum of %" G_GINT64_FORMAT, text, min);
-      return FALSE;
-    }
-  *out = v;
-  return TRUE;
-}
-
-static gboolean
-parse_uint (const Group *g, const Entry *e, guint min, guint max, guint *out, GError **error)
-{
-  gint64 v;
-
-  if (!parse_number_text (g, e, e->value, min, max, &v, error))
-    return FALSE;
-  *out = (guint) v;
-  return TRUE;
-}
-
-static gboolean
-parse_int (const Group *g, const Entry *e, int min, int max, int *out, GError **error)
-{
-  gint64 v;
-
-  if (!parse_number_text (g, e, e->value, min, max, &v, error))
-    return FALSE;
-  *out = (int) v;
-  return TRUE;
-}
-
-static char *
-format_duration (guint64 us)
-{
-  if (us == 0)
-    return g_strdup ("0");
-  if (us % (60 * US_PER_S) == 0)
-    return g_strdup_printf ("%" G_GUINT64_FORMAT "min", us / (60 * US_PER_S));
-  if (us % US_PER_S == 0)
-    return g_strdup_printf ("%" G_GUINT64_FORMAT "s", us / US_PER_S);
-  if (us % US_PER_MS == 0)
-    return g_strdup_printf ("%" G_GUINT64_FORMAT "ms", us / US_PER_MS);
-  return g_strdup_printf ("%" G_GUINT64_FORMAT "us", us);
-}
-
-/* "250ms", "1.5s", "2 min", "0": microseconds. */
-static gboolean
-parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *out, GError **error)
-{
-  static const struct {
-    const char *unit;
-    guint64 us;
-  } units[] = {
-    { "us", 1 }, { "ms", US_PER_MS }, { "s", US_PER_S }, { "min", 60 * US_PER_S },
-  };
-  const char *p = e->value;
-  guint64 whole = 0, mult = 0, frac_us = 0, total;
-  const char *frac = NULL;
-  gsize frac_len = 0;
-  gboolean any_digit = FALSE;
-
-  for (; g_ascii_isdigit (*p); p++)
-    {
-      any_digit = TRUE;
-      if (whole > G_MAXUINT64 / 100)
-        {
-          key_error (error, g, e, "%s is too long a duration", e->value);
-          return FALSE;
-        }
-      whole = whole * 10 + (guint64) (*p - '0');
-    }
-  if (*p == '.')
-    {
-      frac = ++p;
-      while (g_ascii_isdigit (*p))
-        p++;
-      frac_len = (gsize) (p - frac);
-      any_digit = any_digit || frac_len > 0;
-    }
-  if (!any_digit)
-    {
-      key_error (error, g, e, "expected a duration with a unit (us, ms, s or min) such as 250ms, got '%s'",
-                 e->value);
-      return FALSE;
-    }
-  while (*p == ' ')
-    p++;
-  if (*p == '\0')
-    {
-      if (whole == 0 && frac_len == 0)
-        {
-          *out = 0;
-          return TRUE;
-        }
-      key_error (error, g, e, "%s needs a unit: us, ms, s or min (e.g. %sms)", e->value, e->value);
-      return FALSE;
-    }
-  for (gsize i = 0; i < G_N_ELEMENTS (units); i++)
-    if (strcmp (p, units[i].unit) == 0)
-      mult = units[i].us;
-  if (mult == 0)
-    {
-      key_error (error, g, e, "unknown unit '%s' in %s: expected us, ms, s or min", p, e->value);
-      return FALSE;
-    }
-  {
-    guint64 scale = mult;
-    for (gsize i = 0; i < frac_len && scale > 1; i++)
-      {
-        scale /= 10;
-        frac_us += (guint64) (frac[i] - '0') * scale;
-      }
-  }
-  if (whole > (G_MAXUINT64 - frac_us) / mult)
-    total = G_MAXUINT64;
-  else
-    total = whole * mult + frac_us;
-  if (total > max_us)
-    {
-      g_autofree char *limit = format_duration (max_us);
-      key_error (error, g, e, "%s is over the limit of %s", e->value, limit);
-      return FALSE;
-    }
-  *out = total;
-  return TRUE;
-}
-
-/* A plain or quoted text value (quoted: C escapes, may keep spaces). */
-static gboolean
-parse_text (const Group *g, const Entry *e, gsize max_len, char **out, GError **error)
-{
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  gsize len;
-  const char *data;
-
-  if (e->value[0] != '"')
-    {
-      len = strlen (e->value);
-      data = e->value;
-    }
-  else
-    {
-      bytes = bp_value_parse (e->value, BP_FORMAT_UTF8, 0, &local_error);
-      if (bytes == NULL)
-        {
-          key_error (error, g, e, "%s", local_error->message);
-          return FALSE;
-        }
-      data = g_bytes_get_data (bytes, &len);
-      if (len > 0 && memchr (data, '\0', len) != NULL)
-        {
-          key_error (error, g, e, "the text may not contain \\0");
-          return FALSE;
-        }
-    }
-  if (len > max_len)
-    {
-      key_error (error, g, e, "the text is %" G_GSIZE_FORMAT " bytes, over the limit of %" G_GSIZE_FORMAT,
-                 len, max_len);
-      return FALSE;
-    }
-  *out = g_strndup (data != NULL ? data : "", len);
-  return TRUE;
-}
-
-/* Comma-separated items, stripped, empty items dropped; commas inside a
- * quoted string do not separate. */
-static GPtrArray *
-split_list (const char *value)
-{
-  GPtrArray *items = g_ptr_array_new_with_free_func (g_free);
-  const char *start = value;
-  gboolean quoted = FALSE;
-
-  for (const char *p = value;; p++)
-    {
-      if (quoted && *p == '\\' && p[1] != '\0')
-        {
-          p++;
-          continue;
-        }
-      if (*p == '"')
-        quoted = !quoted;
-      if (*p == '\0' || (*p == ',' && !quoted))
-        {
-          char *item = g_strstrip (g_strndup (start, (gsize) (p - start)));
-          if (*item != '\0')
-            g_ptr_array_add (items, item);
-          else
-            g_free (item);
-          if (*p == '\0')
-            break;
-          start = p + 1;
-        }
-    }
-  return items;
-}
-
-static gboolean
-parse_uuid (const Group *g, const Entry *e, const char *text, BpUuid *out, GError **error)
-{
-  g_autoptr (GError) local_error = NULL;
-
-  if (!bp_uuid_parse (text, out, &local_error))
-    {
-      key_error (error, g, e, "%s", local_error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
+/* Flags= and group IDs */
 
 static gboolean
 parse_flags (const Group *g, const Entry *e, BpFlags allowed, BpFlags *out, GError **error)
 {
-  g_autoptr (GPtrArray) items = split_list (e->value);
+  g_autoptr (GPtrArray) items = config_split_list (e->value);
   BpFlags flags = 0;
 
   if (items->len == 0)
     {
-      key_error (error, g, e, "expected at least one flag, e.g. read,notify");
+      config_key_error (error, g, e, "expected at least one flag, e.g. read,notify");
       return FALSE;
     }
   for (guint i = 0; i < items->len; i++)
@@ -836,53 +438,14 @@ parse_flags (const Group *g, const Entry *e, BpFlags allowed, BpFlags *out, GErr
         {
           g_autofree char *list = flag_list (allowed);
           if (f == 0)
-            key_error (error, g, e, "unknown flag '%s': expected %s", name, list);
+            config_key_error (error, g, e, "unknown flag '%s': expected %s", name, list);
           else
-            key_error (error, g, e, "'%s' is not a descriptor flag: expected %s", name, list);
+            config_key_error (error, g, e, "'%s' is not a descriptor flag: expected %s", name, list);
           return FALSE;
         }
       flags |= f;
     }
   *out = flags;
-  return TRUE;
-}
-
-static gboolean
-parse_value (const Group *g, const Entry *e, BpFormat format, int exponent, GBytes **out, GError **error)
-{
-  g_autoptr (GError) local_error = NULL;
-  GBytes *bytes = bp_value_parse (e->value, format, exponent, &local_error);
-
-  if (bytes == NULL)
-    {
-      key_error (error, g, e, "%s", local_error->message);
-      return FALSE;
-    }
-  g_clear_pointer (out, g_bytes_unref);
-  *out = bytes;
-  return TRUE;
-}
-
-/* Data= and ScanResponseData=: hex that may be spaced out by structure for
- * readability ("0303aafe 0e16aafe…"), or a quoted string. */
-static gboolean
-parse_spaced_hex (const Group *g, const Entry *e, GBytes **out, GError **error)
-{
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GString) compact = g_string_new (NULL);
-  GBytes *bytes;
-
-  for (const char *p = e->value; *p; p++)
-    if (e->value[0] == '"' || (*p != ' ' && *p != '\t'))
-      g_string_append_c (compact, *p);
-  bytes = bp_value_parse (compact->str, BP_FORMAT_NONE, 0, &local_error);
-  if (bytes == NULL)
-    {
-      key_error (error, g, e, "%s", local_error->message);
-      return FALSE;
-    }
-  g_clear_pointer (out, g_bytes_unref);
-  *out = bytes;
   return TRUE;
 }
 
@@ -900,45 +463,6 @@ id_is_valid (const char *id)
 
 /* ------------------------------------------------------------------------ */
 /* The loader */
-
-typedef enum {
-  FIELD_FLAGS,
-  FIELD_NAME,
-  FIELD_APPEARANCE,
-  FIELD_SERVICE_UUIDS,
-  FIELD_SOLICIT_UUIDS,
-  FIELD_MANUFACTURER_DATA,
-  FIELD_SERVICE_DATA,
-  FIELD_TX_POWER,
-  FIELD_DATA,
-  N_FIELDS,
-} AdField;
-
-static const char *const field_labels[N_FIELDS] = {
-  "flags", "name", "appearance", "service UUIDs", "solicit UUIDs",
-  "manufacturer data", "service data", "TX power", "data",
-};
-
-/* Where an advertising field was set, for the size error. */
-typedef struct {
-  const char *file;
-  const char *group;
-  const char *key;
-} FieldOrigin;
-
-typedef struct {
-  Merged merged;
-  BpConfig *config;
-  const char *main_label;
-  Group *peripheral, *advertising, *control;
-  GPtrArray *char_groups;  /* of Group* */
-  GPtrArray *desc_groups;  /* of Group* */
-  GHashTable *services;    /* id → BpServiceConfig* */
-  GHashTable *chars;       /* "s/c" → BpCharacteristicConfig* */
-  gboolean name_explicit;
-  gboolean discoverable_explicit, limited_explicit, tx_power_explicit;
-  FieldOrigin origins[N_FIELDS];
-} Loader;
 
 static void
 loader_init (Loader *l)
@@ -963,14 +487,6 @@ loader_clear (Loader *l)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Loader, loader_clear)
 
-static void
-set_origin (Loader *l, AdField f, const char *group, const Entry *e)
-{
-  l->origins[f].file = e->file;
-  l->origins[f].group = group;
-  l->origins[f].key = e->key;
-}
-
 static gboolean
 load_peripheral (Loader *l, const Group *g, GError **error)
 {
@@ -978,24 +494,24 @@ load_peripheral (Loader *l, const Group *g, GError **error)
   BpConfig *c = l->config;
   Entry *e;
 
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
 
-  if ((e = group_find (g, "Name")) != NULL)
+  if ((e = config_group_find (g, "Name")) != NULL)
     {
       g_clear_pointer (&c->name, g_free);
       /* 248 bytes: the Bluetooth device name limit */
-      if (!parse_text (g, e, 248, &c->name, error))
+      if (!config_parse_text (g, e, 248, &c->name, error))
         return FALSE;
       if (*c->name == '\0')
         {
-          key_error (error, g, e, "expected a name; leave the key out for the host name");
+          config_key_error (error, g, e, "expected a name; leave the key out for the host name");
           return FALSE;
         }
       l->name_explicit = TRUE;
-      set_origin (l, FIELD_NAME, g->name, e);
+      config_set_origin (l, FIELD_NAME, g->name, e);
     }
-  if ((e = group_find (g, "Adapter")) != NULL)
+  if ((e = config_group_find (g, "Adapter")) != NULL)
     {
       gboolean ok = FALSE;
       const char *v = e->value;
@@ -1013,15 +529,16 @@ load_peripheral (Loader *l, const Group *g, GError **error)
         }
       if (!ok)
         {
-          key_error (error, g, e, "expected hciN or a controller address such as 00:1A:7D:DA:71:13, got '%s'", v);
+          config_key_error (error, g, e, "expected hciN or a controller address such as 00:1A:7D:DA:71:13, "
+                            "got '%s'", v);
           return FALSE;
         }
       c->adapter = g_strdup (v);
     }
-  if ((e = group_find (g, "MaxConnections")) != NULL &&
-      !parse_uint (g, e, 0, 255, &c->max_connections, error))
+  if ((e = config_group_find (g, "MaxConnections")) != NULL &&
+      !config_parse_uint (g, e, 0, 255, &c->max_connections, error))
     return FALSE;
-  if ((e = group_find (g, "PowerOn")) != NULL && !parse_bool (g, e, &c->power_on, error))
+  if ((e = config_group_find (g, "PowerOn")) != NULL && !config_parse_bool (g, e, &c->power_on, error))
     return FALSE;
   return TRUE;
 }
@@ -1033,20 +550,20 @@ load_control (Loader *l, const Group *g, GError **error)
   BpControlConfig *c = &l->config->control;
   Entry *e;
 
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
-  if ((e = group_find (g, "Socket")) != NULL)
+  if ((e = config_group_find (g, "Socket")) != NULL)
     {
-      if (!parse_text (g, e, 107, &c->socket_path, error))
+      if (!config_parse_text (g, e, 107, &c->socket_path, error))
         return FALSE;
       if (!g_path_is_absolute (c->socket_path))
         {
-          key_error (error, g, e, "expected an absolute path such as /run/ble-peripheral/control, got '%s'",
-                     c->socket_path);
+          config_key_error (error, g, e, "expected an absolute path such as /run/ble-peripheral/control, got '%s'",
+                            c->socket_path);
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Mode")) != NULL)
+  if ((e = config_group_find (g, "Mode")) != NULL)
     {
       guint mode = 0;
       gboolean ok = e->value[0] != '\0';
@@ -1057,18 +574,18 @@ load_control (Loader *l, const Group *g, GError **error)
         }
       if (!ok || mode > 0777)
         {
-          key_error (error, g, e, "expected an octal mode such as 0660, got '%s'", e->value);
+          config_key_error (error, g, e, "expected an octal mode such as 0660, got '%s'", e->value);
           return FALSE;
         }
       c->mode = mode;
     }
-  if ((e = group_find (g, "Group")) != NULL)
+  if ((e = config_group_find (g, "Group")) != NULL)
     {
-      if (!parse_text (g, e, 255, &c->group, error))
+      if (!config_parse_text (g, e, 255, &c->group, error))
         return FALSE;
       if (*c->group == '\0' || strpbrk (c->group, " :/,") != NULL)
         {
-          key_error (error, g, e, "expected a group name such as ble-producers, got '%s'", c->group);
+          config_key_error (error, g, e, "expected a group name such as ble-producers, got '%s'", c->group);
           return FALSE;
         }
     }
@@ -1082,7 +599,7 @@ load_service (Loader *l, const Group *g, const char *id, GError **error)
   BpServiceConfig *s;
   Entry *e;
 
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
   s = g_new0 (BpServiceConfig, 1);
   s->id = g_strdup (id);
@@ -1091,14 +608,14 @@ load_service (Loader *l, const Group *g, const char *id, GError **error)
   g_ptr_array_add (l->config->services, s);
   g_hash_table_insert (l->services, s->id, s);
 
-  if ((e = group_find (g, "UUID")) == NULL)
+  if ((e = config_group_find (g, "UUID")) == NULL)
     {
-      group_error (error, g, "UUID is required, e.g. UUID=0x181A");
+      config_group_error (error, g, "UUID is required, e.g. UUID=0x181A");
       return FALSE;
     }
-  if (!parse_uuid (g, e, e->value, &s->uuid, error))
+  if (!config_parse_uuid (g, e, e->value, &s->uuid, error))
     return FALSE;
-  if ((e = group_find (g, "Primary")) != NULL && !parse_bool (g, e, &s->primary, error))
+  if ((e = config_group_find (g, "Primary")) != NULL && !config_parse_bool (g, e, &s->primary, error))
     return FALSE;
   return TRUE;
 }
@@ -1120,10 +637,10 @@ load_characteristic (Loader *l, const Group *g, GError **error)
 
   if (s == NULL)
     {
-      group_error (error, g, "the service '%s' is not declared: add a [Service %s] group", sid, sid);
+      config_group_error (error, g, "the service '%s' is not declared: add a [Service %s] group", sid, sid);
       return FALSE;
     }
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
 
   c = g_new0 (BpCharacteristicConfig, 1);
@@ -1138,76 +655,78 @@ load_characteristic (Loader *l, const Group *g, GError **error)
   g_ptr_array_add (s->characteristics, c);
   g_hash_table_insert (l->chars, c->id, c);
 
-  if ((e = group_find (g, "UUID")) == NULL)
+  if ((e = config_group_find (g, "UUID")) == NULL)
     {
-      group_error (error, g, "UUID is required, e.g. UUID=0x2A6E");
+      config_group_error (error, g, "UUID is required, e.g. UUID=0x2A6E");
       return FALSE;
     }
-  if (!parse_uuid (g, e, e->value, &c->uuid, error))
+  if (!config_parse_uuid (g, e, e->value, &c->uuid, error))
     return FALSE;
-  if ((flags_e = group_find (g, "Flags")) == NULL)
+  if ((flags_e = config_group_find (g, "Flags")) == NULL)
     {
-      group_error (error, g, "Flags is required, e.g. Flags=read,notify");
+      config_group_error (error, g, "Flags is required, e.g. Flags=read,notify");
       return FALSE;
     }
   if (!parse_flags (g, flags_e, ~(BpFlags) 0, &c->flags, error))
     return FALSE;
 
-  if ((e = group_find (g, "Format")) != NULL && !bp_format_from_name (e->value, &c->format))
+  if ((e = config_group_find (g, "Format")) != NULL && !bp_format_from_name (e->value, &c->format))
     {
-      key_error (error, g, e, "unknown format '%s': expected uint8, uint16, uint24, uint32, uint64, "
-                 "sint8, sint16, sint24, sint32, sint64, float32, float64, utf8 or boolean", e->value);
+      config_key_error (error, g, e, "unknown format '%s': expected uint8, uint16, uint24, uint32, uint64, "
+                        "sint8, sint16, sint24, sint32, sint64, float32, float64, utf8 or boolean", e->value);
       return FALSE;
     }
-  if ((e = group_find (g, "Exponent")) != NULL)
+  if ((e = config_group_find (g, "Exponent")) != NULL)
     {
-      if (!parse_int (g, e, -128, 127, &c->exponent, error))
+      if (!config_parse_int (g, e, -128, 127, &c->exponent, error))
         return FALSE;
       if (c->format == BP_FORMAT_NONE)
         {
-          key_error (error, g, e, "needs Format= (the exponent scales a number of that format)");
+          config_key_error (error, g, e, "needs Format= (the exponent scales a number of that format)");
           return FALSE;
         }
     }
   c->presentation_format = c->format != BP_FORMAT_NONE;
-  if ((e = group_find (g, "PresentationFormat")) != NULL)
+  if ((e = config_group_find (g, "PresentationFormat")) != NULL)
     {
-      if (!parse_bool (g, e, &c->presentation_format, error))
+      if (!config_parse_bool (g, e, &c->presentation_format, error))
         return FALSE;
       if (c->presentation_format && c->format == BP_FORMAT_NONE)
         {
-          key_error (error, g, e, "true needs Format= (the 0x2904 descriptor describes the format)");
+          config_key_error (error, g, e, "true needs Format= (the 0x2904 descriptor describes the format)");
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Unit")) != NULL)
+  if ((e = config_group_find (g, "Unit")) != NULL)
     {
       guint unit;
-      if (!parse_uint (g, e, 0, 0xffff, &unit, error))
+      if (!config_parse_uint (g, e, 0, 0xffff, &unit, error))
         return FALSE;
       if (!c->presentation_format)
         {
-          key_error (error, g, e, "the unit goes into the 0x2904 Presentation Format descriptor, "
-                     "which needs Format= (and PresentationFormat not false)");
+          config_key_error (error, g, e, "the unit goes into the 0x2904 Presentation Format descriptor, "
+                            "which needs Format= (and PresentationFormat not false)");
           return FALSE;
         }
       c->has_unit = TRUE;
       c->unit = (guint16) unit;
     }
-  if ((e = group_find (g, "Description")) != NULL &&
-      !parse_text (g, e, BP_VALUE_MAX, &c->description, error))
+  if ((e = config_group_find (g, "Description")) != NULL &&
+      !config_parse_text (g, e, BP_VALUE_MAX, &c->description, error))
     return FALSE;
-  if ((e = group_find (g, "MaxLength")) != NULL &&
-      !parse_uint (g, e, 0, BP_VALUE_MAX, &c->max_length, error))
+  if ((e = config_group_find (g, "MaxLength")) != NULL &&
+      !config_parse_uint (g, e, 0, BP_VALUE_MAX, &c->max_length, error))
     return FALSE;
-  if ((append_e = group_find (g, "Append")) != NULL && !parse_bool (g, append_e, &c->append, error))
+  if ((append_e = config_group_find (g, "Append")) != NULL &&
+      !config_parse_bool (g, append_e, &c->append, error))
     return FALSE;
-  if ((capture_e = group_find (g, "Capture")) != NULL && !parse_bool (g, capture_e, &c->capture, error))
+  if ((capture_e = config_group_find (g, "Capture")) != NULL &&
+      !config_parse_bool (g, capture_e, &c->capture, error))
     return FALSE;
-  if ((e = group_find (g, "QueueLength")) != NULL &&
-      !parse_uint (g, e, 1, 65535, &c->queue_length, error))
+  if ((e = config_group_find (g, "QueueLength")) != NULL &&
+      !config_parse_uint (g, e, 1, 65535, &c->queue_length, error))
     return FALSE;
-  if ((e = group_find (g, "ReadHandler")) != NULL)
+  if ((e = config_group_find (g, "ReadHandler")) != NULL)
     {
       if (strcmp (e->value, "value") == 0)
         c->read_handler = BP_READ_HANDLER_VALUE;
@@ -1215,65 +734,65 @@ load_characteristic (Loader *l, const Group *g, GError **error)
         c->read_handler = BP_READ_HANDLER_SOCKET;
       else
         {
-          key_error (error, g, e, "expected value or socket, got '%s'", e->value);
+          config_key_error (error, g, e, "expected value or socket, got '%s'", e->value);
           return FALSE;
         }
       if (c->read_handler == BP_READ_HANDLER_SOCKET && !(c->flags & BP_FLAGS_ANY_READ))
         {
-          key_error (error, g, e, "socket needs a read flag (read, encrypt-read, …) in Flags: "
-                     "without one no central can read");
+          config_key_error (error, g, e, "socket needs a read flag (read, encrypt-read, …) in Flags: "
+                            "without one no central can read");
           return FALSE;
         }
     }
-  if ((e = group_find (g, "ReadTimeout")) != NULL)
+  if ((e = config_group_find (g, "ReadTimeout")) != NULL)
     {
-      if (!parse_duration (g, e, G_MAXUINT64, &c->read_timeout_us, error))
+      if (!config_parse_duration (g, e, G_MAXUINT64, &c->read_timeout_us, error))
         return FALSE;
       if (c->read_timeout_us == 0)
         {
-          key_error (error, g, e, "must be more than 0");
+          config_key_error (error, g, e, "must be more than 0");
           return FALSE;
         }
       if (c->read_timeout_us >= BLUEZ_REPLY_TIMEOUT_US)
         {
-          key_error (error, g, e, "%s is not under 5s: bluetoothd answers the central with ATT "
-                     "0x0E itself when a read takes 5 seconds", e->value);
+          config_key_error (error, g, e, "%s is not under 5s: bluetoothd answers the central with ATT "
+                            "0x0E itself when a read takes 5 seconds", e->value);
           return FALSE;
         }
     }
-  if ((e = group_find (g, "MinReadInterval")) != NULL &&
-      !parse_duration (g, e, G_MAXUINT64, &c->min_read_interval_us, error))
+  if ((e = config_group_find (g, "MinReadInterval")) != NULL &&
+      !config_parse_duration (g, e, G_MAXUINT64, &c->min_read_interval_us, error))
     return FALSE;
-  if ((e = group_find (g, "NotifyOnSubscribe")) != NULL)
+  if ((e = config_group_find (g, "NotifyOnSubscribe")) != NULL)
     {
-      if (!parse_bool (g, e, &c->notify_on_subscribe, error))
+      if (!config_parse_bool (g, e, &c->notify_on_subscribe, error))
         return FALSE;
       if (c->notify_on_subscribe && !(c->flags & FLAGS_ANY_NOTIFY))
         {
-          key_error (error, g, e, "true needs notify or indicate in Flags");
+          config_key_error (error, g, e, "true needs notify or indicate in Flags");
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Initial")) != NULL &&
-      !parse_value (g, e, c->format, c->exponent, &c->initial, error))
+  if ((e = config_group_find (g, "Initial")) != NULL &&
+      !config_parse_value (g, e, c->format, c->exponent, &c->initial, error))
     return FALSE;
 
   /* Combinations that cannot work */
   if (c->capture && !(c->flags & BP_FLAGS_ANY_WRITE))
     {
-      key_error (error, g, capture_e, "true needs a write flag (write, write-without-response, …) "
-                 "in Flags: without one no central can write");
+      config_key_error (error, g, capture_e, "true needs a write flag (write, write-without-response, …) "
+                        "in Flags: without one no central can write");
       return FALSE;
     }
   if (c->append && !(c->flags & BP_FLAGS_ANY_WRITE))
     {
-      key_error (error, g, append_e, "true needs a write flag (write, …) in Flags: "
-                 "without one no central can write");
+      config_key_error (error, g, append_e, "true needs a write flag (write, …) in Flags: "
+                        "without one no central can write");
       return FALSE;
     }
   if (c->append && c->max_length == 0)
     {
-      key_error (error, g, append_e, "true needs room in the buffer, but MaxLength is 0");
+      config_key_error (error, g, append_e, "true needs room in the buffer, but MaxLength is 0");
       return FALSE;
     }
   if ((c->flags & BP_FLAG_WRITE_WITHOUT_RESPONSE) && (c->max_length != BP_VALUE_MAX || c->append))
@@ -1281,14 +800,14 @@ load_characteristic (Loader *l, const Group *g, GError **error)
       /* BLUEZ.md: with write-without-response bluetoothd acknowledges every
        * write before the daemon sees it, so no error reaches the central. */
       if (c->append)
-        key_error (error, g, flags_e, "write-without-response cannot be combined with Append=true: "
-                   "bluetoothd acknowledges such writes before the daemon sees them, so a write that "
-                   "overflows the buffer could not be refused; drop write-without-response or Append");
+        config_key_error (error, g, flags_e, "write-without-response cannot be combined with Append=true: "
+                          "bluetoothd acknowledges such writes before the daemon sees them, so a write that "
+                          "overflows the buffer could not be refused; drop write-without-response or Append");
       else
-        key_error (error, g, flags_e, "write-without-response cannot be combined with MaxLength=%u: "
-                   "bluetoothd acknowledges such writes before the daemon sees them, so a write longer "
-                   "than MaxLength could not be refused; set MaxLength=512 or drop write-without-response",
-                   c->max_length);
+        config_key_error (error, g, flags_e, "write-without-response cannot be combined with MaxLength=%u: "
+                          "bluetoothd acknowledges such writes before the daemon sees them, so a write longer "
+                          "than MaxLength could not be refused; set MaxLength=512 or drop write-without-response",
+                          c->max_length);
       return FALSE;
     }
   return TRUE;
@@ -1308,11 +827,11 @@ load_descriptor (Loader *l, const Group *g, GError **error)
 
   if (c == NULL)
     {
-      group_error (error, g, "the characteristic '%s' is not declared: add a [Characteristic %s] group",
-                   cid, cid);
+      config_group_error (error, g, "the characteristic '%s' is not declared: add a [Characteristic %s] group",
+                          cid, cid);
       return FALSE;
     }
-  if (!check_keys (g, keys, error))
+  if (!config_check_keys (g, keys, error))
     return FALSE;
 
   d = g_new0 (BpDescriptorConfig, 1);
@@ -1321,725 +840,46 @@ load_descriptor (Loader *l, const Group *g, GError **error)
   d->value = g_bytes_new (NULL, 0);
   g_ptr_array_add (c->descriptors, d);
 
-  if ((e = group_find (g, "UUID")) == NULL)
+  if ((e = config_group_find (g, "UUID")) == NULL)
     {
-      group_error (error, g, "UUID is required, e.g. UUID=0x2906");
+      config_group_error (error, g, "UUID is required, e.g. UUID=0x2906");
       return FALSE;
     }
-  if (!parse_uuid (g, e, e->value, &d->uuid, error))
+  if (!config_parse_uuid (g, e, e->value, &d->uuid, error))
     return FALSE;
   if (bp_uuid_to_u16 (&d->uuid, &u16))
     {
       if (u16 == 0x2902)
         {
-          key_error (error, g, e, "0x2902 (Client Characteristic Configuration) is made by bluetoothd "
-                     "itself for notify and indicate; leave this descriptor out");
+          config_key_error (error, g, e, "0x2902 (Client Characteristic Configuration) is made by bluetoothd "
+                            "itself for notify and indicate; leave this descriptor out");
           return FALSE;
         }
       if (u16 == 0x2900 && (c->flags & (BP_FLAG_RELIABLE_WRITE | BP_FLAG_WRITABLE_AUXILIARIES)))
         {
-          key_error (error, g, e, "0x2900 (Extended Properties) is made by bluetoothd itself for "
-                     "reliable-write and writable-auxiliaries; leave this descriptor out");
+          config_key_error (error, g, e, "0x2900 (Extended Properties) is made by bluetoothd itself for "
+                            "reliable-write and writable-auxiliaries; leave this descriptor out");
           return FALSE;
         }
       if (u16 == 0x2901 && c->description != NULL)
         {
-          key_error (error, g, e, "0x2901 (User Description) is generated from Description= of "
-                     "[Characteristic %s]; keep one of them", c->id);
+          config_key_error (error, g, e, "0x2901 (User Description) is generated from Description= of "
+                            "[Characteristic %s]; keep one of them", c->id);
           return FALSE;
         }
       if (u16 == 0x2904 && c->presentation_format)
         {
-          key_error (error, g, e, "0x2904 (Presentation Format) is generated from Format= of "
-                     "[Characteristic %s]; set PresentationFormat=false there to write your own", c->id);
+          config_key_error (error, g, e, "0x2904 (Presentation Format) is generated from Format= of "
+                            "[Characteristic %s]; set PresentationFormat=false there to write your own", c->id);
           return FALSE;
         }
     }
-  if ((e = group_find (g, "Flags")) != NULL && !parse_flags (g, e, FLAGS_DESCRIPTOR, &d->flags, error))
+  if ((e = config_group_find (g, "Flags")) != NULL && !parse_flags (g, e, FLAGS_DESCRIPTOR, &d->flags, error))
     return FALSE;
-  if ((e = group_find (g, "Value")) != NULL && !parse_value (g, e, BP_FORMAT_NONE, 0, &d->value, error))
+  if ((e = config_group_find (g, "Value")) != NULL &&
+      !config_parse_value (g, e, BP_FORMAT_NONE, 0, &d->value, error))
     return FALSE;
   return TRUE;
-}
-
-/* "env" or a UUID, for Services= and SolicitServices=. */
-static gboolean
-resolve_service_ref (Loader *l, const Group *g, const Entry *e, const char *item, BpUuid *out,
-                     GError **error)
-{
-  BpServiceConfig *s = g_hash_table_lookup (l->services, item);
-
-  if (s != NULL)
-    {
-      *out = s->uuid;
-      return TRUE;
-    }
-  if (bp_uuid_parse (item, out, NULL))
-    return TRUE;
-  key_error (error, g, e, "'%s' names no service: expected the ID of a [Service ID] group or a UUID", item);
-  return FALSE;
-}
-
-static void
-add_uuid_unique (GArray *array, const BpUuid *uuid)
-{
-  for (guint i = 0; i < array->len; i++)
-    if (bp_uuid_equal (&g_array_index (array, BpUuid, i), uuid))
-      return;
-  g_array_append_val (array, *uuid);
-}
-
-static gboolean
-add_manufacturer_data (const Group *g, const Entry *e, GPtrArray *list, guint16 company, GBytes *data,
-                       GError **error)
-{
-  BpManufacturerData *m;
-
-  for (guint i = 0; i < list->len; i++)
-    if (((BpManufacturerData *) g_ptr_array_index (list, i))->company == company)
-      {
-        key_error (error, g, e, "company 0x%04X appears twice: the advertisement holds one value per company",
-                   company);
-        return FALSE;
-      }
-  m = g_new0 (BpManufacturerData, 1);
-  m->company = company;
-  m->data = g_bytes_ref (data);
-  g_ptr_array_add (list, m);
-  return TRUE;
-}
-
-static gboolean
-add_service_data (const Group *g, const Entry *e, GPtrArray *list, const BpUuid *uuid, GBytes *data,
-                  GError **error)
-{
-  BpServiceData *sd;
-
-  for (guint i = 0; i < list->len; i++)
-    if (bp_uuid_equal (&((BpServiceData *) g_ptr_array_index (list, i))->uuid, uuid))
-      {
-        char buf[BP_UUID_STRLEN];
-        bp_uuid_to_string (uuid, buf);
-        key_error (error, g, e, "service %s appears twice: the advertisement holds one value per service", buf);
-        return FALSE;
-      }
-  sd = g_new0 (BpServiceData, 1);
-  sd->uuid = *uuid;
-  sd->data = g_bytes_ref (data);
-  g_ptr_array_add (list, sd);
-  return TRUE;
-}
-
-/* A UUID as it travels in AD structures: little-endian, 2, 4 or 16 bytes. */
-static void
-uuid_from_le (const guint8 *p, gsize size, BpUuid *out)
-{
-  if (size == 2)
-    bp_uuid_from_u16 ((guint16) (p[0] | (p[1] << 8)), out);
-  else if (size == 4)
-    {
-      char text[9];
-      g_snprintf (text, sizeof text, "%02x%02x%02x%02x", p[3], p[2], p[1], p[0]);
-      bp_uuid_parse (text, out, NULL);
-    }
-  else
-    for (gsize i = 0; i < 16; i++)
-      out->bytes[i] = p[15 - i];
-}
-
-/* Walks length-type-value AD structures; with a NULL loader only checks
- * their framing (ScanResponseData). */
-static gboolean
-parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, GError **error)
-{
-  BpAdvertisingConfig *a = l != NULL ? &l->config->advertising : NULL;
-  gsize len = 0;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-  gsize pos = 0;
-
-  while (pos < len)
-    {
-      guint8 ad_len = data[pos];
-      guint8 type;
-      const guint8 *payload;
-      gsize plen;
-
-      if (ad_len == 0)
-        {
-          /* A zero length may only end the data early (padding). */
-          for (gsize i = pos; i < len; i++)
-            if (data[i] != 0)
-              {
-                key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " has length 0, "
-                           "but data follows", pos);
-                return FALSE;
-              }
-          break;
-        }
-      if (pos + 1 + ad_len > len)
-        {
-          key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " says %u bytes follow, "
-                     "but only %" G_GSIZE_FORMAT " do", pos, ad_len, len - pos - 1);
-          return FALSE;
-        }
-      type = data[pos + 1];
-      payload = data + pos + 2;
-      plen = ad_len - 1u;
-      pos += 1u + ad_len;
-
-      if (a == NULL)
-        continue;
-
-      switch (type)
-        {
-        case 0x01: /* Flags */
-          {
-            gboolean limited, discoverable;
-            if (plen < 1)
-              {
-                key_error (error, g, e, "the Flags structure (type 0x01) is empty");
-                return FALSE;
-              }
-            limited = (payload[0] & 0x01) != 0;
-            discoverable = (payload[0] & 0x03) != 0;
-            /* bluetoothd writes the Flags itself from Discoverable; map them */
-            if ((l->discoverable_explicit && discoverable != a->discoverable) ||
-                (l->limited_explicit && limited != a->limited_discoverable))
-              {
-                key_error (error, g, e, "the Flags structure (type 0x01) disagrees with Discoverable= "
-                           "or LimitedDiscoverable=; keep one of them");
-                return FALSE;
-              }
-            a->discoverable = discoverable;
-            a->limited_discoverable = limited;
-            set_origin (l, FIELD_FLAGS, g->name, e);
-            break;
-          }
-        case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x07:
-        case 0x14: case 0x15: case 0x1F:
-          {
-            gsize size = (type == 0x02 || type == 0x03 || type == 0x14) ? 2
-                       : (type == 0x04 || type == 0x05 || type == 0x1F) ? 4 : 16;
-            gboolean solicit = type >= 0x14;
-            if (plen % size != 0)
-              {
-                key_error (error, g, e, "the UUID list of type 0x%02X is %" G_GSIZE_FORMAT " bytes, "
-                           "not a multiple of %" G_GSIZE_FORMAT, type, plen, size);
-                return FALSE;
-              }
-            for (gsize i = 0; i < plen; i += size)
-              {
-                BpUuid uuid;
-                uuid_from_le (payload + i, size, &uuid);
-                add_uuid_unique (solicit ? a->solicit_uuids : a->service_uuids, &uuid);
-              }
-            set_origin (l, solicit ? FIELD_SOLICIT_UUIDS : FIELD_SERVICE_UUIDS, g->name, e);
-            break;
-          }
-        case 0x08: case 0x09: /* Shortened / Complete Local Name */
-          {
-            g_autofree char *name = g_strndup ((const char *) payload, plen);
-            if (plen == 0 || strlen (name) != plen || !g_utf8_validate (name, -1, NULL))
-              {
-                key_error (error, g, e, "the local name (type 0x%02X) is not UTF-8 text", type);
-                return FALSE;
-              }
-            if (l->name_explicit && strcmp (name, l->config->name) != 0)
-              {
-                key_error (error, g, e, "the local name '%s' (type 0x%02X) disagrees with Name=%s of "
-                           "[Peripheral]; keep one of them", name, type, l->config->name);
-                return FALSE;
-              }
-            g_free (l->config->name);
-            l->config->name = g_steal_pointer (&name);
-            set_origin (l, FIELD_NAME, g->name, e);
-            break;
-          }
-        case 0x0A: /* TX Power Level */
-          if (plen != 1)
-            {
-              key_error (error, g, e, "the TX power structure (type 0x0A) must hold 1 byte");
-              return FALSE;
-            }
-          if (l->tx_power_explicit && a->tx_power != (gint8) payload[0])
-            {
-              key_error (error, g, e, "the TX power (type 0x0A) disagrees with TxPower=; keep one of them");
-              return FALSE;
-            }
-          a->has_tx_power = TRUE;
-          a->tx_power = (gint8) payload[0];
-          a->include_tx_power = TRUE;
-          set_origin (l, FIELD_TX_POWER, g->name, e);
-          break;
-        case 0x19: /* Appearance */
-          {
-            guint16 appearance;
-            if (plen != 2)
-              {
-                key_error (error, g, e, "the appearance structure (type 0x19) must hold 2 bytes");
-                return FALSE;
-              }
-            appearance = (guint16) (payload[0] | (payload[1] << 8));
-            if (a->has_appearance && a->appearance != appearance)
-              {
-                key_error (error, g, e, "the appearance 0x%04X (type 0x19) disagrees with "
-                           "Appearance=0x%04X; keep one of them", appearance, a->appearance);
-                return FALSE;
-              }
-            a->has_appearance = TRUE;
-            a->appearance = appearance;
-            set_origin (l, FIELD_APPEARANCE, g->name, e);
-            break;
-          }
-        case 0x16: case 0x20: case 0x21: /* Service Data */
-          {
-            gsize size = type == 0x16 ? 2 : type == 0x20 ? 4 : 16;
-            g_autoptr (GBytes) sd = NULL;
-            BpUuid uuid;
-            if (plen < size)
-              {
-                key_error (error, g, e, "the service data (type 0x%02X) is shorter than its "
-                           "%" G_GSIZE_FORMAT "-byte UUID", type, size);
-                return FALSE;
-              }
-            uuid_from_le (payload, size, &uuid);
-            sd = g_bytes_new (payload + size, plen - size);
-            if (!add_service_data (g, e, a->service_data, &uuid, sd, error))
-              return FALSE;
-            set_origin (l, FIELD_SERVICE_DATA, g->name, e);
-            break;
-          }
-        case 0xFF: /* Manufacturer Specific Data */
-          {
-            g_autoptr (GBytes) md = NULL;
-            if (plen < 2)
-              {
-                key_error (error, g, e, "the manufacturer data (type 0xFF) is shorter than its "
-                           "2-byte company ID");
-                return FALSE;
-              }
-            md = g_bytes_new (payload + 2, plen - 2);
-            if (!add_manufacturer_data (g, e, a->manufacturer_data,
-                                        (guint16) (payload[0] | (payload[1] << 8)), md, error))
-              return FALSE;
-            set_origin (l, FIELD_MANUFACTURER_DATA, g->name, e);
-            break;
-          }
-        default:
-          g_ptr_array_add (a->data, g_bytes_new (payload - 1, plen + 1));
-          set_origin (l, FIELD_DATA, g->name, e);
-          break;
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-parse_interval (const Group *g, const Entry *e, guint32 *out_ms, GError **error)
-{
-  guint64 us;
-
-  if (!parse_duration (g, e, G_MAXUINT64, &us, error))
-    return FALSE;
-  /* The legacy advertising range, which every controller takes. */
-  if (us < 20 * US_PER_MS)
-    {
-      key_error (error, g, e, "%s is under the minimum of 20ms", e->value);
-      return FALSE;
-    }
-  if (us > 10240 * US_PER_MS)
-    {
-      key_error (error, g, e, "%s is over the limit of 10.24s", e->value);
-      return FALSE;
-    }
-  if (us % US_PER_MS != 0)
-    {
-      key_error (error, g, e, "%s is not a whole number of milliseconds (BlueZ takes the interval in ms)",
-                 e->value);
-      return FALSE;
-    }
-  *out_ms = (guint32) (us / US_PER_MS);
-  return TRUE;
-}
-
-static gboolean
-load_advertising (Loader *l, const Group *g, GError **error)
-{
-  static const char *const keys[] = {
-    "Enabled", "Interval", "IntervalMin", "IntervalMax", "Services", "SolicitServices",
-    "Appearance", "ManufacturerData", "ServiceData", "Connectable", "Discoverable",
-    "LimitedDiscoverable", "Timeout", "TxPower", "IncludeTxPower", "Data", "ScanResponseData", NULL,
-  };
-  BpAdvertisingConfig *a = &l->config->advertising;
-  Entry *e, *min_e, *max_e;
-
-  if (!check_keys (g, keys, error))
-    return FALSE;
-
-  if ((e = group_find (g, "Enabled")) != NULL && !parse_bool (g, e, &a->enabled, error))
-    return FALSE;
-
-  /* Interval sets both ends; IntervalMin/IntervalMax override one each, so
-   * that a drop-in can set them apart from the main file's Interval. */
-  if ((e = group_find (g, "Interval")) != NULL)
-    {
-      if (!parse_interval (g, e, &a->interval_min_ms, error))
-        return FALSE;
-      a->interval_max_ms = a->interval_min_ms;
-      a->has_interval = TRUE;
-    }
-  min_e = group_find (g, "IntervalMin");
-  max_e = group_find (g, "IntervalMax");
-  if (min_e != NULL && !parse_interval (g, min_e, &a->interval_min_ms, error))
-    return FALSE;
-  if (max_e != NULL && !parse_interval (g, max_e, &a->interval_max_ms, error))
-    return FALSE;
-  if (!a->has_interval && (min_e != NULL) != (max_e != NULL))
-    {
-      if (min_e != NULL)
-        a->interval_max_ms = a->interval_min_ms;
-      else
-        a->interval_min_ms = a->interval_max_ms;
-    }
-  a->has_interval = a->has_interval || min_e != NULL || max_e != NULL;
-  if (a->has_interval && a->interval_min_ms > a->interval_max_ms)
-    {
-      Entry *blame = max_e != NULL ? max_e : min_e;
-      key_error (error, g, blame, "the interval's minimum (%ums) is over its maximum (%ums)",
-                 a->interval_min_ms, a->interval_max_ms);
-      return FALSE;
-    }
-
-  if ((e = group_find (g, "Services")) != NULL)
-    {
-      g_autoptr (GPtrArray) items = split_list (e->value);
-      for (guint i = 0; i < items->len; i++)
-        {
-          BpUuid uuid;
-          if (!resolve_service_ref (l, g, e, g_ptr_array_index (items, i), &uuid, error))
-            return FALSE;
-          add_uuid_unique (a->service_uuids, &uuid);
-        }
-      set_origin (l, FIELD_SERVICE_UUIDS, g->name, e);
-    }
-  if ((e = group_find (g, "SolicitServices")) != NULL)
-    {
-      g_autoptr (GPtrArray) items = split_list (e->value);
-      for (guint i = 0; i < items->len; i++)
-        {
-          BpUuid uuid;
-          if (!resolve_service_ref (l, g, e, g_ptr_array_index (items, i), &uuid, error))
-            return FALSE;
-          add_uuid_unique (a->solicit_uuids, &uuid);
-        }
-      set_origin (l, FIELD_SOLICIT_UUIDS, g->name, e);
-    }
-  if ((e = group_find (g, "Appearance")) != NULL)
-    {
-      guint v;
-      if (!parse_uint (g, e, 0, 0xffff, &v, error))
-        return FALSE;
-      a->has_appearance = TRUE;
-      a->appearance = (guint16) v;
-      set_origin (l, FIELD_APPEARANCE, g->name, e);
-    }
-  if ((e = group_find (g, "ManufacturerData")) != NULL)
-    {
-      g_autoptr (GPtrArray) items = split_list (e->value);
-      for (guint i = 0; i < items->len; i++)
-        {
-          const char *item = g_ptr_array_index (items, i);
-          const char *colon = strchr (item, ':');
-          g_autofree char *company_text = NULL;
-          g_autofree char *value_text = NULL;
-          g_autoptr (GBytes) data = NULL;
-          g_autoptr (GError) local_error = NULL;
-          guint64 company = 0;
-          gboolean overflow;
-
-          if (colon == NULL)
-            {
-              key_error (error, g, e, "expected COMPANY:VALUE such as 0xFFFF:0102, got '%s'", item);
-              return FALSE;
-            }
-          company_text = g_strstrip (g_strndup (item, (gsize) (colon - item)));
-          if (!scan_u64 (company_text, &company, &overflow) || company > 0xffff)
-            {
-              key_error (error, g, e, "expected a 16-bit company ID such as 0xFFFF before ':', got '%s'",
-                         company_text);
-              return FALSE;
-            }
-          value_text = g_strstrip (g_strdup (colon + 1));
-          data = bp_value_parse (value_text, BP_FORMAT_NONE, 0, &local_error);
-          if (data == NULL)
-            {
-              key_error (error, g, e, "company 0x%04X: %s", (guint) company, local_error->message);
-              return FALSE;
-            }
-          if (!add_manufacturer_data (g, e, a->manufacturer_data, (guint16) company, data, error))
-            return FALSE;
-        }
-      set_origin (l, FIELD_MANUFACTURER_DATA, g->name, e);
-    }
-  if ((e = group_find (g, "ServiceData")) != NULL)
-    {
-      g_autoptr (GPtrArray) items = split_list (e->value);
-      for (guint i = 0; i < items->len; i++)
-        {
-          const char *item = g_ptr_array_index (items, i);
-          const char *colon = strchr (item, ':');
-          g_autofree char *ref = NULL;
-          g_autofree char *value_text = NULL;
-          g_autoptr (GBytes) data = NULL;
-          g_autoptr (GError) local_error = NULL;
-          BpUuid uuid;
-
-          if (colon == NULL)
-            {
-              key_error (error, g, e, "expected UUID:VALUE such as 0x181A:0102, got '%s'", item);
-              return FALSE;
-            }
-          ref = g_strstrip (g_strndup (item, (gsize) (colon - item)));
-          if (!resolve_service_ref (l, g, e, ref, &uuid, error))
-            return FALSE;
-          value_text = g_strstrip (g_strdup (colon + 1));
-          data = bp_value_parse (value_text, BP_FORMAT_NONE, 0, &local_error);
-          if (data == NULL)
-            {
-              key_error (error, g, e, "%s: %s", ref, local_error->message);
-              return FALSE;
-            }
-          if (!add_service_data (g, e, a->service_data, &uuid, data, error))
-            return FALSE;
-        }
-      set_origin (l, FIELD_SERVICE_DATA, g->name, e);
-    }
-  if ((e = group_find (g, "Connectable")) != NULL && !parse_bool (g, e, &a->connectable, error))
-    return FALSE;
-  if ((e = group_find (g, "Discoverable")) != NULL)
-    {
-      if (!parse_bool (g, e, &a->discoverable, error))
-        return FALSE;
-      l->discoverable_explicit = TRUE;
-      set_origin (l, FIELD_FLAGS, g->name, e);
-    }
-  if ((e = group_find (g, "LimitedDiscoverable")) != NULL)
-    {
-      if (!parse_bool (g, e, &a->limited_discoverable, error))
-        return FALSE;
-      l->limited_explicit = TRUE;
-      if (a->limited_discoverable && !a->discoverable)
-        {
-          key_error (error, g, e, "true needs Discoverable=true (limited discoverable is a kind of "
-                     "discoverable)");
-          return FALSE;
-        }
-    }
-  if ((e = group_find (g, "Timeout")) != NULL &&
-      !parse_duration (g, e, 65535 * US_PER_S, &a->timeout_us, error))
-    return FALSE;
-  if ((e = group_find (g, "TxPower")) != NULL)
-    {
-      int v;
-      if (!parse_int (g, e, -127, 20, &v, error))
-        return FALSE;
-      a->has_tx_power = TRUE;
-      a->tx_power = (gint16) v;
-      l->tx_power_explicit = TRUE;
-    }
-  if ((e = group_find (g, "IncludeTxPower")) != NULL)
-    {
-      if (!parse_bool (g, e, &a->include_tx_power, error))
-        return FALSE;
-      set_origin (l, FIELD_TX_POWER, g->name, e);
-    }
-  if ((e = group_find (g, "Data")) != NULL)
-    {
-      g_autoptr (GBytes) raw = NULL;
-      if (!parse_spaced_hex (g, e, &raw, error) ||
-          !parse_ad_structures (l, g, e, raw, error))
-        return FALSE;
-    }
-  if ((e = group_find (g, "ScanResponseData")) != NULL)
-    {
-      /* Passed on as it is; the daemon checks that bluetoothd takes it. */
-      if (!parse_spaced_hex (g, e, &a->scan_response, error) ||
-          !parse_ad_structures (NULL, g, e, a->scan_response, error))
-        return FALSE;
-      if (g_bytes_get_size (a->scan_response) > ADV_MAX)
-        {
-          key_error (error, g, e, "the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
-                     " over the %d-byte limit", g_bytes_get_size (a->scan_response),
-                     g_bytes_get_size (a->scan_response) - ADV_MAX, ADV_MAX);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Advertising size */
-
-/* Bytes of each field in the legacy advertising data, as bluetoothd and the
- * kernel build it. */
-static void
-advertising_sizes (const BpConfig *config, gsize sizes[N_FIELDS])
-{
-  const BpAdvertisingConfig *a = &config->advertising;
-  gsize per_size[3] = { 0, 0, 0 };
-
-  memset (sizes, 0, sizeof (gsize) * N_FIELDS);
-  /* The daemon sends Discoverable only for a connectable advertisement, and
-   * bluetoothd adds the Flags structure only when it is true. */
-  if (a->connectable && (a->discoverable || a->limited_discoverable))
-    sizes[FIELD_FLAGS] = 3;
-  /* The local name goes in the scan response (bluetoothd 5.66 and later
-   * put LocalName there for legacy advertising): see scan_response_size(). */
-  if (a->has_appearance)
-    sizes[FIELD_APPEARANCE] = 4;
-
-  for (guint i = 0; i < a->service_uuids->len; i++)
-    {
-      gsize s = bp_uuid_short_size (&g_array_index (a->service_uuids, BpUuid, i));
-      per_size[s == 2 ? 0 : s == 4 ? 1 : 2] += s;
-    }
-  for (int k = 0; k < 3; k++)
-    if (per_size[k] > 0)
-      sizes[FIELD_SERVICE_UUIDS] += 2 + per_size[k];
-
-  memset (per_size, 0, sizeof per_size);
-  for (guint i = 0; i < a->solicit_uuids->len; i++)
-    {
-      gsize s = bp_uuid_short_size (&g_array_index (a->solicit_uuids, BpUuid, i));
-      per_size[s == 2 ? 0 : s == 4 ? 1 : 2] += s;
-    }
-  for (int k = 0; k < 3; k++)
-    if (per_size[k] > 0)
-      sizes[FIELD_SOLICIT_UUIDS] += 2 + per_size[k];
-
-  for (guint i = 0; i < a->manufacturer_data->len; i++)
-    {
-      BpManufacturerData *m = g_ptr_array_index (a->manufacturer_data, i);
-      sizes[FIELD_MANUFACTURER_DATA] += 2 + 2 + g_bytes_get_size (m->data);
-    }
-  for (guint i = 0; i < a->service_data->len; i++)
-    {
-      BpServiceData *sd = g_ptr_array_index (a->service_data, i);
-      sizes[FIELD_SERVICE_DATA] += 2 + bp_uuid_short_size (&sd->uuid) + g_bytes_get_size (sd->data);
-    }
-  if (a->include_tx_power)
-    sizes[FIELD_TX_POWER] = 3;
-  for (guint i = 0; i < a->data->len; i++)
-    sizes[FIELD_DATA] += 1 + g_bytes_get_size (g_ptr_array_index (a->data, i));
-}
-
-/* The scan response: the local name, then ScanResponseData's structures.
- * bluetoothd shortens a name that does not fit (type 0x08); a name the user
- * wrote must fit whole, but the host name, used when Name= is left out, must
- * not make a configuration invalid. */
-static gsize
-scan_response_size (const BpConfig *config, gsize *name_size)
-{
-  gsize raw = config->advertising.scan_response ? g_bytes_get_size (config->advertising.scan_response) : 0;
-  gsize name = config->name != NULL && *config->name ? 2 + strlen (config->name) : 0;
-
-  if (name > 0 && raw + name > ADV_MAX && g_strcmp0 (config->name, g_get_host_name ()) == 0)
-    name = raw + 3 <= ADV_MAX ? ADV_MAX - raw : 0;
-  *name_size = name;
-  return raw + name;
-}
-
-static char *
-sizes_breakdown (const gsize sizes[N_FIELDS], gsize *total)
-{
-  GString *s = g_string_new (NULL);
-
-  *total = 0;
-  for (int f = 0; f < N_FIELDS; f++)
-    {
-      if (sizes[f] == 0)
-        continue;
-      *total += sizes[f];
-      g_string_append_printf (s, "%s%s %" G_GSIZE_FORMAT, s->len ? ", " : "", field_labels[f], sizes[f]);
-    }
-  return g_string_free (s, FALSE);
-}
-
-static const char *const field_keys[N_FIELDS] = {
-  "Discoverable", "Name", "Appearance", "Services", "SolicitServices",
-  "ManufacturerData", "ServiceData", "IncludeTxPower", "Data",
-};
-
-static gboolean
-check_advertising_size (const BpConfig *config, const FieldOrigin *origins, const char *fallback_file,
-                        GError **error)
-{
-  gsize sizes[N_FIELDS];
-  gsize total = 0, running = 0;
-  g_autofree char *breakdown = NULL;
-  const BpAdvertisingConfig *a = &config->advertising;
-
-  advertising_sizes (config, sizes);
-  breakdown = sizes_breakdown (sizes, &total);
-  if (total > ADV_MAX)
-    {
-      for (int f = 0; f < N_FIELDS; f++)
-        {
-          const char *file, *group, *key;
-          running += sizes[f];
-          if (running <= ADV_MAX)
-            continue;
-          file = origins != NULL && origins[f].file ? origins[f].file : fallback_file;
-          group = origins != NULL && origins[f].group ? origins[f].group
-                  : f == FIELD_NAME ? "Peripheral" : "Advertising";
-          key = origins != NULL && origins[f].key ? origins[f].key : field_keys[f];
-          g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                       "%s: [%s] %s: the advertising data is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
-                       " over the %d-byte limit (%s)",
-                       file, group, key, total, total - ADV_MAX, ADV_MAX, breakdown);
-          return FALSE;
-        }
-    }
-  {
-    gsize name = 0;
-    gsize n = scan_response_size (config, &name);
-
-    if (n > ADV_MAX)
-      {
-        gboolean raw_alone = a->scan_response != NULL && n - name > ADV_MAX;
-        const FieldOrigin *o = origins != NULL ? &origins[FIELD_NAME] : NULL;
-
-        g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                     "%s: [%s] %s: the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
-                     " over the %d-byte limit (name %" G_GSIZE_FORMAT ", scan response data %" G_GSIZE_FORMAT ")",
-                     raw_alone || o == NULL || o->file == NULL ? fallback_file : o->file,
-                     raw_alone ? "Advertising" : "Peripheral",
-                     raw_alone ? "ScanResponseData" : "Name",
-                     n, n - ADV_MAX, ADV_MAX, name, n - name);
-        return FALSE;
-      }
-  }
-  return TRUE;
-}
-
-gboolean
-bp_config_check_advertising_size (const BpConfig *config, GError **error)
-{
-  g_autofree char *file = NULL;
-  const char *source = config->source != NULL ? config->source : "configuration";
-  const char *suffix = strstr (source, " (+");
-
-  /* Without the loader's record of where each key came from, name the main
-   * file. */
-  if (config->is_default)
-    file = g_strdup (DEFAULT_SOURCE);
-  else
-    {
-      g_autofree char *path = suffix != NULL ? g_strndup (source, (gsize) (suffix - source))
-                                             : g_strdup (source);
-      file = g_path_get_basename (path);
-    }
-  return check_advertising_size (config, NULL, file, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2064,8 +904,8 @@ classify_groups (Loader *l, GError **error)
           rest = g->name + strlen ("Service ");
           if (!id_is_valid (rest))
             {
-              group_error (error, g, "the service ID '%s' may only hold letters, digits, '_', '-' and '.'",
-                           rest);
+              config_group_error (error, g, "the service ID '%s' may only hold letters, digits, '_', '-' and '.'",
+                                  rest);
               return FALSE;
             }
         }
@@ -2080,22 +920,23 @@ classify_groups (Loader *l, GError **error)
           n = g_strv_length (parts);
           if (n != (is_char ? 2u : 3u))
             {
-              group_error (error, g, "expected [%s], got '%s'",
-                           is_char ? "Characteristic SERVICE/CHAR" : "Descriptor SERVICE/CHAR/DESC", rest);
+              config_group_error (error, g, "expected [%s], got '%s'",
+                                  is_char ? "Characteristic SERVICE/CHAR" : "Descriptor SERVICE/CHAR/DESC", rest);
               return FALSE;
             }
           for (guint k = 0; k < n; k++)
             if (!id_is_valid (parts[k]))
               {
-                group_error (error, g, "the ID '%s' may only hold letters, digits, '_', '-' and '.'", parts[k]);
+                config_group_error (error, g, "the ID '%s' may only hold letters, digits, '_', '-' and '.'",
+                                    parts[k]);
                 return FALSE;
               }
           g_ptr_array_add (is_char ? l->char_groups : l->desc_groups, g);
         }
       else
         {
-          group_error (error, g, "unknown group: expected [Peripheral], [Advertising], [Control], "
-                       "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
+          config_group_error (error, g, "unknown group: expected [Peripheral], [Advertising], [Control], "
+                              "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
           return FALSE;
         }
     }
@@ -2129,9 +970,9 @@ resolve (Loader *l, const char *source, GError **error)
   for (guint i = 0; i < l->desc_groups->len; i++)
     if (!load_descriptor (l, g_ptr_array_index (l->desc_groups, i), error))
       return NULL;
-  if (l->advertising != NULL && !load_advertising (l, l->advertising, error))
+  if (l->advertising != NULL && !config_load_advertising (l, l->advertising, error))
     return NULL;
-  if (!check_advertising_size (l->config, l->origins, l->main_label, error))
+  if (!config_check_advertising_size (l->config, l->origins, l->main_label, error))
     return NULL;
   return g_steal_pointer (&l->config);
 }
@@ -2295,45 +1136,10 @@ bp_config_find_characteristic (const BpConfig *config, const char *name, GError 
   return NULL;
 }
 
-static void
-append_uuid (GString *s, const BpUuid *uuid)
-{
-  guint16 u16;
-  char buf[BP_UUID_STRLEN];
-
-  if (bp_uuid_to_u16 (uuid, &u16))
-    g_string_append_printf (s, "0x%04X", u16);
-  else
-    {
-      bp_uuid_to_string (uuid, buf);
-      g_string_append (s, buf);
-    }
-}
-
-static void
-append_bytes (GString *s, GBytes *bytes)
-{
-  gsize len = 0;
-  const guint8 *data = bytes != NULL ? g_bytes_get_data (bytes, &len) : NULL;
-  g_autofree char *hex = bp_value_to_hex (data, len);
-
-  g_string_append (s, len > 0 ? hex : "(empty)");
-}
-
-static void
-append_duration (GString *s, guint64 us)
-{
-  g_autofree char *d = format_duration (us);
-  g_string_append (s, d);
-}
-
 char *
 bp_config_describe (const BpConfig *config)
 {
   GString *s = g_string_new (NULL);
-  const BpAdvertisingConfig *a = &config->advertising;
-  gsize sizes[N_FIELDS], total = 0;
-  g_autofree char *breakdown = NULL;
 
   g_string_append_printf (s, "configuration: %s%s\n", config->source ? config->source : "(unknown)",
                           config->is_default ? " (no configuration file: the built-in example)" : "");
@@ -2350,7 +1156,7 @@ bp_config_describe (const BpConfig *config)
       BpServiceConfig *svc = g_ptr_array_index (config->services, i);
 
       g_string_append_printf (s, "\nservice %s: ", svc->id);
-      append_uuid (s, &svc->uuid);
+      config_append_uuid (s, &svc->uuid);
       g_string_append (s, svc->primary ? " (primary)\n" : " (secondary)\n");
       for (guint c = 0; c < svc->characteristics->len; c++)
         {
@@ -2361,9 +1167,9 @@ bp_config_describe (const BpConfig *config)
           const guint8 *data = g_bytes_get_data (chr->initial, &len);
 
           g_string_append_printf (s, "  characteristic %s: ", chr->id);
-          append_uuid (s, &chr->uuid);
+          config_append_uuid (s, &chr->uuid);
           g_string_append_printf (s, "\n    flags: %s\n    initial value: ", flags_text);
-          append_bytes (s, chr->initial);
+          config_append_bytes (s, chr->initial);
           if (chr->format != BP_FORMAT_NONE && len > 0)
             {
               g_autofree char *shown = bp_value_to_display (data, len, chr->format, chr->exponent);
@@ -2383,13 +1189,13 @@ bp_config_describe (const BpConfig *config)
           if (chr->read_handler == BP_READ_HANDLER_SOCKET)
             {
               g_string_append (s, "    reads: answered by a producer (serve), timeout ");
-              append_duration (s, chr->read_timeout_us);
+              config_append_duration (s, chr->read_timeout_us);
               g_string_append_c (s, '\n');
             }
           if (chr->min_read_interval_us > 0)
             {
               g_string_append (s, "    min read interval: ");
-              append_duration (s, chr->min_read_interval_us);
+              config_append_duration (s, chr->min_read_interval_us);
               g_string_append_c (s, '\n');
             }
           if (chr->notify_on_subscribe)
@@ -2418,92 +1224,14 @@ bp_config_describe (const BpConfig *config)
               g_autofree char *dflags_text = g_strjoinv (",", dflags);
 
               g_string_append_printf (s, "    descriptor %s: ", desc->id);
-              append_uuid (s, &desc->uuid);
+              config_append_uuid (s, &desc->uuid);
               g_string_append_printf (s, " [%s]: ", dflags_text);
-              append_bytes (s, desc->value);
+              config_append_bytes (s, desc->value);
               g_string_append_c (s, '\n');
             }
         }
     }
 
-  g_string_append_printf (s, "\nadvertising: %s, %s, %s\n", a->enabled ? "enabled" : "disabled (advertise on starts it)",
-                          a->connectable ? "connectable" : "not connectable (broadcast)",
-                          a->limited_discoverable ? "limited discoverable"
-                          : a->discoverable ? "discoverable" : "not discoverable");
-  if (a->has_interval)
-    g_string_append_printf (s, "  interval: %u-%u ms\n", a->interval_min_ms, a->interval_max_ms);
-  if (a->timeout_us > 0)
-    {
-      g_string_append (s, "  timeout: ");
-      append_duration (s, a->timeout_us);
-      g_string_append_c (s, '\n');
-    }
-  g_string_append_printf (s, "  local name: \"%s\"\n", config->name ? config->name : "");
-  if (a->service_uuids->len > 0)
-    {
-      g_string_append (s, "  services:");
-      for (guint i = 0; i < a->service_uuids->len; i++)
-        {
-          g_string_append_c (s, ' ');
-          append_uuid (s, &g_array_index (a->service_uuids, BpUuid, i));
-        }
-      g_string_append_c (s, '\n');
-    }
-  if (a->solicit_uuids->len > 0)
-    {
-      g_string_append (s, "  solicit services:");
-      for (guint i = 0; i < a->solicit_uuids->len; i++)
-        {
-          g_string_append_c (s, ' ');
-          append_uuid (s, &g_array_index (a->solicit_uuids, BpUuid, i));
-        }
-      g_string_append_c (s, '\n');
-    }
-  if (a->has_appearance)
-    g_string_append_printf (s, "  appearance: 0x%04X\n", a->appearance);
-  for (guint i = 0; i < a->manufacturer_data->len; i++)
-    {
-      BpManufacturerData *m = g_ptr_array_index (a->manufacturer_data, i);
-      g_string_append_printf (s, "  manufacturer data 0x%04X: ", m->company);
-      append_bytes (s, m->data);
-      g_string_append_c (s, '\n');
-    }
-  for (guint i = 0; i < a->service_data->len; i++)
-    {
-      BpServiceData *sd = g_ptr_array_index (a->service_data, i);
-      g_string_append (s, "  service data ");
-      append_uuid (s, &sd->uuid);
-      g_string_append (s, ": ");
-      append_bytes (s, sd->data);
-      g_string_append_c (s, '\n');
-    }
-  if (a->has_tx_power)
-    g_string_append_printf (s, "  tx power: %d dBm\n", a->tx_power);
-  if (a->include_tx_power)
-    g_string_append (s, "  tx power field included\n");
-  for (guint i = 0; i < a->data->len; i++)
-    {
-      GBytes *ad = g_ptr_array_index (a->data, i);
-      gsize len = 0;
-      const guint8 *data = g_bytes_get_data (ad, &len);
-      g_autofree char *hex = bp_value_to_hex (data + 1, len - 1);
-      g_string_append_printf (s, "  data type 0x%02X: %s\n", data[0], hex);
-    }
-  advertising_sizes (config, sizes);
-  breakdown = sizes_breakdown (sizes, &total);
-  g_string_append_printf (s, "  advertising data: %" G_GSIZE_FORMAT " of %d bytes%s%s%s\n", total, ADV_MAX,
-                          *breakdown ? " (" : "", breakdown, *breakdown ? ")" : "");
-  {
-    gsize name = 0, sr = scan_response_size (config, &name);
-    g_string_append_printf (s, "  scan response: %" G_GSIZE_FORMAT " of %d bytes (name %" G_GSIZE_FORMAT
-                            ", scan response data %" G_GSIZE_FORMAT ")\n", sr, ADV_MAX, name, sr - name);
-  }
-  if (a->scan_response != NULL)
-    {
-      g_string_append_printf (s, "  scan response data: %" G_GSIZE_FORMAT " bytes: ",
-                              g_bytes_get_size (a->scan_response));
-      append_bytes (s, a->scan_response);
-      g_string_append_c (s, '\n');
-    }
+  config_describe_advertising (s, config);
   return g_string_free (s, FALSE);
 }
