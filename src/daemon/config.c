@@ -9,7 +9,6 @@
  * the same folder as this file and shadows the build's config.h. */
 #include "daemon/config.h"
 
-#include <errno.h>
 #include <string.h>
 
 #include "common/error.h"
