@@ -230,24 +230,40 @@ def context_switches(pid):
     return total
 
 
-def migrations(pid):
-    """Moves of every thread from one CPU to another (se.nr_migrations of
-    /proc/PID/task/*/sched); None where the kernel does not say."""
-    total = 0
+def thread_counters(pid):
+    """Per thread: (voluntary + involuntary context switches, moves from one
+    CPU to another or None where the kernel does not say: se.nr_migrations
+    of /proc/PID/task/TID/sched)."""
+    out = {}
     for tid in os.listdir('/proc/{}/task'.format(pid)):
+        switches, moves = 0, None
         try:
+            with open('/proc/{}/task/{}/status'.format(pid, tid)) as f:
+                for line in f:
+                    if line.startswith(('voluntary_ctxt_switches:', 'nonvoluntary_ctxt_switches:')):
+                        switches += int(line.split()[1])
             with open('/proc/{}/task/{}/sched'.format(pid, tid)) as f:
                 for line in f:
                     if line.startswith('se.nr_migrations'):
-                        total += int(line.split(':')[1])
+                        moves = int(line.split(':')[1])
                         break
-                else:
-                    return None
         except FileNotFoundError:
-            pass
+            continue  # gone
         except (OSError, ValueError, IndexError):
-            return None
-    return total
+            pass
+        out[tid] = (switches, moves)
+    return out
+
+
+def counters_since(before, after):
+    """(context switches, migrations or None) of the threads alive at the
+    end since before; a thread started since counts from 0. Per thread, so
+    that a thread that exited in between (GLib's thread pool lets idle ones
+    go) does not take its earlier counts off."""
+    switches = sum(a[0] - before.get(tid, (0, 0))[0] for tid, a in after.items())
+    if any(a[1] is None or before.get(tid, (0, 0))[1] is None for tid, a in after.items()):
+        return switches, None
+    return switches, sum(a[1] - before.get(tid, (0, 0))[1] for tid, a in after.items())
 
 
 def memory_kib(pid):
@@ -549,22 +565,15 @@ class Bench:
         warm = 1000
         self.run_daemon('flood', warm, 20, 'bench/c0', warm, 20, target=self.relay)
 
-        def counters(pid):
-            return context_switches(pid), migrations(pid)
-
-        def since(pid, before):
-            after = counters(pid)
-            return after[0] - before[0], None if None in (after[1], before[1]) else after[1] - before[1]
-
-        before = counters(self.daemon.pid)
+        before = thread_counters(self.daemon.pid)
         d = self.run_daemon('multi', n, 20, 10, secs, 20, *chars)
-        cs_d, mig_d = since(self.daemon.pid, before)
-        before = counters(self.relay.pid)
+        cs_d, mig_d = counters_since(before, thread_counters(self.daemon.pid))
+        before = thread_counters(self.relay.pid)
         rel = self.run_daemon('multi', n, 20, 10, secs, 20, *chars, target=self.relay)
-        cs_r, mig_r = since(self.relay.pid, before)
-        before = counters(self.limit.pid)
+        cs_r, mig_r = counters_since(before, thread_counters(self.relay.pid))
+        before = thread_counters(self.limit.pid)
         lim = self.run_emitter(self.limit, 'multi 10 {} 20 10'.format(secs), n, 20)
-        cs_l, mig_l = since(self.limit.pid, before)
+        cs_l, mig_l = counters_since(before, thread_counters(self.limit.pid))
         self.fig('cpu_pct_100hz', 100.0 * d['cpu'] / d['wall'], '%')
         self.fig('relay_cpu_pct_100hz', 100.0 * rel['cpu'] / rel['wall'], '%')
         self.fig('limit_cpu_pct_100hz', 100.0 * lim['cpu'] / lim['wall'], '%')
