@@ -6,6 +6,8 @@ Runs, in one go and on one private dbus-daemon with the stand-in bluetoothd
 
   - the daemon, fed by bench-producer over its control socket,
   - bench-limit, the least a GDBus program can do to send the same signals,
+  - bench-relay, the least a GDBus relay can do: woken by bench-producer
+    as the daemon is, it emits those signals (the 10 × 10 Hz run),
   - python-peripheral.py, a Python peripheral in the style of BlueZ's
     test/example-gatt-server,
 
@@ -228,6 +230,42 @@ def context_switches(pid):
     return total
 
 
+def thread_counters(pid):
+    """Per thread: (voluntary + involuntary context switches, moves from one
+    CPU to another or None where the kernel does not say: se.nr_migrations
+    of /proc/PID/task/TID/sched)."""
+    out = {}
+    for tid in os.listdir('/proc/{}/task'.format(pid)):
+        switches, moves = 0, None
+        try:
+            with open('/proc/{}/task/{}/status'.format(pid, tid)) as f:
+                for line in f:
+                    if line.startswith(('voluntary_ctxt_switches:', 'nonvoluntary_ctxt_switches:')):
+                        switches += int(line.split()[1])
+            with open('/proc/{}/task/{}/sched'.format(pid, tid)) as f:
+                for line in f:
+                    if line.startswith('se.nr_migrations'):
+                        moves = int(line.split(':')[1])
+                        break
+        except FileNotFoundError:
+            continue  # gone
+        except (OSError, ValueError, IndexError):
+            pass
+        out[tid] = (switches, moves)
+    return out
+
+
+def counters_since(before, after):
+    """(context switches, migrations or None) of the threads alive at the
+    end since before; a thread started since counts from 0. Per thread, so
+    that a thread that exited in between (GLib's thread pool lets idle ones
+    go) does not take its earlier counts off."""
+    switches = sum(a[0] - before.get(tid, (0, 0))[0] for tid, a in after.items())
+    if any(a[1] is None or before.get(tid, (0, 0))[1] is None for tid, a in after.items()):
+        return switches, None
+    return switches, sum(a[1] - before.get(tid, (0, 0))[1] for tid, a in after.items())
+
+
 def memory_kib(pid):
     """(Rss, Anonymous) of /proc/PID/smaps_rollup, in KiB."""
     rss = anon = 0
@@ -373,6 +411,16 @@ class Bench:
         p.expect('registered', 30)
         return p
 
+    def start_limit(self):
+        self.limit = self.spawn('bench-limit', [self.bin('bench', 'bench-limit')], self.env)
+        self.rx.ask('watch {}'.format(self.limit.expect('name', 10).split()[1]))
+
+    def start_relay(self):
+        sock = os.path.join(self.dir, 'relay.control')
+        self.relay = self.spawn('bench-relay', [self.bin('bench', 'bench-relay'), sock], self.env)
+        self.relay.socket = sock
+        self.rx.ask('watch {}'.format(self.relay.expect('name', 10).split()[1]))
+
     def producer(self, sock, *args):
         return self.spawn('bench-producer', [self.bin('bench', 'bench-producer'), sock] + [str(a) for a in args])
 
@@ -390,20 +438,25 @@ class Bench:
                 r['received'], n, size, r['errors']))
         return r
 
-    def run_daemon(self, mode, n, size, *producer_args):
+    def run_daemon(self, mode, n, size, *producer_args, target=None):
+        """A bench-producer run against the daemon, or against target (the
+        relay: its run ends when it has flushed, as the limit's does)."""
+        proc = target or self.daemon
         self.rx.ask('arm {} {}'.format(n, size))
-        w = CpuWindow(self.daemon.pid, self.rx.pid, self.bus.pid)
-        prod = self.producer(self.daemon.socket, mode, *producer_args)
+        w = CpuWindow(proc.pid, self.rx.pid, self.bus.pid)
+        prod = self.producer(proc.socket, mode, *producer_args)
         r = self.receive(n, size)
         done = kv(prod.expect('done', 600))
         if prod.wait(30) != 0 or int(done['errors']):
             self.problems.append('the producer saw {} errors'.format(done['errors']))
+        if target is not None:
+            proc.expect('done', 60)
         w.end()
         prod_cpu = prod.rusage.ru_utime + prod.rusage.ru_stime
         r['cpu'] = w.cpu[0]
         r['producer_cpu'] = prod_cpu
         r['wall'] = w.wall
-        self.note_load('daemon ' + mode, w, sum(w.cpu) + prod_cpu)
+        self.note_load(('daemon ' if target is None else proc.name + ' ') + mode, w, sum(w.cpu) + prod_cpu)
         return r
 
     def run_emitter(self, proc, command, n, size):
@@ -502,20 +555,38 @@ class Bench:
         server.wait(10)
 
     def low_rate(self):
+        """10 characteristics x 10 Hz: the daemon fed by bench-producer, the
+        relay fed by a producer run like it (the floor for what is woken the
+        way the daemon is), and the limit on its own timer."""
         secs = self.window
         chars = ['bench/c{}'.format(i) for i in range(10)]
         n = 100 * secs
-        cs = (context_switches(self.daemon.pid), context_switches(self.limit.pid))
+        # The relay starts cold; the daemon and the limit have run before.
+        warm = 1000
+        self.run_daemon('flood', warm, 20, 'bench/c0', warm, 20, target=self.relay)
+
+        before = thread_counters(self.daemon.pid)
         d = self.run_daemon('multi', n, 20, 10, secs, 20, *chars)
-        cs_d = context_switches(self.daemon.pid) - cs[0]
+        cs_d, mig_d = counters_since(before, thread_counters(self.daemon.pid))
+        before = thread_counters(self.relay.pid)
+        rel = self.run_daemon('multi', n, 20, 10, secs, 20, *chars, target=self.relay)
+        cs_r, mig_r = counters_since(before, thread_counters(self.relay.pid))
+        before = thread_counters(self.limit.pid)
         lim = self.run_emitter(self.limit, 'multi 10 {} 20 10'.format(secs), n, 20)
-        cs_l = context_switches(self.limit.pid) - cs[1]
+        cs_l, mig_l = counters_since(before, thread_counters(self.limit.pid))
         self.fig('cpu_pct_100hz', 100.0 * d['cpu'] / d['wall'], '%')
+        self.fig('relay_cpu_pct_100hz', 100.0 * rel['cpu'] / rel['wall'], '%')
         self.fig('limit_cpu_pct_100hz', 100.0 * lim['cpu'] / lim['wall'], '%')
         self.fig('cpu_us_per_notify_100hz', d['cpu'] / n * 1e6, 'us')
+        self.fig('relay_cpu_us_per_notify_100hz', rel['cpu'] / n * 1e6, 'us')
         self.fig('limit_cpu_us_per_notify_100hz', lim['cpu'] / n * 1e6, 'us')
+        self.fig('cpu_vs_relay_100hz', d['cpu'] / rel['cpu'], 'ratio')
         self.fig('wakeups_per_notify_100hz', cs_d / n, 'count')
+        self.fig('relay_wakeups_per_notify_100hz', cs_r / n, 'count')
         self.fig('limit_wakeups_per_notify_100hz', cs_l / n, 'count')
+        for prefix, mig in (('', mig_d), ('relay_', mig_r), ('limit_', mig_l)):
+            if mig is not None:
+                self.fig(prefix + 'migrations_per_notify_100hz', mig / n, 'count')
 
     def idle_and_memory(self):
         # Fresh processes: the default configuration (the built-in
@@ -590,15 +661,14 @@ class Bench:
         self.rx.ask('subscribe {}'.format(PYTHON_NOTIFY_UUID))
         self.py.expect('notifying', 10)
 
-        self.limit = self.spawn('bench-limit', [self.bin('bench', 'bench-limit')], self.env)
-        name = self.limit.expect('name', 10).split()[1]
-        self.rx.ask('watch {}'.format(name))
+        self.start_limit()
+        self.start_relay()
 
         self.throughput()
         self.latency()
         self.reads()
         self.low_rate()
-        for p in (self.limit, self.py, self.daemon):
+        for p in (self.relay, self.limit, self.py, self.daemon):
             p.stop()
         self.idle_and_memory()
         self.seconds = time.monotonic() - t0
@@ -644,31 +714,36 @@ TARGETS = [
 ]
 
 ROWS = [
-    # label, daemon, limit, python, unit
-    ('notifications/s, 20 B', 'notify_per_s_20', 'limit_per_s_20', 'python_per_s_20', '/s'),
-    ('notifications/s, 244 B', 'notify_per_s_244', 'limit_per_s_244', 'python_per_s_244', '/s'),
-    ('CPU per notification, 20 B', 'cpu_us_per_notify', 'limit_cpu_us_per_notify', 'python_cpu_us_per_notify', 'us'),
-    ('CPU per notification, 244 B', 'cpu_us_per_notify_244', 'limit_cpu_us_per_notify_244',
+    # label, daemon, limit, relay, python, unit
+    ('notifications/s, 20 B', 'notify_per_s_20', 'limit_per_s_20', None, 'python_per_s_20', '/s'),
+    ('notifications/s, 244 B', 'notify_per_s_244', 'limit_per_s_244', None, 'python_per_s_244', '/s'),
+    ('CPU per notification, 20 B', 'cpu_us_per_notify', 'limit_cpu_us_per_notify', None, 'python_cpu_us_per_notify',
+     'us'),
+    ('CPU per notification, 244 B', 'cpu_us_per_notify_244', 'limit_cpu_us_per_notify_244', None,
      'python_cpu_us_per_notify_244', 'us'),
-    ('latency p50 at 100 Hz', 'p50_latency_100hz_us', None, None, 'us'),
-    ('latency p99 at 100 Hz', 'p99_latency_100hz_us', None, None, 'us'),
-    ('latency max at 100 Hz', 'max_latency_100hz_us', None, None, 'us'),
-    ('latency p50 at 1 kHz', 'p50_latency_1khz_us', 'limit_p50_latency_1khz_us', None, 'us'),
-    ('latency p99 at 1 kHz', 'p99_latency_1khz_us', 'limit_p99_latency_1khz_us', None, 'us'),
-    ('latency max at 1 kHz', 'max_latency_1khz_us', None, None, 'us'),
-    ('read round trip p50', 'read_rtt_p50_us', None, 'python_read_rtt_p50_us', 'us'),
-    ('read round trip p99', 'read_rtt_p99_us', None, 'python_read_rtt_p99_us', 'us'),
-    ('RSS, default configuration', 'rss_default_kib', None, 'python_rss_default_kib', 'KiB'),
-    ('anonymous, default configuration', 'anon_default_kib', None, 'python_anon_default_kib', 'KiB'),
-    ('RSS, 100 chars (+100 producers)', 'rss_100x100_kib', None, 'python_rss_100_kib', 'KiB'),
-    ('anonymous, 100 chars (+100 producers)', 'anon_100x100_kib', None, 'python_anon_100_kib', 'KiB'),
-    ('anonymous after the floods', 'anon_after_flood_kib', None, None, 'KiB'),
-    ('peak RSS during the floods', 'peak_rss_flood_kib', 'limit_peak_rss_flood_kib', None, 'KiB'),
-    ('idle wake-ups', 'idle_wakeups_per_s', None, 'python_idle_wakeups_per_s', '/s'),
-    ('CPU at 10 chars x 10 Hz', 'cpu_pct_100hz', 'limit_cpu_pct_100hz', None, '%'),
-    ('CPU per notification at 10 x 10 Hz', 'cpu_us_per_notify_100hz', 'limit_cpu_us_per_notify_100hz', None, 'us'),
+    ('latency p50 at 100 Hz', 'p50_latency_100hz_us', None, None, None, 'us'),
+    ('latency p99 at 100 Hz', 'p99_latency_100hz_us', None, None, None, 'us'),
+    ('latency max at 100 Hz', 'max_latency_100hz_us', None, None, None, 'us'),
+    ('latency p50 at 1 kHz', 'p50_latency_1khz_us', 'limit_p50_latency_1khz_us', None, None, 'us'),
+    ('latency p99 at 1 kHz', 'p99_latency_1khz_us', 'limit_p99_latency_1khz_us', None, None, 'us'),
+    ('latency max at 1 kHz', 'max_latency_1khz_us', None, None, None, 'us'),
+    ('read round trip p50', 'read_rtt_p50_us', None, None, 'python_read_rtt_p50_us', 'us'),
+    ('read round trip p99', 'read_rtt_p99_us', None, None, 'python_read_rtt_p99_us', 'us'),
+    ('RSS, default configuration', 'rss_default_kib', None, None, 'python_rss_default_kib', 'KiB'),
+    ('anonymous, default configuration', 'anon_default_kib', None, None, 'python_anon_default_kib', 'KiB'),
+    ('RSS, 100 chars (+100 producers)', 'rss_100x100_kib', None, None, 'python_rss_100_kib', 'KiB'),
+    ('anonymous, 100 chars (+100 producers)', 'anon_100x100_kib', None, None, 'python_anon_100_kib', 'KiB'),
+    ('anonymous after the floods', 'anon_after_flood_kib', None, None, None, 'KiB'),
+    ('peak RSS during the floods', 'peak_rss_flood_kib', 'limit_peak_rss_flood_kib', None, None, 'KiB'),
+    ('idle wake-ups', 'idle_wakeups_per_s', None, None, 'python_idle_wakeups_per_s', '/s'),
+    ('CPU at 10 chars x 10 Hz', 'cpu_pct_100hz', 'limit_cpu_pct_100hz', 'relay_cpu_pct_100hz', None, '%'),
+    ('CPU per notification at 10 x 10 Hz', 'cpu_us_per_notify_100hz', 'limit_cpu_us_per_notify_100hz',
+     'relay_cpu_us_per_notify_100hz', None, 'us'),
+    ('CPU at 10 x 10 Hz, daemon / relay', 'cpu_vs_relay_100hz', None, None, None, 'ratio'),
     ('wake-ups per notification at 10 x 10 Hz', 'wakeups_per_notify_100hz', 'limit_wakeups_per_notify_100hz',
-     None, 'count'),
+     'relay_wakeups_per_notify_100hz', None, 'count'),
+    ('CPU migrations per notification, 10 x 10 Hz', 'migrations_per_notify_100hz',
+     'limit_migrations_per_notify_100hz', 'relay_migrations_per_notify_100hz', None, 'count'),
 ]
 
 
@@ -695,12 +770,12 @@ def report(b):
           'the machine during a phase'.format(b.seconds, b.load0[0], b.load1[0],
                                              max((x for _, x in b.other_cpu), default=0)))
     print()
-    head = '{:<40} {:>10} {:>10} {:>10}  {}'.format('', 'daemon', 'C limit', 'Python', 'unit')
+    row = '{:<44} {:>10} {:>10} {:>10} {:>10}  {}'
+    head = row.format('', 'daemon', 'C limit', 'C relay', 'Python', 'unit')
     print(head)
     print('-' * len(head))
-    for label, d, lim, py, unit in ROWS:
-        print('{:<40} {:>10} {:>10} {:>10}  {}'.format(label, fmt(get(d)), fmt(get(lim) if lim else None),
-                                                      fmt(get(py) if py else None), unit))
+    for label, d, lim, rel, py, unit in ROWS:
+        print(row.format(label, *(fmt(get(x) if x else None) for x in (d, lim, rel, py)), unit))
     print()
     met = missed = 0
     print('{:<24} {:>10}  {:<12} {}'.format('target', 'value', 'wanted', ''))
