@@ -285,6 +285,18 @@ parse_att_code (const char *text, guint8 *out, GError **error)
   return TRUE;
 }
 
+/* How many bytes of word (valid UTF-8) an error message quotes: at most
+ * max, cut before a character rather than inside it, because the reply
+ * must stay UTF-8 text. */
+static int
+quoted_length (const char *word, gsize max)
+{
+  const char *end = word;
+
+  g_utf8_validate (word, (gssize) max, &end);
+  return (int) (end - word);
+}
+
 static gboolean
 check_address (const char *verb, const char *what, const char *text, GError **error)
 {
@@ -320,9 +332,10 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
   /* The first word names the request in errors; keep it before the split. */
   {
     const char *first = line + strspn (line, " \t");
-    gsize flen = strcspn (first, " \t");
+    gsize flen = quoted_length (first, MIN (strcspn (first, " \t"), sizeof verb_name - 1));
 
-    g_strlcpy (verb_name, first, MIN (flen + 1, sizeof verb_name));
+    memcpy (verb_name, first, flen);
+    verb_name[flen] = '\0';
   }
   if (!bp_protocol_split (line, words, MAX_WORDS, &n, &split_error))
     {
@@ -350,7 +363,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
   if (info == NULL)
     {
       g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                   "unknown request \"%.64s\": expected one of %s", words[0], bp_protocol_help);
+                   "unknown request \"%.*s\": expected one of %s",
+                   quoted_length (words[0], 64), words[0], bp_protocol_help);
       return FALSE;
     }
   if (n < info->min_words || n > info->max_words)
@@ -371,8 +385,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
           if (!g_str_has_prefix (words[3], "to="))
             {
               g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                           "notify: unexpected \"%.64s\" after the value: expected to=ADDR",
-                           words[3]);
+                           "notify: unexpected \"%.*s\" after the value: expected to=ADDR",
+                           quoted_length (words[3], 64), words[3]);
               return FALSE;
             }
           request->address = words[3] + 3;
@@ -399,8 +413,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
       if (!parse_u64 (words[1], &request->id))
         {
           g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                       "reply: \"%.64s\" is not a read ID: expected the decimal ID of an "
-                       "\"event read\" line", words[1]);
+                       "reply: \"%.*s\" is not a read ID: expected the decimal ID of an "
+                       "\"event read\" line", quoted_length (words[1], 64), words[1]);
           return FALSE;
         }
       if (n == 4)
@@ -437,7 +451,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
       else if (strcmp (words[1], "off") != 0)
         {
           g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                       "advertise: \"%.64s\": expected on or off", words[1]);
+                       "advertise: \"%.*s\": expected on or off", quoted_length (words[1], 64),
+                       words[1]);
           return FALSE;
         }
       break;

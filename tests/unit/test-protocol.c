@@ -317,6 +317,35 @@ test_error_advertise_word (void **state)
   assert_parse_error ("advertise yes", BP_ERROR_BAD_REQUEST, "expected on or off");
 }
 
+static void
+test_error_long_word_utf8 (void **state)
+{
+  /* Error messages cut long words, never inside a character: the reply
+   * must stay UTF-8. After "a", the two-byte "é"s straddle both cuts (64
+   * bytes for a word, 32 for the verb named in a quoting error). */
+  g_autoptr(GString) word = g_string_new ("a");
+  /* before and after the word */
+  const char *const requests[][2] = {
+    { "", " x" }, { "", " \"open" }, { "advertise ", "" }, { "reply ", " 00" },
+    { "notify c 01 ", "" },
+  };
+
+  for (guint i = 0; i < 40; i++)
+    g_string_append (word, "\xc3\xa9");
+  for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+    {
+      g_autofree char *text = g_strconcat (requests[i][0], word->str, requests[i][1], NULL);
+      BpRequest r;
+      g_autoptr(GError) error = NULL;
+
+      assert_false (parse (text, &r, &error));
+      assert_non_null (error);
+      if (!g_utf8_validate (error->message, -1, NULL))
+        fail_msg ("\"%sWORD%s\": the message is not UTF-8", requests[i][0], requests[i][1]);
+      assert_non_null (strstr (error->message, "a\xc3\xa9\xc3\xa9"));
+    }
+}
+
 /* --- splitting, words, addresses ------------------------------------------ */
 
 static void
@@ -647,6 +676,7 @@ main (void)
     cmocka_unit_test (test_error_reply_error_without_code),
     cmocka_unit_test (test_error_reply_extra_word),
     cmocka_unit_test (test_error_advertise_word),
+    cmocka_unit_test (test_error_long_word_utf8),
     cmocka_unit_test (test_split),
     cmocka_unit_test (test_split_too_many),
     cmocka_unit_test (test_address_valid),
