@@ -42,6 +42,18 @@ static const VerbInfo verbs[] = {
 
 static const char hex_digits[] = "0123456789abcdef";
 
+/* How many bytes of word (valid UTF-8) an error message quotes: at most
+ * max, cut before a character rather than inside it, because the reply
+ * must stay UTF-8 text. */
+static int
+quoted_length (const char *word, gsize max)
+{
+  const char *end = word;
+
+  g_utf8_validate (word, (gssize) max, &end);
+  return (int) (end - word);
+}
+
 static gboolean
 is_space (char c)
 {
@@ -76,8 +88,9 @@ bp_protocol_split (char *line, char **words, guint max_words, guint *n_words, GE
           if (*p != '"')
             {
               g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                           "unterminated quoted string %s: expected a closing '\"'",
-                           words[n - 1]);
+                           "unterminated quoted string %.*s%s: expected a closing '\"'",
+                           quoted_length (words[n - 1], 64), words[n - 1],
+                           strlen (words[n - 1]) > 64 ? "…" : "");
               return FALSE;
             }
           p++;
@@ -283,18 +296,6 @@ parse_att_code (const char *text, guint8 *out, GError **error)
     }
   *out = (guint8) code;
   return TRUE;
-}
-
-/* How many bytes of word (valid UTF-8) an error message quotes: at most
- * max, cut before a character rather than inside it, because the reply
- * must stay UTF-8 text. */
-static int
-quoted_length (const char *word, gsize max)
-{
-  const char *end = word;
-
-  g_utf8_validate (word, (gssize) max, &end);
-  return (int) (end - word);
 }
 
 static gboolean

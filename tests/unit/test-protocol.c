@@ -262,6 +262,17 @@ test_error_unterminated_quote (void **state)
 {
   assert_parse_error ("set dev/name \"abc", BP_ERROR_BAD_VALUE, "set: unterminated quoted string");
   assert_parse_error ("set dev/name \"abc\\\"", BP_ERROR_BAD_VALUE, "unterminated");
+
+  /* The message quotes at most 64 bytes of the rest of the line. */
+  {
+    g_autofree char *line = g_strdup_printf ("set dev/name \"%s", "0123456789abcdefghij0123456789abcdefghij"
+                                                                 "0123456789abcdefghij0123456789abcdefghij");
+    g_autoptr (GError) error = NULL;
+    BpRequest r;
+
+    assert_false (parse (line, &r, &error));
+    assert_non_null (strstr (error->message, "0123456789abcdefghij012…: expected a closing"));
+  }
 }
 
 static void
