@@ -48,7 +48,7 @@ struct _BpBluez {
   BpAdvertisement *adv;
   char *adapter_override;
   guint watch_id;
-  guint sub_objects, sub_props;
+  guint sub_objects, sub_adapter_props, sub_device_props;
   gboolean present;
   guint generation;
   GHashTable *adapters;        /* path → Adapter* */
@@ -889,10 +889,18 @@ bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt, BpAdvertisem
   bluez->sub_objects = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.ObjectManager",
                                                            NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                            on_object_manager_signal, bluez, NULL);
-  bluez->sub_props = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.Properties",
-                                                         "PropertiesChanged", NULL, NULL,
-                                                         G_DBUS_SIGNAL_FLAGS_NONE,
-                                                         on_properties_changed, bluez, NULL);
+  /* Only the adapters' and devices' changes (arg0 is the interface): with
+   * no arg0 the bus would send us every PropertiesChanged of bluetoothd,
+   * among them one per notification received by any central of this
+   * machine (its GATT client objects), each woken for and thrown away. */
+  bluez->sub_adapter_props = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.Properties",
+                                                                 "PropertiesChanged", NULL, ADAPTER_IFACE,
+                                                                 G_DBUS_SIGNAL_FLAGS_NONE,
+                                                                 on_properties_changed, bluez, NULL);
+  bluez->sub_device_props = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.Properties",
+                                                                "PropertiesChanged", NULL, DEVICE_IFACE,
+                                                                G_DBUS_SIGNAL_FLAGS_NONE,
+                                                                on_properties_changed, bluez, NULL);
   bluez->watch_id = g_bus_watch_name_on_connection (conn, BLUEZ, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                     bluez_appeared, bluez_vanished, bluez, NULL);
   return bluez;
@@ -906,8 +914,10 @@ bp_bluez_free (BpBluez *bluez)
   g_clear_handle_id (&bluez->watch_id, g_bus_unwatch_name);
   if (bluez->sub_objects)
     g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_objects);
-  if (bluez->sub_props)
-    g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_props);
+  if (bluez->sub_adapter_props)
+    g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_adapter_props);
+  if (bluez->sub_device_props)
+    g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_device_props);
   g_clear_handle_id (&bluez->retry_source, g_source_remove);
   g_clear_handle_id (&bluez->shutdown_timeout, g_source_remove);
   bp_peripheral_set_backend (bluez->p, NULL, NULL);

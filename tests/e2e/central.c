@@ -44,6 +44,8 @@ static gboolean opt_no_read = FALSE;
 static int opt_duration_s = 5;
 static gboolean opt_verbose = FALSE;
 static gboolean opt_stats = FALSE;
+static char *opt_times_file = NULL;
+static GString *value_times = NULL; /* listen --times: "REALTIME HEX" per value */
 static gboolean opt_trust = FALSE;
 static int opt_restart_ms = 1000;
 static const char *discovery_ready_file = NULL; /* scan --ready-file */
@@ -417,6 +419,12 @@ on_properties_changed (GDBusObjectManagerClient *manager, GDBusObjectProxy *obje
     return;
   g_autofree char *hex = variant_bytes_to_hex (value);
   g_print ("%s\n", hex);
+  if (value_times != NULL)
+    {
+      gint64 now = g_get_real_time ();
+      g_string_append_printf (value_times, "%" G_GINT64_FORMAT ".%06d %s\n", now / G_USEC_PER_SEC,
+                              (int) (now % G_USEC_PER_SEC), hex);
+    }
   c->last_value_at = g_get_monotonic_time ();
   if (c->value_count == 0)
     c->first_value_at = c->last_value_at;
@@ -1429,6 +1437,8 @@ cmd_listen (Central *c, char **args, GError **error)
   if (!central_wait (c, check_notifying, NULL, c->timeout_ms, "Notifying to become true", error))
     return FALSE;
   g_printerr ("central: subscribed to %s\n", c->watched_path);
+  if (opt_times_file != NULL)
+    value_times = g_string_new (NULL);
   if (opt_ready_file != NULL && !g_file_set_contents (opt_ready_file, "subscribed\n", -1, error))
     return FALSE;
 
@@ -1439,6 +1449,8 @@ cmd_listen (Central *c, char **args, GError **error)
     verbose ("%s", stop_error->message);
   if (opt_stats)
     print_stats (c);
+  if (value_times != NULL && !g_file_set_contents (opt_times_file, value_times->str, -1, error))
+    return FALSE;
   if (!ok)
     {
       g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT, "received %u of %u notifications: %s",
@@ -1567,6 +1579,7 @@ main (int argc, char **argv)
     { "duration", 'd', 0, G_OPTION_ARG_INT, &opt_duration_s, "scan without ADDR, absent: how long (default 5)", "SECS" },
     { "offset", 'o', 0, G_OPTION_ARG_INT, &opt_offset, "read/write: offset option", "N" },
     { "type", 0, 0, G_OPTION_ARG_STRING, &opt_write_type, "write: type option (request, command, reliable)", "TYPE" },
+    { "times", 0, 0, G_OPTION_ARG_FILENAME, &opt_times_file, "listen: write each value's arrival (real time, seconds) and hex to FILE", "FILE" },
     { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ready_file, "listen: create FILE once subscribed; scan: once discovering", "FILE" },
     { "restart-ms", 0, 0, G_OPTION_ARG_INT, &opt_restart_ms, "scan: restart discovery this often until the device shows (default 1000, 0: never)", "MS" },
     { "trust", 0, 0, G_OPTION_ARG_NONE, &opt_trust, "scan: mark the device found Trusted (kept, never expires)", NULL },

@@ -372,17 +372,31 @@ e2e_bench() {
     printf 'bench %s %s %s\n' "$1" "$2" "$3" | tee -a "$E2E_LOGDIR/bench.txt"
 }
 
-# e2e_notify_pipelined CHAR FILE — one `notify CHAR VALUE` request per line of
-# FILE (a value each), all written at once on one connection to the control
-# socket (the protocol allows pipelining), then every reply read: fails unless
-# each is `ok`. The fastest a producer can feed the daemon.
+# e2e_notify_pipelined CHAR FILE [READY] — one `notify CHAR VALUE` request per
+# line of FILE (a value each), all written at once on one connection to the
+# control socket (the protocol allows pipelining), then every reply read:
+# fails unless each is `ok`. The fastest a producer can feed the daemon.
+# With READY: connects, writes its pid to READY and sends only on SIGUSR1
+# (run it in the background), so that its start-up is over by then; the CPU
+# seconds it used from then on go to READY.cpu.
 e2e_notify_pipelined() {
-    timeout 60 /usr/bin/python3 - "$BLE_PERIPHERAL_SOCKET" "$1" "$2" <<'PY'
-import socket, sys
-path, char, values = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().split()
+    timeout 120 /usr/bin/python3 - "$BLE_PERIPHERAL_SOCKET" "$1" "$2" "${3:-}" <<'PY'
+import os, resource, signal, socket, sys
+path, char, values, ready = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().split(), sys.argv[4]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(path)
-s.sendall("".join("notify %s %s\n" % (char, v) for v in values).encode())
+requests = "".join("notify %s %s\n" % (char, v) for v in values).encode()
+if ready:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    with open(ready + ".tmp", "w") as f:
+        f.write("%d\n" % os.getpid())
+    os.rename(ready + ".tmp", ready)
+    signal.sigwait({signal.SIGUSR1})
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+cpu0 = cpu()
+s.sendall(requests)
 buf = b""
 while buf.count(b"\n") < len(values):
     chunk = s.recv(65536)
@@ -390,6 +404,9 @@ while buf.count(b"\n") < len(values):
         break
     buf += chunk
 replies = buf.decode().splitlines()
+if ready:
+    with open(ready + ".cpu", "w") as f:
+        f.write("%.2f\n" % (cpu() - cpu0))
 bad = [r for r in replies if r != "ok"]
 if len(replies) != len(values) or bad:
     sys.exit("notify: %d replies for %d requests; not ok: %s" % (len(replies), len(values), bad[:3]))

@@ -13,9 +13,10 @@ Service 0000e2e0-0000-4000-8000-00000000e2e0, characteristics (UUID suffix):
   e2e4  indicate             while subscribed, a counter every 300 ms; Confirm logged
   e2e5  read, write          reads fail NotPermitted (ATT 0x02); writes over 4
                              bytes fail InvalidValueLength (ATT 0x0D)
-  e2e6  read, notify         a burst: 0.5 s after a central subscribes, --burst
-                             notifications (2-byte counter 0001, 0002, …, big-
-                             endian) as fast as D-Bus takes them, one
+  e2e6  read, notify         a burst: 0.5 s after a central subscribes (with
+                             --burst-on-usr1: on SIGUSR1, once subscribed),
+                             --burst notifications (2-byte counter 0001, 0002,
+                             …, big-endian) as fast as D-Bus takes them, one
                              PropertiesChanged each (the radio benchmark)
 Advertising: connectable, LocalName "e2e-ref", the service UUID, Appearance
 0x0540, ManufacturerData 0xffff: 01 (the advertising data is then exactly
@@ -27,6 +28,7 @@ stderr): "read e2e1 offset=0 mtu=517 device=/org/bluez/...".
 """
 
 import argparse
+import signal
 import sys
 
 import dbus
@@ -57,6 +59,7 @@ class BluezError(dbus.exceptions.DBusException):
 
 log_file = sys.stderr
 burst_count = 200
+burst_on_usr1 = False
 
 
 def log(text):
@@ -106,6 +109,7 @@ class Characteristic(dbus.service.Object):
         self.value = bytearray(value)
         self.timer = 0
         self.counter = 0
+        self.subscribed = False
 
     def interfaces(self):
         return {
@@ -145,7 +149,8 @@ class Characteristic(dbus.service.Object):
     def StartNotify(self):
         log("start-notify %s" % self.suffix)
         if self.suffix == "e2e6":
-            if self.timer == 0:
+            self.subscribed = True
+            if self.timer == 0 and not burst_on_usr1:
                 self.timer = GLib.timeout_add(500, self.burst)
             return
         if self.timer == 0:
@@ -154,6 +159,7 @@ class Characteristic(dbus.service.Object):
     @dbus.service.method(GATT_CHRC, in_signature="", out_signature="")
     def StopNotify(self):
         log("stop-notify %s" % self.suffix)
+        self.subscribed = False
         if self.timer != 0:
             GLib.source_remove(self.timer)
             self.timer = 0
@@ -176,6 +182,14 @@ class Characteristic(dbus.service.Object):
             )
         log("burst %s sent" % self.suffix)
         return False
+
+    def burst_now(self):
+        """SIGUSR1 with --burst-on-usr1: the burst, if a central is subscribed."""
+        if not self.subscribed:
+            log("burst %s refused: not subscribed" % self.suffix)
+        elif self.timer == 0:
+            self.timer = GLib.idle_add(self.burst)
+        return True
 
     def tick(self):
         self.counter = (self.counter + 1) % 256
@@ -216,7 +230,7 @@ class Advertisement(dbus.service.Object):
 
 
 def main():
-    global log_file, burst_count
+    global log_file, burst_count, burst_on_usr1
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", default="hci0")
     parser.add_argument("--name", default="e2e-ref")
@@ -224,8 +238,11 @@ def main():
     parser.add_argument("--ready-file", help="create this file once registered")
     parser.add_argument("--burst", type=int, default=200,
                         help="notifications of e2e6 per subscription (default 200)")
+    parser.add_argument("--burst-on-usr1", action="store_true",
+                        help="burst on SIGUSR1 (once subscribed) instead of 0.5 s after subscribing")
     args = parser.parse_args()
     burst_count = args.burst
+    burst_on_usr1 = args.burst_on_usr1
     if args.log:
         log_file = open(args.log, "a", encoding="utf-8")
 
@@ -244,6 +261,7 @@ def main():
         Characteristic(bus, service, 4, "e2e5", ["read", "write"], b"\x00"),
         Characteristic(bus, service, 5, "e2e6", ["read", "notify"], b"\x00\x00"),
     ]
+    burst_chrc = app.objects[-1]
     adv = Advertisement(bus, "/org/e2e/ref/adv0", args.name)
     loop = GLib.MainLoop()
     pending = {"gatt", "adv"}
@@ -275,6 +293,8 @@ def main():
         adv.path, {}, reply_handler=ok, error_handler=failed
     )
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, 15, loop.quit)
+    if burst_on_usr1:
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, burst_chrc.burst_now)
     loop.run()
 
 

@@ -11,11 +11,25 @@
 # values came unchanged and their order are reported, not asserted here
 # (bursts this large can come out of bluetoothd's EATT bearers in another
 # order, README.md; the notify scenario asserts 200 exactly and in order).
+#
+# Both sides are measured the same way: the central connects and subscribes
+# (in the background, --ready-file), the peripheral's side sees the
+# subscription, the source is already running and waits for SIGUSR1 (the
+# producer connected to the control socket, the reference registered), the
+# scenario waits E2E_BENCH_SETTLE seconds (default 1: bluetoothd is still
+# busy with the new connection for a while, EATT bearers and its own GATT
+# client on hci0), then signals the source. The central times first to last
+# value; each phase's CPU time of bluetoothd, dbus-daemon and the source is
+# logged (guest clock ticks) to tell which process the time went to.
+# E2E_BENCH_ORDER="python daemon" runs the reference first (the first phase
+# of a boot can be slower or faster; alternate when comparing).
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
 C=$E2E_CENTRAL P=$E2E_PERIPHERAL_ADDR R=$E2E_RESULTS
 N=${E2E_BENCH_COUNT:-1000}
+SETTLE=${E2E_BENCH_SETTLE:-1}
+ORDER=${E2E_BENCH_ORDER:-daemon python}
 per_s() { sed -n 's/^central: stats .*per_s=\([0-9.]*\).*/\1/p' "$1"; }
 seq 1 "$N" | xargs printf '%04x\n' >"$R/expected.txt"
 # complete WHO FILE — reports how many of the N values arrived as sent, and
@@ -33,35 +47,82 @@ complete() {
     e2e_log "$1 notifications: $(distinct "$2") of $N distinct values seen, $(e2e_order_breaks "$2") out of order"
 }
 
-# --- ble-peripheral
-e2e_start_peripheral
-"$C" --timeout 120 --stats listen "$P" "$(e2e_test_uuid 1)" "$N" --ready-file "$R/daemon.ready" \
-    >"$R/daemon.txt" 2>"$R/daemon.err" &
-listener=$!
-e2e_wait 30 test -e "$R/daemon.ready" || e2e_fail "the central did not subscribe to the daemon"
-e2e_wait_status 5 test/counter.subscribed yes "subscription seen"
-e2e_step "daemon: $N notifications" e2e_notify_pipelined test/counter "$R/expected.txt" ||
-    e2e_fail "the producer's requests failed"
-wait "$listener" || { cat "$R/daemon.err" >&2; e2e_fail "the daemon's notifications did not all arrive"; }
-complete "the daemon's" "$R/daemon.txt"
-cat "$R/daemon.err" >&2
-daemon_rate=$(per_s "$R/daemon.err")
-"$C" remove "$P"
-e2e_stop_daemon
+# ticks PID... — their CPU time so far (user + system, clock ticks).
+ticks() {
+    local pid sum=0 stat f
+    for pid in "$@"; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r -a f <<<"${stat##*) }"
+        sum=$((sum + f[11] + f[12]))
+    done
+    echo "$sum"
+}
+seconds() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
+
+# phase WHO CHAR SOURCE_PID SEEN CPU_PID — the central subscribes to CHAR in
+# the background; once SEEN (a command) says the peripheral saw it, and
+# SETTLE seconds more, SOURCE_PID gets SIGUSR1; then waits for the N values
+# and logs the figures, with the CPU time bluetoothd, dbus-daemon and CPU_PID
+# (the peripheral) used meanwhile.
+phase() {
+    local who=$1 char=$2 source_pid=$3 seen=$4 cpu_pid=$5 listener t0 t1 pids
+    pids=("$(pidof bluetoothd)" "$(pidof dbus-daemon)" "$cpu_pid")
+    local -a before=() after=()
+    rm -f "$R/$who.ready"
+    "$C" --timeout 120 --stats --times "$R/$who.times" listen "$P" "$char" "$N" \
+        --ready-file "$R/$who.ready" >"$R/$who.txt" 2>"$R/$who.err" &
+    listener=$!
+    e2e_wait 30 test -e "$R/$who.ready" || e2e_fail "the central did not subscribe to $who"
+    e2e_wait 5 "$seen" || e2e_fail "$who: the subscription was not seen"
+    sleep "$SETTLE"
+    for p in "${pids[@]}"; do before+=("$(ticks $p)"); done
+    t0=$(date +%s.%N)
+    kill -USR1 "$source_pid"
+    wait "$listener" || { cat "$R/$who.err" >&2; e2e_fail "$who: the notifications did not all arrive"; }
+    t1=$(date +%s.%N)
+    for p in "${pids[@]}"; do after+=("$(ticks $p)"); done
+    e2e_log "$who: the last of $N notifications $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s after the signal;" \
+        "CPU s meanwhile: bluetoothd $(seconds $((after[0] - before[0])))," \
+        "dbus-daemon $(seconds $((after[1] - before[1]))), $who $(seconds $((after[2] - before[2])))"
+    complete "$who's" "$R/$who.txt"
+    cat "$R/$who.err" >&2
+    "$C" remove "$P"
+}
+
+# --- ble-peripheral, fed by a producer pipelining its requests
+bench_daemon() {
+    e2e_start_peripheral
+    rm -f "$R/producer.ready"
+    e2e_notify_pipelined test/counter "$R/expected.txt" "$R/producer.ready" &
+    local producer=$!
+    e2e_wait 20 test -s "$R/producer.ready" || e2e_fail "the producer did not connect"
+    subscribed() { [[ $(e2e_status test/counter.subscribed) == yes ]]; }
+    phase daemon "$(e2e_test_uuid 1)" "$(cat "$R/producer.ready")" subscribed \
+        "$(cat "$E2E_STATE/ble-peripheral.pid")"
+    wait "$producer" || e2e_fail "the producer's requests failed"
+    e2e_log "daemon: the producer used $(cat "$R/producer.ready.cpu") CPU s after the signal"
+    daemon_rate=$(per_s "$R/daemon.err")
+    e2e_stop_daemon
+}
 
 # --- the Python reference, found the same way (scanning while it starts)
-start_ref() {
-    e2e_bg ref-peripheral /usr/bin/python3 "$E2E_SRCDIR/ref-peripheral.py" --burst "$N" \
-        --log "$R/ref-calls.log" --ready-file "$R/ref.ready"
-    e2e_wait 20 test -e "$R/ref.ready"
+bench_python() {
+    start_ref() {
+        e2e_bg ref-peripheral /usr/bin/python3 "$E2E_SRCDIR/ref-peripheral.py" --burst "$N" \
+            --burst-on-usr1 --log "$R/ref-calls.log" --ready-file "$R/ref.ready"
+        e2e_wait 20 test -e "$R/ref.ready"
+    }
+    e2e_scan_while "$R/ref-scan.txt" start_ref || e2e_fail "ref-peripheral did not register, or the central did not see it"
+    subscribed() { grep -q '^start-notify e2e6$' "$R/ref-calls.log"; }
+    phase python "0000e2e6-0000-4000-8000-00000000e2e0" "$(cat "$E2E_STATE/ref-peripheral.pid")" subscribed \
+        "$(cat "$E2E_STATE/ref-peripheral.pid")"
+    python_rate=$(per_s "$R/python.err")
+    e2e_bg_stop ref-peripheral
 }
-e2e_scan_while "$R/ref-scan.txt" start_ref || e2e_fail "ref-peripheral did not register, or the central did not see it"
-e2e_step "python: $N notifications" \
-    "$C" --timeout 120 --stats listen "$P" "0000e2e6-0000-4000-8000-00000000e2e0" "$N" \
-    >"$R/python.txt" 2>"$R/python.err" || { cat "$R/python.err" >&2; e2e_fail "the reference's notifications did not all arrive"; }
-complete "the reference's" "$R/python.txt"
-cat "$R/python.err" >&2
-python_rate=$(per_s "$R/python.err")
+
+for side in $ORDER; do
+    "bench_$side"
+done
 
 e2e_bench radio_notify_per_s_daemon "$daemon_rate" per_s
 e2e_bench radio_notify_distinct_daemon "$(distinct "$R/daemon.txt")" count
