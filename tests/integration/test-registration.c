@@ -302,6 +302,42 @@ test_interval_experimental (void)
   g_assert_cmpuint (g_variant_get_uint32 (max), ==, 250);
 }
 
+/* The daemon hears only the PropertiesChanged it uses: the adapters' and
+ * devices' (arg0). Without arg0 the bus would wake it for every property
+ * change of bluetoothd, among them one per notification any central of the
+ * machine receives. The bus's own record of the match rules says. */
+static void
+test_match_rules (void)
+{
+  g_autoptr (BpHarness) h = bp_harness_new (config, BP_HARNESS_NONE);
+  FakeApplication *app = fake_bluez_get_active_application (h->bluez);
+  GDBusConnection *conn = fake_bluez_get_connection (h->bluez);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL, all = NULL;
+  g_autofree const char **rules = NULL;
+  guint props = 0;
+
+  g_assert_nonnull (app);
+  reply = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", NULL,
+                                       G_VARIANT_TYPE ("(a{sas})"), G_DBUS_CALL_FLAGS_NONE, BP_WAIT_MS, NULL,
+                                       &error);
+  /* Debian's dbus-daemon is built with these statistics. */
+  g_assert_no_error (error);
+  all = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (all, app->sender, "^a&s", &rules));
+  for (guint i = 0; rules[i] != NULL; i++)
+    {
+      if (strstr (rules[i], "member='PropertiesChanged'") == NULL)
+        continue;
+      g_test_message ("%s", rules[i]);
+      g_assert_true (strstr (rules[i], "arg0='org.bluez.Adapter1'") != NULL ||
+                     strstr (rules[i], "arg0='org.bluez.Device1'") != NULL);
+      props++;
+    }
+  g_assert_cmpuint (props, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -313,5 +349,6 @@ main (int argc, char **argv)
   bp_test_add ("/registration/adapter-appears", test_adapter_appears);
   bp_test_add ("/registration/power-on", test_power_on);
   bp_test_add ("/registration/interval-experimental", test_interval_experimental);
+  bp_test_add ("/registration/match-rules", test_match_rules);
   return g_test_run ();
 }
