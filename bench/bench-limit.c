@@ -44,8 +44,8 @@ emit (GDBusConnection *conn, const char *path, uint64_t seq, gsize size)
   bench_value_fill (value, size, seq, bench_now_ns ());
   /* (sa{sv}as) from its parts, as the daemon builds it: cheaper than a
    * format string and a builder. */
-  entry = g_variant_new_dict_entry (value_key, g_variant_new_variant (g_variant_new_fixed_array (
-                                                 G_VARIANT_TYPE_BYTE, value, size, 1)));
+  entry = g_variant_new_dict_entry (
+    value_key, g_variant_new_variant (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, value, size, 1)));
   body[0] = char_iface;
   body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
   body[2] = no_invalidated;
@@ -126,8 +126,8 @@ main (int argc, char **argv)
       return 2;
     }
   conn = g_dbus_connection_new_for_address_sync (
-    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL,
-    NULL, &error);
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL,
+    &error);
   if (conn == NULL)
     {
       g_printerr ("bench-limit: %s\n", error->message);

@@ -44,13 +44,13 @@
 
 typedef struct {
   int fd;
-  char *out;           /* pending output */
+  char *out; /* pending output */
   size_t out_len, out_cap;
-  char in[64 * 1024];  /* partial input line */
+  char in[64 * 1024]; /* partial input line */
   size_t in_len;
   uint64_t sent, ok, errors, events;
   const char *chr;
-  size_t serve_size;   /* serve mode: value size of replies */
+  size_t serve_size; /* serve mode: value size of replies */
 } Conn;
 
 static void
@@ -433,11 +433,12 @@ hold (const char *path, int count, const char *value, char **chars, int n_chars)
 static void
 usage (void)
 {
-  fprintf (stderr, "usage: bench-producer SOCKET flood CHAR COUNT SIZE\n"
-                   "       bench-producer SOCKET rate CHAR HZ SECONDS SIZE\n"
-                   "       bench-producer SOCKET multi HZ SECONDS SIZE CHAR...\n"
-                   "       bench-producer SOCKET serve CHAR SIZE\n"
-                   "       bench-producer SOCKET hold COUNT VALUE CHAR...\n");
+  fprintf (stderr,
+           "usage: bench-producer SOCKET flood CHAR COUNT SIZE\n"
+           "       bench-producer SOCKET rate CHAR HZ SECONDS SIZE\n"
+           "       bench-producer SOCKET multi HZ SECONDS SIZE CHAR...\n"
+           "       bench-producer SOCKET serve CHAR SIZE\n"
+           "       bench-producer SOCKET hold COUNT VALUE CHAR...\n");
   exit (2);
 }
 

@@ -56,8 +56,8 @@ typedef struct {
   gsize size;
   guint64 received;
   guint64 errors;
-  guint8 *seen;        /* a bit per sequence number: duplicates */
-  GHashTable *last;    /* object path → guint64*: last sequence number on it + 1 */
+  guint8 *seen;     /* a bit per sequence number: duplicates */
+  GHashTable *last; /* object path → guint64*: last sequence number on it + 1 */
   guint64 first_sent_ns;
   guint64 last_recv_ns;
   guint64 *latency_ns; /* expected entries */
@@ -98,8 +98,7 @@ typedef struct {
 
 static void next_command (Receiver *r);
 
-static void
-reply (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static void reply (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 static void
 reply (const char *format, ...)
@@ -373,7 +372,7 @@ read_done_cb (GObject *source, GAsyncResult *res, gpointer data)
   Receiver *r = data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GDBusMessage) msg = g_dbus_connection_send_message_with_reply_finish (G_DBUS_CONNECTION (source), res,
-                                                                                    &error);
+                                                                                   &error);
   guint64 replied = 0;
 
   g_mutex_lock (&r->fig.lock);
@@ -421,15 +420,15 @@ read_next (Receiver *r)
   msg = g_dbus_message_new_method_call (r->read_dest, r->read_path, CHAR_IFACE, "ReadValue");
   g_dbus_message_set_body (msg, g_variant_new ("(a{sv})", &options));
   r->read_sent_ns = bench_now_ns ();
-  g_dbus_connection_send_message_with_reply (r->conn, msg, G_DBUS_SEND_MESSAGE_FLAGS_NONE, 5000, &r->read_serial,
-                                             NULL, read_done_cb, r);
+  g_dbus_connection_send_message_with_reply (r->conn, msg, G_DBUS_SEND_MESSAGE_FLAGS_NONE, 5000, &r->read_serial, NULL,
+                                             read_done_cb, r);
 }
 
 /* --- commands ------------------------------------------------------------------ */
 
 static void
-noop_signal_cb (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-                const char *signal_name, GVariant *params, gpointer data)
+noop_signal_cb (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *signal_name,
+                GVariant *params, gpointer data)
 {
 }
 
@@ -463,8 +462,8 @@ run_command (Receiver *r, char **argv, int argc)
       /* The bus handles a connection's messages in order: once this is
        * answered, the match rule is in place. */
       id = g_dbus_connection_call_sync (r->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                        "org.freedesktop.DBus", "GetId", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 5000,
-                                        NULL, &error);
+                                        "org.freedesktop.DBus", "GetId", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL,
+                                        &error);
       if (id == NULL)
         reply ("error %s", error->message);
       else

@@ -53,8 +53,8 @@ emit (const char *path, const guint8 *value, gsize size)
   GVariant *entry;
   GVariant *body[3];
 
-  entry = g_variant_new_dict_entry (value_key, g_variant_new_variant (g_variant_new_fixed_array (
-                                                 G_VARIANT_TYPE_BYTE, value, size, 1)));
+  entry = g_variant_new_dict_entry (
+    value_key, g_variant_new_variant (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, value, size, 1)));
   body[0] = char_iface;
   body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
   body[2] = no_invalidated;
@@ -210,8 +210,8 @@ main (int argc, char **argv)
       return 2;
     }
   bus = g_dbus_connection_new_for_address_sync (
-    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL,
-    NULL, &error);
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL,
+    &error);
   if (bus == NULL)
     {
       g_printerr ("bench-relay: %s\n", error->message);

@@ -66,9 +66,9 @@ typedef struct {
   const char *address;        /* "00:11:22:33:44:55", or NULL when unknown */
   const uint8_t *data;        /* a write's bytes */
   size_t len;
-  unsigned offset;            /* a write's or read's offset */
-  uint64_t id;                /* a read's ID */
-  uint64_t count;             /* dropped */
+  unsigned offset; /* a write's or read's offset */
+  uint64_t id;     /* a read's ID */
+  uint64_t count;  /* dropped */
   int on;
   const char *reason;
 } bp_client_event;
@@ -109,17 +109,13 @@ int bp_client_set (bp_client *client, const char *characteristic, const void *da
 int bp_client_set_text (bp_client *client, const char *characteristic, const char *value);
 /* Store and notify/indicate every subscriber, or the central at address
  * when it is not NULL (BlueZ >= 5.76). */
-int bp_client_notify (bp_client *client, const char *characteristic, const void *data, size_t len,
-                      const char *address);
-int bp_client_notify_text (bp_client *client, const char *characteristic, const char *value,
-                           const char *address);
+int bp_client_notify (bp_client *client, const char *characteristic, const void *data, size_t len, const char *address);
+int bp_client_notify_text (bp_client *client, const char *characteristic, const char *value, const char *address);
 
 /* The stored value into buf (size bytes; BP_CLIENT_VALUE_MAX is always
  * enough), its length in *len. take also empties it (Append buffers). */
-int bp_client_get (bp_client *client, const char *characteristic, uint8_t *buf, size_t size,
-                   size_t *len);
-int bp_client_take (bp_client *client, const char *characteristic, uint8_t *buf, size_t size,
-                    size_t *len);
+int bp_client_get (bp_client *client, const char *characteristic, uint8_t *buf, size_t size, size_t *len);
+int bp_client_take (bp_client *client, const char *characteristic, uint8_t *buf, size_t size, size_t *len);
 
 /* Start (watch) or stop (unwatch) receiving the events of mask
  * (BP_CLIENT_WATCH_*; 0 means all). Captured writes queued while nobody

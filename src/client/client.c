@@ -26,21 +26,20 @@
 struct bp_client {
   int fd;
   int timeout_ms;
-  GString *in;           /* received; in->str + in_head not yet consumed */
+  GString *in; /* received; in->str + in_head not yet consumed */
   gsize in_head;
-  GQueue events;         /* of char*: event lines received while waiting for a reply */
-  guint skip_replies;    /* replies of requests that timed out, still to come */
-  gboolean broken;       /* the connection is gone */
-  char *reply;           /* the last reply line, cut in place */
-  char *event_line;      /* the last event, cut in place */
-  char *event_text;      /* and as received */
+  GQueue events;      /* of char*: event lines received while waiting for a reply */
+  guint skip_replies; /* replies of requests that timed out, still to come */
+  gboolean broken;    /* the connection is gone */
+  char *reply;        /* the last reply line, cut in place */
+  char *event_line;   /* the last event, cut in place */
+  char *event_text;   /* and as received */
   guint8 event_data[BP_VALUE_MAX];
-  GString *error;        /* "NAME: message" */
-  char error_name[64];   /* "NAME" */
+  GString *error;      /* "NAME: message" */
+  char error_name[64]; /* "NAME" */
 };
 
-static void
-set_error (bp_client *c, const char *name, const char *format, ...) G_GNUC_PRINTF (3, 4);
+static void set_error (bp_client *c, const char *name, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
 static void
 set_error (bp_client *c, const char *name, const char *format, ...)
@@ -199,8 +198,7 @@ send_all (bp_client *c, const char *data, gsize len, gint64 deadline)
             }
           continue;
         }
-      mark_broken (c, errno == EPIPE || errno == ECONNRESET ?
-                   "the daemon closed the connection" : g_strerror (errno));
+      mark_broken (c, errno == EPIPE || errno == ECONNRESET ? "the daemon closed the connection" : g_strerror (errno));
       return -1;
     }
   return 0;
@@ -353,8 +351,8 @@ check_word (bp_client *c, const char *what, const char *word)
 {
   if (word != NULL && bp_protocol_word_valid (word))
     return TRUE;
-  set_error (c, "invalid-argument", "%s \"%s\": expected one word without spaces",
-             what, word != NULL ? word : "(null)");
+  set_error (c, "invalid-argument", "%s \"%s\": expected one word without spaces", what,
+             word != NULL ? word : "(null)");
   return FALSE;
 }
 
@@ -393,10 +391,10 @@ begin (bp_client *c)
 }
 
 static int
-value_request (bp_client *c, const char *verb, const char *characteristic, const void *data,
-               size_t len, const char *text, const char *address)
+value_request (bp_client *c, const char *verb, const char *characteristic, const void *data, size_t len,
+               const char *text, const char *address)
 {
-  g_autoptr(GString) req = g_string_sized_new (64 + 2 * len);
+  g_autoptr (GString) req = g_string_sized_new (64 + 2 * len);
 
   begin (c);
   if (!check_word (c, "characteristic", characteristic) || !check_address (c, address))
@@ -429,28 +427,25 @@ bp_client_set_text (bp_client *c, const char *characteristic, const char *value)
 }
 
 int
-bp_client_notify (bp_client *c, const char *characteristic, const void *data, size_t len,
-                  const char *address)
+bp_client_notify (bp_client *c, const char *characteristic, const void *data, size_t len, const char *address)
 {
   return value_request (c, "notify", characteristic, data, len, NULL, address);
 }
 
 int
-bp_client_notify_text (bp_client *c, const char *characteristic, const char *value,
-                       const char *address)
+bp_client_notify_text (bp_client *c, const char *characteristic, const char *value, const char *address)
 {
   if (value == NULL)
     value = "";
   return value_request (c, "notify", characteristic, NULL, 0, value, address);
 }
 
-static int
-simple_request (bp_client *c, const char **words, const char *format, ...) G_GNUC_PRINTF (3, 4);
+static int simple_request (bp_client *c, const char **words, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
 static int
 simple_request (bp_client *c, const char **words, const char *format, ...)
 {
-  g_autoptr(GString) req = g_string_new (NULL);
+  g_autoptr (GString) req = g_string_new (NULL);
   va_list args;
 
   va_start (args, format);
@@ -461,8 +456,7 @@ simple_request (bp_client *c, const char **words, const char *format, ...)
 }
 
 static int
-value_reply (bp_client *c, const char *verb, const char *characteristic, uint8_t *buf,
-             size_t size, size_t *len)
+value_reply (bp_client *c, const char *verb, const char *characteristic, uint8_t *buf, size_t size, size_t *len)
 {
   const char *words = NULL;
   gsize n = 0;
@@ -475,8 +469,7 @@ value_reply (bp_client *c, const char *verb, const char *characteristic, uint8_t
   if (!bp_protocol_decode_value (words, buf, size, &n))
     {
       set_error (c, strlen (words) / 2 > size ? "invalid-argument" : "protocol",
-                 "%s %s: the value \"%.40s\" does not fit %zu bytes or is not hex",
-                 verb, characteristic, words, size);
+                 "%s %s: the value \"%.40s\" does not fit %zu bytes or is not hex", verb, characteristic, words, size);
       return -1;
     }
   if (len != NULL)
@@ -499,7 +492,7 @@ bp_client_take (bp_client *c, const char *characteristic, uint8_t *buf, size_t s
 static int
 watch_request (bp_client *c, const char *verb, unsigned mask)
 {
-  g_autoptr(GString) req = g_string_new (verb);
+  g_autoptr (GString) req = g_string_new (verb);
 
   begin (c);
   if (mask == 0 || (mask & BP_CLIENT_WATCH_ALL) == BP_CLIENT_WATCH_ALL)
@@ -536,18 +529,30 @@ event_type (BpProtoEventKind kind)
 {
   switch (kind)
     {
-    case BP_PROTO_EVENT_CONNECT: return BP_CLIENT_EVENT_CONNECT;
-    case BP_PROTO_EVENT_DISCONNECT: return BP_CLIENT_EVENT_DISCONNECT;
-    case BP_PROTO_EVENT_SUBSCRIBE: return BP_CLIENT_EVENT_SUBSCRIBE;
-    case BP_PROTO_EVENT_UNSUBSCRIBE: return BP_CLIENT_EVENT_UNSUBSCRIBE;
-    case BP_PROTO_EVENT_WRITE: return BP_CLIENT_EVENT_WRITE;
-    case BP_PROTO_EVENT_READ: return BP_CLIENT_EVENT_READ;
-    case BP_PROTO_EVENT_CONFIRM: return BP_CLIENT_EVENT_CONFIRM;
-    case BP_PROTO_EVENT_DROPPED: return BP_CLIENT_EVENT_DROPPED;
-    case BP_PROTO_EVENT_ADVERTISING: return BP_CLIENT_EVENT_ADVERTISING;
-    case BP_PROTO_EVENT_ADAPTER: return BP_CLIENT_EVENT_ADAPTER;
-    case BP_PROTO_EVENT_RELOADED: return BP_CLIENT_EVENT_RELOADED;
-    case BP_PROTO_EVENT_UNKNOWN: return BP_CLIENT_EVENT_OTHER;
+    case BP_PROTO_EVENT_CONNECT:
+      return BP_CLIENT_EVENT_CONNECT;
+    case BP_PROTO_EVENT_DISCONNECT:
+      return BP_CLIENT_EVENT_DISCONNECT;
+    case BP_PROTO_EVENT_SUBSCRIBE:
+      return BP_CLIENT_EVENT_SUBSCRIBE;
+    case BP_PROTO_EVENT_UNSUBSCRIBE:
+      return BP_CLIENT_EVENT_UNSUBSCRIBE;
+    case BP_PROTO_EVENT_WRITE:
+      return BP_CLIENT_EVENT_WRITE;
+    case BP_PROTO_EVENT_READ:
+      return BP_CLIENT_EVENT_READ;
+    case BP_PROTO_EVENT_CONFIRM:
+      return BP_CLIENT_EVENT_CONFIRM;
+    case BP_PROTO_EVENT_DROPPED:
+      return BP_CLIENT_EVENT_DROPPED;
+    case BP_PROTO_EVENT_ADVERTISING:
+      return BP_CLIENT_EVENT_ADVERTISING;
+    case BP_PROTO_EVENT_ADAPTER:
+      return BP_CLIENT_EVENT_ADAPTER;
+    case BP_PROTO_EVENT_RELOADED:
+      return BP_CLIENT_EVENT_RELOADED;
+    case BP_PROTO_EVENT_UNKNOWN:
+      return BP_CLIENT_EVENT_OTHER;
     }
   return BP_CLIENT_EVENT_OTHER;
 }
@@ -558,7 +563,7 @@ bp_client_next_event (bp_client *c, int timeout_ms, bp_client_event *event)
   gint64 deadline = deadline_after (timeout_ms);
   char *line;
   BpProtoEvent ev;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   begin (c);
   line = g_queue_pop_head (&c->events);
@@ -613,7 +618,7 @@ bp_client_serve (bp_client *c, const char *characteristic)
 int
 bp_client_reply (bp_client *c, uint64_t id, const void *data, size_t len)
 {
-  g_autoptr(GString) req = g_string_new (NULL);
+  g_autoptr (GString) req = g_string_new (NULL);
 
   begin (c);
   if (!check_bytes (c, data, len))
@@ -632,8 +637,7 @@ bp_client_reply_text (bp_client *c, uint64_t id, const char *value)
     value = "";
   if (!check_text_value (c, value))
     return -1;
-  return simple_request (c, NULL, "reply %" G_GUINT64_FORMAT " %s", (guint64) id,
-                         *value != '\0' ? value : "\"\"");
+  return simple_request (c, NULL, "reply %" G_GUINT64_FORMAT " %s", (guint64) id, *value != '\0' ? value : "\"\"");
 }
 
 int

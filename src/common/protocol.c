@@ -10,8 +10,7 @@
 #include "common/error.h"
 #include "common/value.h"
 
-const char bp_protocol_help[] =
-  "set notify get take watch unwatch serve reply advertise disconnect status info help";
+const char bp_protocol_help[] = "set notify get take watch unwatch serve reply advertise disconnect status info help";
 
 /* The most words any request or event has, plus one to notice extra words. */
 #define MAX_WORDS 9
@@ -75,8 +74,7 @@ bp_protocol_split (char *line, char **words, guint max_words, guint *n_words, GE
         break;
       if (n == max_words)
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                       "more than %u words", max_words);
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "more than %u words", max_words);
           return FALSE;
         }
       words[n++] = p;
@@ -89,8 +87,7 @@ bp_protocol_split (char *line, char **words, guint max_words, guint *n_words, GE
             {
               g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
                            "unterminated quoted string %.*s%s: expected a closing '\"'",
-                           quoted_length (words[n - 1], 64), words[n - 1],
-                           strlen (words[n - 1]) > 64 ? "…" : "");
+                           quoted_length (words[n - 1], 64), words[n - 1], strlen (words[n - 1]) > 64 ? "…" : "");
               return FALSE;
             }
           p++;
@@ -253,7 +250,8 @@ parse_watch_classes (const char *verb, char **words, guint n, guint *mask, GErro
         {
           g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
                        "%s: unknown event class \"%s\": expected write, connect, subscribe, "
-                       "state or all", verb, words[i]);
+                       "state or all",
+                       verb, words[i]);
           return FALSE;
         }
     }
@@ -283,15 +281,15 @@ parse_att_code (const char *text, guint8 *out, GError **error)
   if (!g_ascii_string_to_unsigned (digits, base, 0, G_MAXUINT64, &code, NULL))
     {
       g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                   "error CODE \"%s\" is not a number: expected an ATT error code such as 0x80",
-                   text);
+                   "error CODE \"%s\" is not a number: expected an ATT error code such as 0x80", text);
       return FALSE;
     }
   if (!((code >= 0x01 && code <= 0x0f) || (code >= 0x80 && code <= 0x9f)))
     {
       g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE,
                    "error CODE %s is not an ATT error a read can carry: expected 0x01-0x0f "
-                   "or 0x80-0x9f", text);
+                   "or 0x80-0x9f",
+                   text);
       return FALSE;
     }
   *out = (guint8) code;
@@ -304,8 +302,7 @@ check_address (const char *verb, const char *what, const char *text, GError **er
   if (bp_protocol_address_valid (text))
     return TRUE;
   g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-               "%s: %s \"%s\": expected a Bluetooth address such as 00:11:22:33:44:55",
-               verb, what, text);
+               "%s: %s \"%s\": expected a Bluetooth address such as 00:11:22:33:44:55", verb, what, text);
   return FALSE;
 }
 
@@ -315,7 +312,7 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
   char *words[MAX_WORDS];
   guint n = 0;
   const VerbInfo *info = NULL;
-  g_autoptr(GError) split_error = NULL;
+  g_autoptr (GError) split_error = NULL;
   char verb_name[33];
 
   memset (request, 0, sizeof *request);
@@ -324,8 +321,7 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
   /* g_utf8_validate() with a length refuses NUL bytes too. */
   if (!g_utf8_validate (line, len, NULL))
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                   "the request is not valid UTF-8 text (or holds a NUL byte)");
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "the request is not valid UTF-8 text (or holds a NUL byte)");
       return FALSE;
     }
   line[len] = '\0';
@@ -348,8 +344,7 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
     }
   if (n == 0)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                   "empty request: expected one of %s", bp_protocol_help);
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "empty request: expected one of %s", bp_protocol_help);
       return FALSE;
     }
 
@@ -363,15 +358,13 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
     }
   if (info == NULL)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                   "unknown request \"%.*s\": expected one of %s",
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "unknown request \"%.*s\": expected one of %s",
                    quoted_length (words[0], 64), words[0], bp_protocol_help);
       return FALSE;
     }
   if (n < info->min_words || n > info->max_words)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                   "%s: %s words: expected \"%s\"", info->name,
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "%s: %s words: expected \"%s\"", info->name,
                    n < info->min_words ? "missing" : "too many", info->usage);
       return FALSE;
     }
@@ -415,7 +408,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
         {
           g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
                        "reply: \"%.*s\" is not a read ID: expected the decimal ID of an "
-                       "\"event read\" line", quoted_length (words[1], 64), words[1]);
+                       "\"event read\" line",
+                       quoted_length (words[1], 64), words[1]);
           return FALSE;
         }
       if (n == 4)
@@ -424,7 +418,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
             {
               g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
                            "reply %s: too many words: expected \"reply ID VALUE\" or "
-                           "\"reply ID error CODE\"", words[1]);
+                           "\"reply ID error CODE\"",
+                           words[1]);
               return FALSE;
             }
           request->is_error = TRUE;
@@ -438,7 +433,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
         {
           g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
                        "reply %s: error without a CODE: expected \"reply ID error CODE\" "
-                       "(quote a value that is the word error: \"error\")", words[1]);
+                       "(quote a value that is the word error: \"error\")",
+                       words[1]);
           return FALSE;
         }
       else
@@ -451,9 +447,8 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
         request->on = TRUE;
       else if (strcmp (words[1], "off") != 0)
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
-                       "advertise: \"%.*s\": expected on or off", quoted_length (words[1], 64),
-                       words[1]);
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "advertise: \"%.*s\": expected on or off",
+                       quoted_length (words[1], 64), words[1]);
           return FALSE;
         }
       break;
@@ -587,9 +582,9 @@ bp_proto_event_append (GString *out, const BpProtoEvent *ev)
     case BP_PROTO_EVENT_SUBSCRIBE:
     case BP_PROTO_EVENT_UNSUBSCRIBE:
     case BP_PROTO_EVENT_CONFIRM:
-      g_string_append (out, ev->kind == BP_PROTO_EVENT_SUBSCRIBE ? "event subscribe" :
+      g_string_append (out, ev->kind == BP_PROTO_EVENT_SUBSCRIBE   ? "event subscribe" :
                             ev->kind == BP_PROTO_EVENT_UNSUBSCRIBE ? "event unsubscribe" :
-                            "event confirm");
+                                                                     "event confirm");
       append_word (out, ev->characteristic);
       if (ev->address != NULL)
         append_word (out, ev->address);
@@ -661,8 +656,7 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
   const char *name;
 
   memset (ev, 0, sizeof *ev);
-  if (!g_str_has_prefix (line, "event ") || !bp_protocol_split (line, w, MAX_WORDS, &n, NULL) ||
-      n < 2)
+  if (!g_str_has_prefix (line, "event ") || !bp_protocol_split (line, w, MAX_WORDS, &n, NULL) || n < 2)
     {
       g_set_error (error, BP_ERROR, BP_ERROR_FAILED, "not an event line");
       return FALSE;
@@ -676,11 +670,11 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
       if (ok)
         ev->address = address_word (w[2]);
     }
-  else if (strcmp (name, "subscribe") == 0 || strcmp (name, "unsubscribe") == 0 ||
-           strcmp (name, "confirm") == 0)
+  else if (strcmp (name, "subscribe") == 0 || strcmp (name, "unsubscribe") == 0 || strcmp (name, "confirm") == 0)
     {
       ev->kind = name[0] == 's' ? BP_PROTO_EVENT_SUBSCRIBE :
-                 name[0] == 'u' ? BP_PROTO_EVENT_UNSUBSCRIBE : BP_PROTO_EVENT_CONFIRM;
+                 name[0] == 'u' ? BP_PROTO_EVENT_UNSUBSCRIBE :
+                                  BP_PROTO_EVENT_CONFIRM;
       ok = n == 3 || n == 4;
       if (ok)
         {
@@ -703,8 +697,7 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
   else if (strcmp (name, "read") == 0)
     {
       ev->kind = BP_PROTO_EVENT_READ;
-      ok = (n == 5 || (n == 6 && parse_offset_word (w[5], &ev->offset))) &&
-           parse_u64 (w[2], &ev->id);
+      ok = (n == 5 || (n == 6 && parse_offset_word (w[5], &ev->offset))) && parse_u64 (w[2], &ev->id);
       if (ok)
         {
           ev->characteristic = w[3];
@@ -721,8 +714,7 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
   else if (strcmp (name, "advertising") == 0)
     {
       ev->kind = BP_PROTO_EVENT_ADVERTISING;
-      ok = (n == 3 || n == 4) &&
-           (strcmp (w[2], "started") == 0 || strcmp (w[2], "stopped") == 0);
+      ok = (n == 3 || n == 4) && (strcmp (w[2], "started") == 0 || strcmp (w[2], "stopped") == 0);
       if (ok)
         {
           ev->on = w[2][2] == 'a';

@@ -134,11 +134,11 @@ typedef struct {
   const char *address;        /* NULL when unknown ("-" on the wire) or not part of the event */
   const guint8 *data;         /* write */
   gsize len;
-  guint offset;               /* write, read */
-  guint64 id;                 /* read */
-  guint64 count;              /* dropped */
-  gboolean on;                /* advertising started, adapter up */
-  const char *reason;         /* advertising stopped REASON, or NULL */
+  guint offset;       /* write, read */
+  guint64 id;         /* read */
+  guint64 count;      /* dropped */
+  gboolean on;        /* advertising started, adapter up */
+  const char *reason; /* advertising stopped REASON, or NULL */
 } BpProtoEvent;
 
 /* The watch class an event belongs to; 0 for read (sent to its server). */

@@ -13,8 +13,7 @@
 /* 00000000-0000-1000-8000-00805f9b34fb: the 16- and 32-bit UUIDs are
  * abbreviations of it, with their value in the first four bytes. */
 static const guint8 base_uuid[16] = {
-  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
-  0x80, 0x00, 0x00, 0x80, 0x5f, 0x9b, 0x34, 0xfb,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0x80, 0x5f, 0x9b, 0x34, 0xfb,
 };
 
 typedef struct {
@@ -240,10 +239,8 @@ bp_uuid_to_string (const BpUuid *uuid, char *buf)
 {
   const guint8 *b = uuid->bytes;
 
-  g_snprintf (buf, BP_UUID_STRLEN,
-              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-              b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-              b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  g_snprintf (buf, BP_UUID_STRLEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+              b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 gsize

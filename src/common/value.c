@@ -25,6 +25,7 @@ typedef struct {
 } FormatInfo;
 
 /* Indexed by BpFormat. */
+/* clang-format off */
 static const FormatInfo formats[] = {
   { "none", BP_FORMAT_NONE, 0x00, 0, FALSE },
   { "boolean", BP_FORMAT_BOOLEAN, 0x01, 1, FALSE },
@@ -42,6 +43,7 @@ static const FormatInfo formats[] = {
   { "float64", BP_FORMAT_FLOAT64, 0x15, 8, TRUE },
   { "utf8", BP_FORMAT_UTF8, 0x19, 0, FALSE },
 };
+/* clang-format on */
 
 G_STATIC_ASSERT (G_N_ELEMENTS (formats) == BP_FORMAT_UTF8 + 1);
 
@@ -337,14 +339,13 @@ integer_to_display (gboolean negative, guint64 magnitude, int exponent)
 
   g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, magnitude);
   /* zero counts no hundreds: "0", not "000"; but "0.00" keeps the resolution */
-  append_plain_decimal (s, negative && magnitude != 0, digits,
-                        magnitude == 0 && exponent > 0 ? 0 : exponent);
+  append_plain_decimal (s, negative && magnitude != 0, digits, magnitude == 0 && exponent > 0 ? 0 : exponent);
   return g_string_free (s, FALSE);
 }
 
 typedef struct {
-  guint64 max_positive;  /* largest magnitude of a non-negative value */
-  guint64 max_negative;  /* largest magnitude of a negative value */
+  guint64 max_positive; /* largest magnitude of a non-negative value */
+  guint64 max_negative; /* largest magnitude of a negative value */
 } IntRange;
 
 static IntRange
@@ -375,24 +376,21 @@ set_out_of_range (GError **error, const char *text, BpFormat format, int exponen
   g_autofree char *hi = integer_to_display (FALSE, r.max_positive, exponent);
 
   if (exponent != 0)
-    g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE,
-                 "%s is out of range for %s with exponent %d (%s to %s)",
-                 text, bp_format_name (format), exponent, lo, hi);
+    g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE, "%s is out of range for %s with exponent %d (%s to %s)", text,
+                 bp_format_name (format), exponent, lo, hi);
   else
-    g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE,
-                 "%s is out of range for %s (%s to %s)",
-                 text, bp_format_name (format), lo, hi);
+    g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE, "%s is out of range for %s (%s to %s)", text,
+                 bp_format_name (format), lo, hi);
 }
 
 static void
 set_not_a_number (GError **error, const char *text, BpFormat format)
 {
   if (*text == '\0')
-    g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                 "expected a number for %s, got an empty value", bp_format_name (format));
+    g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "expected a number for %s, got an empty value",
+                 bp_format_name (format));
   else
-    g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                 "expected a number such as 24.58, -3 or 0x10 for %s, got '%s'",
+    g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "expected a number such as 24.58, -3 or 0x10 for %s, got '%s'",
                  bp_format_name (format), text);
 }
 
@@ -411,8 +409,7 @@ parse_integer (const char *text, BpFormat format, int exponent, GError **error)
       return NULL;
     }
   /* -0.4 rounds to a magnitude of 0, which every format holds */
-  if (!decimal_to_magnitude (&d, exponent, &magnitude) ||
-      magnitude > (d.negative ? r.max_negative : r.max_positive))
+  if (!decimal_to_magnitude (&d, exponent, &magnitude) || magnitude > (d.negative ? r.max_negative : r.max_positive))
     {
       set_out_of_range (error, text, format, exponent);
       return NULL;
@@ -447,15 +444,12 @@ parse_float (const char *text, BpFormat format, int exponent, GError **error)
       else
         {
           /* "2458e-2" has no decimal point, so no locale can misread it. */
-          g_autofree char *s = g_strdup_printf ("%s%se%" G_GINT64_FORMAT,
-                                                d.negative ? "-" : "",
-                                                d.digits->len ? d.digits->str : "0",
-                                                d.scale - exponent);
+          g_autofree char *s = g_strdup_printf ("%s%se%" G_GINT64_FORMAT, d.negative ? "-" : "",
+                                                d.digits->len ? d.digits->str : "0", d.scale - exponent);
           f = strtof (s, NULL);
           if (isinf (f))
             {
-              g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE,
-                           "%s is out of range for float32%s (at most ±3.4e38)",
+              g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE, "%s is out of range for float32%s (at most ±3.4e38)",
                            text, exponent != 0 ? " with this exponent" : "");
               return NULL;
             }
@@ -476,16 +470,14 @@ parse_float (const char *text, BpFormat format, int exponent, GError **error)
         v = d.negative ? -INFINITY : INFINITY;
       else
         {
-          g_autofree char *s = g_strdup_printf ("%s%se%" G_GINT64_FORMAT,
-                                                d.negative ? "-" : "",
-                                                d.digits->len ? d.digits->str : "0",
-                                                d.scale - exponent);
+          g_autofree char *s = g_strdup_printf ("%s%se%" G_GINT64_FORMAT, d.negative ? "-" : "",
+                                                d.digits->len ? d.digits->str : "0", d.scale - exponent);
           v = strtod (s, NULL);
           if (isinf (v))
             {
               g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE,
-                           "%s is out of range for float64%s (at most ±1.8e308)",
-                           text, exponent != 0 ? " with this exponent" : "");
+                           "%s is out of range for float64%s (at most ±1.8e308)", text,
+                           exponent != 0 ? " with this exponent" : "");
               return NULL;
             }
         }
@@ -507,8 +499,7 @@ parse_boolean (const char *text, GError **error)
     b = 0;
   else
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                   "expected true or false for boolean, got '%s'", text);
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "expected true or false for boolean, got '%s'", text);
       return NULL;
     }
   return g_bytes_new (&b, 1);
@@ -541,8 +532,7 @@ parse_hex (const char *text, GError **error)
       p += 2;
       if (*p == '\0')
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                       "expected hex digits after '0x'");
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "expected hex digits after '0x'");
           return NULL;
         }
     }
@@ -563,8 +553,7 @@ parse_hex (const char *text, GError **error)
                          text);
           else
             g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                         "expected hex bytes such as 9a09 or 9a:09, or a quoted string, got '%s'",
-                         text);
+                         "expected hex bytes such as 9a09 or 9a:09, or a quoted string, got '%s'", text);
           return NULL;
         }
       ndigits++;
@@ -578,14 +567,14 @@ parse_hex (const char *text, GError **error)
     }
   if (high >= 0)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                   "'%s' has an odd number of hex digits: each byte takes two", text);
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "'%s' has an odd number of hex digits: each byte takes two",
+                   text);
       return NULL;
     }
   if (n > BP_VALUE_MAX)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_TOO_LONG,
-                   "the value is %u bytes, over the limit of %d", (guint) n, BP_VALUE_MAX);
+      g_set_error (error, BP_ERROR, BP_ERROR_TOO_LONG, "the value is %u bytes, over the limit of %d", (guint) n,
+                   BP_VALUE_MAX);
       return NULL;
     }
   return g_bytes_new_take (g_steal_pointer (&out), n);
@@ -605,8 +594,7 @@ parse_quoted (const char *text, GError **error)
 
       if (*p == '\0')
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                       "unterminated string: expected a closing \" in %s", text);
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "unterminated string: expected a closing \" in %s", text);
           return NULL;
         }
       if (*p == '"')
@@ -623,6 +611,7 @@ parse_quoted (const char *text, GError **error)
           p++;
           switch (*p)
             {
+            /* clang-format off */
             case 'n': b = '\n'; p++; break;
             case 't': b = '\t'; p++; break;
             case 'r': b = '\r'; p++; break;
@@ -635,6 +624,7 @@ parse_quoted (const char *text, GError **error)
             case '"': b = '"'; p++; break;
             case '\'': b = '\''; p++; break;
             case '?': b = '?'; p++; break;
+            /* clang-format on */
             case 'x':
               {
                 int v = 0, n = 0;
@@ -653,8 +643,14 @@ parse_quoted (const char *text, GError **error)
                 b = (guint8) v;
                 break;
               }
-            case '0': case '1': case '2': case '3':
-            case '4': case '5': case '6': case '7':
+            case '0':
+            case '1':
+            case '2':
+            case '3':
+            case '4':
+            case '5':
+            case '6':
+            case '7':
               {
                 int v = 0, n = 0;
                 while (n < 3 && *p >= '0' && *p <= '7')
@@ -664,16 +660,16 @@ parse_quoted (const char *text, GError **error)
                   }
                 if (v > 0xff)
                   {
-                    g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                                 "octal escape \\%o is over \\377 in %s", (guint) v, text);
+                    g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "octal escape \\%o is over \\377 in %s",
+                                 (guint) v, text);
                     return NULL;
                   }
                 b = (guint8) v;
                 break;
               }
             case '\0':
-              g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                           "unterminated string: expected a closing \" in %s", text);
+              g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "unterminated string: expected a closing \" in %s",
+                           text);
               return NULL;
             default:
               {
@@ -692,14 +688,13 @@ parse_quoted (const char *text, GError **error)
 
   if (*p != '\0')
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                   "unexpected text after the closing quote: %s", p);
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "unexpected text after the closing quote: %s", p);
       return NULL;
     }
   if (out->len > BP_VALUE_MAX)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_TOO_LONG,
-                   "the string is %u bytes, over the limit of %d", out->len, BP_VALUE_MAX);
+      g_set_error (error, BP_ERROR, BP_ERROR_TOO_LONG, "the string is %u bytes, over the limit of %d", out->len,
+                   BP_VALUE_MAX);
       return NULL;
     }
   return g_steal_pointer (&out);
@@ -737,8 +732,7 @@ bp_value_parse (const char *text, BpFormat format, int exponent, GError **error)
         return NULL;
       if (format == BP_FORMAT_UTF8 && !utf8_validate_with_nuls (bytes->data, bytes->len))
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                       "%s is not valid UTF-8, which utf8 needs", text);
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "%s is not valid UTF-8, which utf8 needs", text);
           return NULL;
         }
       return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
@@ -751,15 +745,13 @@ bp_value_parse (const char *text, BpFormat format, int exponent, GError **error)
       gsize len = strlen (text);
       if (!g_utf8_validate (text, -1, NULL))
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                       "the text is not valid UTF-8, which utf8 needs");
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "the text is not valid UTF-8, which utf8 needs");
           return NULL;
         }
       if (len > BP_VALUE_MAX)
         {
           g_set_error (error, BP_ERROR, BP_ERROR_TOO_LONG,
-                       "the value is %" G_GSIZE_FORMAT " bytes, over the limit of %d",
-                       len, BP_VALUE_MAX);
+                       "the value is %" G_GSIZE_FORMAT " bytes, over the limit of %d", len, BP_VALUE_MAX);
           return NULL;
         }
       return g_bytes_new (text, len);
@@ -800,11 +792,13 @@ utf8_to_display (const guint8 *data, gsize len)
       guint8 c = data[i];
       switch (c)
         {
+        /* clang-format off */
         case '"': g_string_append (s, "\\\""); break;
         case '\\': g_string_append (s, "\\\\"); break;
         case '\n': g_string_append (s, "\\n"); break;
         case '\t': g_string_append (s, "\\t"); break;
         case '\r': g_string_append (s, "\\r"); break;
+        /* clang-format on */
         default:
           if (c < 0x20 || c == 0x7f)
             g_string_append_printf (s, "\\x%02x", c);
@@ -900,8 +894,7 @@ float_to_display (const guint8 *data, gsize len, BpFormat format, int exponent)
         append_plain_decimal (s, negative, digits, scale);
 
       back = bp_value_parse (s->str, format, exponent, NULL);
-      if (back != NULL && g_bytes_get_size (back) == len &&
-          memcmp (g_bytes_get_data (back, NULL), data, len) == 0)
+      if (back != NULL && g_bytes_get_size (back) == len && memcmp (g_bytes_get_data (back, NULL), data, len) == 0)
         best = g_strdup (s->str);
       else if (p == max_digits)
         best = g_strdup (s->str);
@@ -990,8 +983,7 @@ bp_words_split (const char *line, GError **error)
               if (*p == '\0' || (*p == '\\' && p[1] == '\0'))
                 {
                   g_string_free (word, TRUE);
-                  g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                               "unterminated string: expected a closing \"");
+                  g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE, "unterminated string: expected a closing \"");
                   return NULL;
                 }
               if (*p == '\\')

@@ -31,6 +31,7 @@ enum {
 /* The longest output of a serve COMMAND taken as a value. */
 #define SERVE_OUTPUT_MAX 4096
 
+/* clang-format off */
 static const char usage_text[] =
   "Usage: ble-peripheralctl [--socket PATH] COMMAND [ARGUMENT…]\n"
   "\n"
@@ -61,17 +62,17 @@ static const char usage_text[] =
   "\n"
   "Exit status: 0 ok, 1 the daemon answered an error, 2 usage error,\n"
   "3 the daemon is not reachable.\n";
+/* clang-format on */
 
 typedef struct {
   const char *socket;
   const char *to;
   gboolean json;
-  GPtrArray *args;  /* the command and its positional arguments */
-  char **command;   /* after "--", or NULL */
+  GPtrArray *args; /* the command and its positional arguments */
+  char **command;  /* after "--", or NULL */
 } Options;
 
-static int
-usage_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static int usage_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 static int
 usage_error (const char *format, ...)
@@ -91,13 +92,12 @@ static int
 client_failure (bp_client *c, const char *what)
 {
   const char *name = bp_client_error_name (c);
-  gboolean lost = strcmp (name, "disconnected") == 0 || strcmp (name, "timeout") == 0 ||
-                  strcmp (name, "io") == 0;
+  gboolean lost = strcmp (name, "disconnected") == 0 || strcmp (name, "timeout") == 0 || strcmp (name, "io") == 0;
   gboolean ours = lost || strcmp (name, "invalid-argument") == 0 || strcmp (name, "protocol") == 0;
 
   /* The daemon's messages name the request already; the library's do not. */
-  fprintf (stderr, "ble-peripheralctl: %s%s%s\n", ours && what != NULL ? what : "",
-           ours && what != NULL ? ": " : "", bp_client_error (c));
+  fprintf (stderr, "ble-peripheralctl: %s%s%s\n", ours && what != NULL ? what : "", ours && what != NULL ? ": " : "",
+           bp_client_error (c));
   if (lost)
     return EXIT_UNREACHABLE;
   if (strcmp (name, "invalid-argument") == 0)
@@ -160,8 +160,7 @@ get_char_info (bp_client *c, const char *characteristic, CharInfo *info)
     return -1;
   if (bp_client_lookup (text, "id", info->id, sizeof info->id) < 0)
     g_strlcpy (info->id, characteristic, sizeof info->id);
-  if (bp_client_lookup (text, "format", buf, sizeof buf) == 0 &&
-      !bp_format_from_name (buf, &info->format))
+  if (bp_client_lookup (text, "format", buf, sizeof buf) == 0 && !bp_format_from_name (buf, &info->format))
     info->format = BP_FORMAT_NONE;
   if (bp_client_lookup (text, "exponent", buf, sizeof buf) == 0)
     info->exponent = atoi (buf);
@@ -197,7 +196,7 @@ display_value (const guint8 *data, gsize len, const CharInfo *info)
 static int
 print_key_values (const char *text)
 {
-  g_auto(GStrv) words = g_strsplit (text, " ", -1);
+  g_auto (GStrv) words = g_strsplit (text, " ", -1);
 
   for (guint i = 0; words[i] != NULL; i++)
     if (*words[i] != '\0')
@@ -285,8 +284,7 @@ cmd_disconnect (bp_client *c, const Options *o)
   const char *address = g_ptr_array_index (o->args, 1);
 
   if (!bp_protocol_address_valid (address))
-    return usage_error ("disconnect: \"%s\" is not a Bluetooth address such as 00:11:22:33:44:55",
-                        address);
+    return usage_error ("disconnect: \"%s\" is not a Bluetooth address such as 00:11:22:33:44:55", address);
   if (bp_client_disconnect (c, address) < 0)
     return client_failure (c, "disconnect");
   return EXIT_OK;
@@ -328,8 +326,8 @@ static const char *
 event_name (bp_client_event_type type)
 {
   static const char *const names[] = {
-    "connect", "disconnect", "subscribe", "unsubscribe", "write", "read", "confirm",
-    "dropped", "advertising", "adapter", "reloaded", "other",
+    "connect", "disconnect", "subscribe",   "unsubscribe", "write",    "read",
+    "confirm", "dropped",    "advertising", "adapter",     "reloaded", "other",
   };
 
   return (guint) type < G_N_ELEMENTS (names) ? names[type] : "other";
@@ -387,7 +385,7 @@ cached_info (bp_client *c, GHashTable *cache, const char *characteristic)
 static void
 print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_event *ev)
 {
-  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr (GString) out = g_string_new (NULL);
   const CharInfo *info = NULL;
 
   if (ev->type == BP_CLIENT_EVENT_RELOADED)
@@ -401,8 +399,8 @@ print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_
         {
           g_autofree char *shown = display_value (ev->data, ev->len, info);
 
-          g_string_append_printf (out, "write %s %s %s", ev->characteristic,
-                                  ev->address != NULL ? ev->address : "-", shown);
+          g_string_append_printf (out, "write %s %s %s", ev->characteristic, ev->address != NULL ? ev->address : "-",
+                                  shown);
           if (ev->offset > 0)
             g_string_append_printf (out, " offset=%u", ev->offset);
         }
@@ -470,7 +468,7 @@ print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_
 static int
 cmd_watch (bp_client *c, const Options *o)
 {
-  g_autoptr(GHashTable) cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   unsigned mask = 0;
   bp_client_event ev;
 
@@ -489,8 +487,10 @@ cmd_watch (bp_client *c, const Options *o)
       else if (strcmp (class, "all") == 0)
         mask |= BP_CLIENT_WATCH_ALL;
       else
-        return usage_error ("watch: unknown event class \"%s\": expected write, connect, "
-                            "subscribe, state or all", class);
+        return usage_error (
+          "watch: unknown event class \"%s\": expected write, connect, "
+          "subscribe, state or all",
+          class);
     }
   if (bp_client_watch (c, mask) < 0)
     return client_failure (c, "watch");
@@ -541,11 +541,9 @@ cmd_stream (bp_client *c, const Options *o)
           const char *name = bp_client_error_name (c);
 
           /* One bad line does not stop the stream; a lost daemon does. */
-          if (strcmp (name, "disconnected") == 0 || strcmp (name, "timeout") == 0 ||
-              strcmp (name, "io") == 0)
+          if (strcmp (name, "disconnected") == 0 || strcmp (name, "timeout") == 0 || strcmp (name, "io") == 0)
             return client_failure (c, "stream");
-          fprintf (stderr, "ble-peripheralctl: stream: line %" G_GUINT64_FORMAT ": %s\n",
-                   number, bp_client_error (c));
+          fprintf (stderr, "ble-peripheralctl: stream: line %" G_GUINT64_FORMAT ": %s\n", number, bp_client_error (c));
           status = EXIT_ERROR;
         }
     }
@@ -561,16 +559,15 @@ run_command (char **argv, char **envp, guint timeout_ms, char **output, char **w
 {
   GPid pid;
   int out_fd = -1;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GString) buf = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) buf = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   gboolean timed_out = FALSE;
   int wstatus = 0;
 
   if (!g_spawn_async_with_pipes (NULL, argv, envp,
-                                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                 G_SPAWN_STDIN_FROM_DEV_NULL,
-                                 NULL, NULL, &pid, NULL, &out_fd, NULL, &error))
+                                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, NULL,
+                                 NULL, &pid, NULL, &out_fd, NULL, &error))
     {
       *why = g_strdup (error->message);
       return FALSE;
@@ -619,9 +616,8 @@ run_command (char **argv, char **envp, guint timeout_ms, char **output, char **w
     }
   if (!WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0)
     {
-      *why = WIFEXITED (wstatus) ?
-             g_strdup_printf ("%s exited with status %d", argv[0], WEXITSTATUS (wstatus)) :
-             g_strdup_printf ("%s was killed by signal %d", argv[0], WTERMSIG (wstatus));
+      *why = WIFEXITED (wstatus) ? g_strdup_printf ("%s exited with status %d", argv[0], WEXITSTATUS (wstatus)) :
+                                   g_strdup_printf ("%s was killed by signal %d", argv[0], WTERMSIG (wstatus));
       return FALSE;
     }
   if (buf->len >= SERVE_OUTPUT_MAX)
@@ -636,7 +632,7 @@ run_command (char **argv, char **envp, guint timeout_ms, char **output, char **w
 static int
 answer_read (bp_client *c, const Options *o, const CharInfo *info, const bp_client_event *ev)
 {
-  g_auto(GStrv) envp = g_get_environ ();
+  g_auto (GStrv) envp = g_get_environ ();
   g_autofree char *output = NULL;
   g_autofree char *why = NULL;
   g_autofree char *id = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) ev->id);
@@ -654,11 +650,9 @@ answer_read (bp_client *c, const Options *o, const CharInfo *info, const bp_clie
       if (bp_client_reply_text (c, ev->id, value) == 0)
         return EXIT_OK;
       if (strcmp (bp_client_error_name (c), "bad-value") != 0 &&
-          strcmp (bp_client_error_name (c), "out-of-range") != 0 &&
-          strcmp (bp_client_error_name (c), "too-long") != 0)
+          strcmp (bp_client_error_name (c), "out-of-range") != 0 && strcmp (bp_client_error_name (c), "too-long") != 0)
         return client_failure (c, "serve") == EXIT_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_OK;
-      why = g_strdup_printf ("%s's output is not a value of %s: %s", o->command[0], info->id,
-                             bp_client_error (c));
+      why = g_strdup_printf ("%s's output is not a value of %s: %s", o->command[0], info->id, bp_client_error (c));
     }
   fprintf (stderr, "ble-peripheralctl: serve: read %s: %s; answering ATT error 0x80\n", id, why);
   if (bp_client_reply_error (c, ev->id, 0x80) < 0)
@@ -732,8 +726,10 @@ cmd_check_config (const Options *o)
     }
   fflush (NULL);
   execv (daemon, (char **) argv);
-  fprintf (stderr, "ble-peripheralctl: check-config: cannot run %s: %s "
-           "(set BLE_PERIPHERAL_DAEMON to the daemon's path)\n", daemon, g_strerror (errno));
+  fprintf (stderr,
+           "ble-peripheralctl: check-config: cannot run %s: %s "
+           "(set BLE_PERIPHERAL_DAEMON to the daemon's path)\n",
+           daemon, g_strerror (errno));
   return EXIT_ERROR;
 }
 
@@ -830,7 +826,7 @@ int
 main (int argc, char **argv)
 {
   Options o = { 0 };
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
   const Command *cmd = NULL;
   const char *name;
   bp_client *c;

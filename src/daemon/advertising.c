@@ -115,8 +115,7 @@ get_property (BpAdvertisement *adv, const char *name)
     return uuid_list (a->service_uuids);
   if (g_str_equal (name, "SolicitUUIDs") && a->solicit_uuids != NULL && a->solicit_uuids->len > 0)
     return uuid_list (a->solicit_uuids);
-  if (g_str_equal (name, "ManufacturerData") && a->manufacturer_data != NULL &&
-      a->manufacturer_data->len > 0)
+  if (g_str_equal (name, "ManufacturerData") && a->manufacturer_data != NULL && a->manufacturer_data->len > 0)
     {
       GVariantBuilder b;
       g_variant_builder_init (&b, G_VARIANT_TYPE ("a{qv}"));
@@ -194,8 +193,8 @@ bp_advertisement_properties (BpAdvertisement *adv)
 }
 
 static GVariant *
-handle_get_property (GDBusConnection *conn, const char *sender, const char *path,
-                     const char *iface, const char *name, GError **error, gpointer user_data)
+handle_get_property (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *name,
+                     GError **error, gpointer user_data)
 {
   GVariant *v = get_property (user_data, name);
 
@@ -205,9 +204,8 @@ handle_get_property (GDBusConnection *conn, const char *sender, const char *path
 }
 
 static void
-handle_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-               const char *method, GVariant *params, GDBusMethodInvocation *invocation,
-               gpointer user_data)
+handle_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *method,
+               GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
 {
   BpAdvertisement *adv = user_data;
 
@@ -220,10 +218,10 @@ handle_method (GDBusConnection *conn, const char *sender, const char *path, cons
 static const GDBusInterfaceVTable vtable = { handle_method, handle_get_property, NULL, { 0 } };
 
 BpAdvertisement *
-bp_advertisement_new (GDBusConnection *conn, const BpConfig *config,
-                      BpAdvertisementReleased released, gpointer user_data, GError **error)
+bp_advertisement_new (GDBusConnection *conn, const BpConfig *config, BpAdvertisementReleased released,
+                      gpointer user_data, GError **error)
 {
-  g_autoptr(BpAdvertisement) adv = g_new0 (BpAdvertisement, 1);
+  g_autoptr (BpAdvertisement) adv = g_new0 (BpAdvertisement, 1);
 
   adv->conn = g_object_ref (conn);
   adv->config = config;
@@ -232,8 +230,7 @@ bp_advertisement_new (GDBusConnection *conn, const BpConfig *config,
   adv->info = g_dbus_node_info_new_for_xml (introspection_xml, error);
   if (adv->info == NULL)
     return NULL;
-  adv->registration = g_dbus_connection_register_object (conn, BP_ADVERTISEMENT_PATH,
-                                                         adv->info->interfaces[0], &vtable,
+  adv->registration = g_dbus_connection_register_object (conn, BP_ADVERTISEMENT_PATH, adv->info->interfaces[0], &vtable,
                                                          adv, NULL, error);
   if (adv->registration == 0)
     return NULL;
@@ -259,8 +256,7 @@ bp_advertisement_set_config (BpAdvertisement *adv, const BpConfig *config)
 }
 
 void
-bp_advertisement_set_released_func (BpAdvertisement *adv, BpAdvertisementReleased released,
-                                    gpointer user_data)
+bp_advertisement_set_released_func (BpAdvertisement *adv, BpAdvertisementReleased released, gpointer user_data)
 {
   adv->released = released;
   adv->user_data = user_data;

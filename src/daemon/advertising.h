@@ -16,14 +16,12 @@ typedef struct _BpAdvertisement BpAdvertisement;
  * the adapter went). */
 typedef void (*BpAdvertisementReleased) (BpAdvertisement *adv, gpointer user_data);
 
-BpAdvertisement *bp_advertisement_new (GDBusConnection *conn, const BpConfig *config,
-                                       BpAdvertisementReleased released, gpointer user_data,
-                                       GError **error);
+BpAdvertisement *bp_advertisement_new (GDBusConnection *conn, const BpConfig *config, BpAdvertisementReleased released,
+                                       gpointer user_data, GError **error);
 void bp_advertisement_free (BpAdvertisement *adv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpAdvertisement, bp_advertisement_free)
 
-void bp_advertisement_set_released_func (BpAdvertisement *adv, BpAdvertisementReleased released,
-                                        gpointer user_data);
+void bp_advertisement_set_released_func (BpAdvertisement *adv, BpAdvertisementReleased released, gpointer user_data);
 
 /* A new configuration (reload): the properties follow it. */
 void bp_advertisement_set_config (BpAdvertisement *adv, const BpConfig *config);

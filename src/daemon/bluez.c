@@ -51,18 +51,18 @@ struct _BpBluez {
   guint sub_objects, sub_adapter_props, sub_device_props;
   gboolean present;
   guint generation;
-  GHashTable *adapters;        /* path → Adapter* */
-  GHashTable *devices;         /* path → Device* */
-  Adapter *adapter;            /* the chosen one, or NULL */
-  char *adapter_name;          /* "hci0" of the chosen one */
+  GHashTable *adapters; /* path → Adapter* */
+  GHashTable *devices;  /* path → Device* */
+  Adapter *adapter;     /* the chosen one, or NULL */
+  char *adapter_name;   /* "hci0" of the chosen one */
   gboolean power_requested;
   RegState app;
   RegState advert;
-  gboolean adv_timed_out;      /* Timeout expired: stays off until "advertise on" */
-  gint64 adv_registered_at;    /* monotonic time of the last registration */
+  gboolean adv_timed_out;   /* Timeout expired: stays off until "advertise on" */
+  gint64 adv_registered_at; /* monotonic time of the last registration */
   gboolean reloading;
   guint retry_source;
-  char *last_error;            /* not to repeat the same warning every retry */
+  char *last_error; /* not to repeat the same warning every retry */
   gboolean interval_warned;
   BpBluezStatusFunc status_func;
   gpointer status_data;
@@ -137,8 +137,7 @@ adapter_matches (Adapter *a, const char *want)
   if (want == NULL)
     return TRUE;
   base = base ? base + 1 : a->path;
-  return g_strcmp0 (base, want) == 0 ||
-         (a->address != NULL && g_ascii_strcasecmp (a->address, want) == 0);
+  return g_strcmp0 (base, want) == 0 || (a->address != NULL && g_ascii_strcasecmp (a->address, want) == 0);
 }
 
 static void
@@ -159,7 +158,7 @@ emit_adapter (BpBluez *bluez, Adapter *a, gboolean up)
 static void
 drop_centrals (BpBluez *bluez)
 {
-  g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) addrs = g_ptr_array_new_with_free_func (g_free);
   const GPtrArray *centrals = bp_peripheral_get_centrals (bluez->p);
 
   for (guint i = 0; i < centrals->len; i++)
@@ -177,7 +176,8 @@ lose_adapter (BpBluez *bluez)
   bluez->generation++;
   if (bluez->adapter != NULL)
     {
-      bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "adapter %s (%s) is gone", bluez->adapter_name, bluez->adapter->address);
+      bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "adapter %s (%s) is gone", bluez->adapter_name,
+                      bluez->adapter->address);
       emit_adapter (bluez, bluez->adapter, FALSE);
     }
   bluez->adapter = NULL;
@@ -196,7 +196,7 @@ static void
 choose_adapter (BpBluez *bluez)
 {
   const char *want = wanted_adapter (bluez);
-  g_autoptr(GList) paths = NULL;
+  g_autoptr (GList) paths = NULL;
 
   if (bluez->adapter != NULL)
     return;
@@ -212,7 +212,8 @@ choose_adapter (BpBluez *bluez)
       base = strrchr (a->path, '/');
       bluez->adapter_name = g_strdup (base ? base + 1 : a->path);
       g_clear_pointer (&bluez->last_error, g_free);
-      bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "using adapter %s (%s)", bluez->adapter_name, a->address ? a->address : "?");
+      bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "using adapter %s (%s)", bluez->adapter_name,
+                      a->address ? a->address : "?");
       emit_adapter (bluez, a, TRUE);
 
       /* Re-announce centrals already connected through this adapter. */
@@ -284,12 +285,11 @@ error_is (GError *error, const char *name)
  * registered it). A refusal marks *state failed and retries later. Stale
  * replies (the world changed meanwhile) give FALSE and change nothing. */
 static gboolean
-registration_finish (CallData *cd, GObject *source, GAsyncResult *res, RegState *state,
-                     const char *what)
+registration_finish (CallData *cd, GObject *source, GAsyncResult *res, RegState *state, const char *what)
 {
   BpBluez *bluez = cd->bluez;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
   g_autofree char *msg = NULL;
 
   if (cd->generation != bluez->generation)
@@ -297,8 +297,8 @@ registration_finish (CallData *cd, GObject *source, GAsyncResult *res, RegState 
   if (reply != NULL || error_is (error, "org.bluez.Error.AlreadyExists"))
     return TRUE;
   g_dbus_error_strip_remote_error (error);
-  msg = g_strdup_printf ("bluetoothd refused the %s on %s: %s; retrying in %d s",
-                         what, bluez->adapter_name, error->message, RETRY_SECONDS);
+  msg = g_strdup_printf ("bluetoothd refused the %s on %s: %s; retrying in %d s", what, bluez->adapter_name,
+                         error->message, RETRY_SECONDS);
   warn_once (bluez, msg);
   *state = REG_FAILED;
   schedule_retry (bluez);
@@ -314,8 +314,7 @@ register_app_done (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (!registration_finish (cd, source, res, &bluez->app, "GATT application"))
     return;
-  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "GATT application registered on %s",
-                  bluez->adapter_name);
+  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "GATT application registered on %s", bluez->adapter_name);
   g_clear_pointer (&bluez->last_error, g_free);
   bluez->app = REG_DONE;
   update (bluez);
@@ -329,8 +328,8 @@ register_adv_done (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (!registration_finish (cd, source, res, &bluez->advert, "advertisement"))
     return;
-  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "advertising on %s as \"%s\"",
-                  bluez->adapter_name, bp_peripheral_get_config (bluez->p)->name);
+  bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "advertising on %s as \"%s\"", bluez->adapter_name,
+                  bp_peripheral_get_config (bluez->p)->name);
   bluez->advert = REG_DONE;
   bluez->adv_registered_at = g_get_monotonic_time ();
   emit_advertising (bluez, TRUE, NULL);
@@ -342,8 +341,8 @@ unregister_adv_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autofree CallData *cd = user_data;
   BpBluez *bluez = cd->bluez;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
   if (reply == NULL)
     g_debug ("UnregisterAdvertisement: %s", error->message);
@@ -355,19 +354,19 @@ unregister_adv_done (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-call_adapter (BpBluez *bluez, const char *iface, const char *method, GVariant *params,
-              int timeout, GAsyncReadyCallback cb)
+call_adapter (BpBluez *bluez, const char *iface, const char *method, GVariant *params, int timeout,
+              GAsyncReadyCallback cb)
 {
-  g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, iface, method, params,
-                          NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, timeout, NULL, cb, call_data (bluez));
+  g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, iface, method, params, NULL,
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, timeout, NULL, cb, call_data (bluez));
 }
 
 static void
 set_powered_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autofree CallData *cd = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
   if (reply == NULL && cd->generation == cd->bluez->generation)
     {
@@ -377,7 +376,9 @@ set_powered_done (GObject *source, GAsyncResult *res, gpointer user_data)
       g_dbus_error_strip_remote_error (error);
       /* bluetoothd answers some refusals with an empty message: name the error then. */
       msg = g_strdup_printf ("could not power adapter %s on: %s", cd->bluez->adapter_name,
-                             *error->message ? error->message : remote ? remote : "unknown error");
+                             *error->message ? error->message :
+                             remote          ? remote :
+                                               "unknown error");
       warn_once (cd->bluez, msg);
     }
 }
@@ -398,8 +399,7 @@ advertising_wanted (BpBluez *bluez)
     return FALSE;
   /* At the connection limit connectable advertising stops; a broadcaster
    * accepts no connection, so it never reaches the limit. */
-  if (config->advertising.connectable && config->max_connections > 0 &&
-      n_centrals (bluez) >= config->max_connections)
+  if (config->advertising.connectable && config->max_connections > 0 && n_centrals (bluez) >= config->max_connections)
     return FALSE;
   return TRUE;
 }
@@ -414,10 +414,11 @@ warn_interval (BpBluez *bluez)
   if (!a->has_interval && !a->has_tx_power)
     return;
   bluez->interval_warned = TRUE;
-  bp_log_adapter (G_LOG_LEVEL_WARNING, bluez->adapter_name, "[Advertising] %s cannot take effect: this bluetoothd ignores advertising "
-             "intervals and TX power unless it runs with experimental features (bluetoothd -E, "
-             "or Experimental=true in main.conf) before BlueZ 5.77",
-             a->has_interval ? "Interval" : "TxPower");
+  bp_log_adapter (G_LOG_LEVEL_WARNING, bluez->adapter_name,
+                  "[Advertising] %s cannot take effect: this bluetoothd ignores advertising "
+                  "intervals and TX power unless it runs with experimental features (bluetoothd -E, "
+                  "or Experimental=true in main.conf) before BlueZ 5.77",
+                  a->has_interval ? "Interval" : "TxPower");
 }
 
 static void
@@ -442,12 +443,10 @@ update (BpBluez *bluez)
         {
           bluez->power_requested = TRUE;
           bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "powering adapter %s on", bluez->adapter_name);
-          g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path,
-                                  "org.freedesktop.DBus.Properties", "Set",
-                                  g_variant_new ("(ssv)", ADAPTER_IFACE, "Powered",
-                                                 g_variant_new_boolean (TRUE)),
-                                  NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL,
-                                  set_powered_done, call_data (bluez));
+          g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, "org.freedesktop.DBus.Properties", "Set",
+                                  g_variant_new ("(ssv)", ADAPTER_IFACE, "Powered", g_variant_new_boolean (TRUE)), NULL,
+                                  G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, set_powered_done,
+                                  call_data (bluez));
         }
       else if (!config->power_on)
         {
@@ -460,10 +459,10 @@ update (BpBluez *bluez)
   if (bluez->app == REG_NONE)
     {
       bluez->app = REG_BUSY;
-      bp_log_adapter (G_LOG_LEVEL_INFO, bluez->adapter_name, "registering the GATT application on %s", bluez->adapter_name);
-      call_adapter (bluez, GATT_MANAGER_IFACE, "RegisterApplication",
-                    g_variant_new ("(oa{sv})", BP_APP_PATH, NULL), REGISTER_TIMEOUT_MS,
-                    register_app_done);
+      bp_log_adapter (G_LOG_LEVEL_INFO, bluez->adapter_name, "registering the GATT application on %s",
+                      bluez->adapter_name);
+      call_adapter (bluez, GATT_MANAGER_IFACE, "RegisterApplication", g_variant_new ("(oa{sv})", BP_APP_PATH, NULL),
+                    REGISTER_TIMEOUT_MS, register_app_done);
     }
   if (bluez->app != REG_DONE)
     {
@@ -473,14 +472,14 @@ update (BpBluez *bluez)
 
   if (advertising_wanted (bluez))
     {
-      if (bluez->advert == REG_NONE && config->advertising.scan_response != NULL &&
-          !bluez->adapter->has_connectable)
+      if (bluez->advert == REG_NONE && config->advertising.scan_response != NULL && !bluez->adapter->has_connectable)
         {
           /* Older bluetoothd ignores ScanResponseData silently: refuse rather
            * than advertise something else than configured. */
-          warn_once (bluez, "[Advertising] ScanResponseData needs BlueZ 5.80 or later, and this "
-                            "bluetoothd is older (its Adapter1 has no Connectable property): "
-                            "not advertising; remove ScanResponseData or upgrade BlueZ");
+          warn_once (bluez,
+                     "[Advertising] ScanResponseData needs BlueZ 5.80 or later, and this "
+                     "bluetoothd is older (its Adapter1 has no Connectable property): "
+                     "not advertising; remove ScanResponseData or upgrade BlueZ");
           bluez->advert = REG_FAILED;
         }
       if (bluez->advert == REG_NONE)
@@ -488,16 +487,14 @@ update (BpBluez *bluez)
           warn_interval (bluez);
           bluez->advert = REG_BUSY;
           call_adapter (bluez, ADV_MANAGER_IFACE, "RegisterAdvertisement",
-                        g_variant_new ("(oa{sv})", BP_ADVERTISEMENT_PATH, NULL), CALL_TIMEOUT_MS,
-                        register_adv_done);
+                        g_variant_new ("(oa{sv})", BP_ADVERTISEMENT_PATH, NULL), CALL_TIMEOUT_MS, register_adv_done);
         }
     }
   else if (bluez->advert == REG_DONE)
     {
       bluez->advert = REG_BUSY;
-      call_adapter (bluez, ADV_MANAGER_IFACE, "UnregisterAdvertisement",
-                    g_variant_new ("(o)", BP_ADVERTISEMENT_PATH), CALL_TIMEOUT_MS,
-                    unregister_adv_done);
+      call_adapter (bluez, ADV_MANAGER_IFACE, "UnregisterAdvertisement", g_variant_new ("(o)", BP_ADVERTISEMENT_PATH),
+                    CALL_TIMEOUT_MS, unregister_adv_done);
     }
   status_changed (bluez);
 }
@@ -556,8 +553,7 @@ device_set_connected (BpBluez *bluez, Device *d, gboolean connected)
         {
           bluez->advert = REG_BUSY;
           call_adapter (bluez, ADV_MANAGER_IFACE, "UnregisterAdvertisement",
-                        g_variant_new ("(o)", BP_ADVERTISEMENT_PATH), CALL_TIMEOUT_MS,
-                        unregister_adv_done);
+                        g_variant_new ("(o)", BP_ADVERTISEMENT_PATH), CALL_TIMEOUT_MS, unregister_adv_done);
         }
     }
 }
@@ -641,8 +637,8 @@ interfaces_removed (BpBluez *bluez, const char *path, const char *const *ifaces)
 }
 
 static void
-on_object_manager_signal (GDBusConnection *conn, const char *sender, const char *path,
-                          const char *iface, const char *signal, GVariant *params, gpointer user_data)
+on_object_manager_signal (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                          const char *signal, GVariant *params, gpointer user_data)
 {
   BpBluez *bluez = user_data;
 
@@ -651,7 +647,7 @@ on_object_manager_signal (GDBusConnection *conn, const char *sender, const char 
   if (g_str_equal (signal, "InterfacesAdded") && g_variant_is_of_type (params, G_VARIANT_TYPE ("(oa{sa{sv}})")))
     {
       const char *obj;
-      g_autoptr(GVariant) ifaces = NULL;
+      g_autoptr (GVariant) ifaces = NULL;
 
       g_variant_get (params, "(&o@a{sa{sv}})", &obj, &ifaces);
       interfaces_added (bluez, obj, ifaces);
@@ -669,12 +665,12 @@ on_object_manager_signal (GDBusConnection *conn, const char *sender, const char 
 }
 
 static void
-on_properties_changed (GDBusConnection *conn, const char *sender, const char *path,
-                       const char *iface, const char *signal, GVariant *params, gpointer user_data)
+on_properties_changed (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                       const char *signal, GVariant *params, gpointer user_data)
 {
   BpBluez *bluez = user_data;
   const char *changed_iface;
-  g_autoptr(GVariant) changed = NULL;
+  g_autoptr (GVariant) changed = NULL;
 
   if (!bluez->present || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
     return;
@@ -686,14 +682,14 @@ on_properties_changed (GDBusConnection *conn, const char *sender, const char *pa
 
       if (a == NULL)
         return;
-      if (g_variant_lookup (changed, "Powered", "b", &powered) && a == bluez->adapter &&
-          powered != a->powered)
+      if (g_variant_lookup (changed, "Powered", "b", &powered) && a == bluez->adapter && powered != a->powered)
         {
           a->powered = powered;
           if (!powered)
             {
               /* Powering off drops the registrations' effect; register anew when it returns. */
-              bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "adapter %s was powered off", bluez->adapter_name);
+              bp_log_adapter (G_LOG_LEVEL_MESSAGE, bluez->adapter_name, "adapter %s was powered off",
+                              bluez->adapter_name);
               bluez->generation++;
               bluez->app = REG_NONE;
               if (bluez->advert == REG_DONE)
@@ -723,9 +719,9 @@ get_managed_objects_done (GObject *source, GAsyncResult *res, gpointer user_data
 {
   g_autofree CallData *cd = user_data;
   BpBluez *bluez = cd->bluez;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
-  g_autoptr(GVariant) objects = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr (GVariant) objects = NULL;
   GVariantIter iter;
   const char *path;
   GVariant *ifaces;
@@ -753,9 +749,9 @@ bluez_appeared (GDBusConnection *conn, const char *name, const char *owner, gpoi
   g_message ("bluetoothd is on the bus (%s)", owner);
   bluez->present = TRUE;
   bluez->generation++;
-  g_dbus_connection_call (conn, BLUEZ, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                          NULL, G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                          CALL_TIMEOUT_MS, NULL, get_managed_objects_done, call_data (bluez));
+  g_dbus_connection_call (conn, BLUEZ, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
+                          G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL,
+                          get_managed_objects_done, call_data (bluez));
   status_changed (bluez);
 }
 
@@ -778,8 +774,7 @@ bluez_vanished (GDBusConnection *conn, const char *name, gpointer user_data)
 /* --- backend ------------------------------------------------------------ */
 
 static gboolean
-backend_notify (gpointer backend, BpCharacteristic *chr, GBytes *value, const char *to_address,
-                GError **error)
+backend_notify (gpointer backend, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error)
 {
   BpBluez *bluez = backend;
   return bp_gatt_notify (bluez->gatt, chr, value, to_address, error);
@@ -802,8 +797,8 @@ static void
 disconnect_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autofree char *path = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
   if (reply == NULL)
     g_warning ("disconnecting %s: %s", path, error->message);
@@ -822,8 +817,8 @@ backend_disconnect (gpointer backend, const char *address, GError **error)
       if (d->connected && d->address != NULL && g_ascii_strcasecmp (d->address, address) == 0)
         {
           g_dbus_connection_call (bluez->conn, BLUEZ, d->path, DEVICE_IFACE, "Disconnect", NULL, NULL,
-                                  G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL,
-                                  disconnect_done, g_strdup (d->path));
+                                  G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, disconnect_done,
+                                  g_strdup (d->path));
           return TRUE;
         }
     }
@@ -839,7 +834,10 @@ backend_congested (gpointer backend)
 }
 
 static const BpBackend bluez_backend = {
-  backend_notify, backend_set_advertising, backend_disconnect, backend_congested,
+  backend_notify,
+  backend_set_advertising,
+  backend_disconnect,
+  backend_congested,
 };
 
 static void
@@ -871,8 +869,7 @@ advertisement_released (BpAdvertisement *adv, gpointer user_data)
 /* --- life --------------------------------------------------------------- */
 
 BpBluez *
-bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt, BpAdvertisement *adv,
-              const char *adapter)
+bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt, BpAdvertisement *adv, const char *adapter)
 {
   BpBluez *bluez = g_new0 (BpBluez, 1);
 
@@ -886,23 +883,21 @@ bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt, BpAdvertisem
   bp_peripheral_set_backend (p, &bluez_backend, bluez);
   bp_advertisement_set_released_func (adv, advertisement_released, bluez);
 
-  bluez->sub_objects = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.ObjectManager",
-                                                           NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+  bluez->sub_objects = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.ObjectManager", NULL,
+                                                           NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                            on_object_manager_signal, bluez, NULL);
   /* Only the adapters' and devices' changes (arg0 is the interface): with
    * no arg0 the bus would send us every PropertiesChanged of bluetoothd,
    * among them one per notification received by any central of this
    * machine (its GATT client objects), each woken for and thrown away. */
-  bluez->sub_adapter_props = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.Properties",
-                                                                 "PropertiesChanged", NULL, ADAPTER_IFACE,
-                                                                 G_DBUS_SIGNAL_FLAGS_NONE,
-                                                                 on_properties_changed, bluez, NULL);
-  bluez->sub_device_props = g_dbus_connection_signal_subscribe (conn, BLUEZ, "org.freedesktop.DBus.Properties",
-                                                                "PropertiesChanged", NULL, DEVICE_IFACE,
-                                                                G_DBUS_SIGNAL_FLAGS_NONE,
-                                                                on_properties_changed, bluez, NULL);
-  bluez->watch_id = g_bus_watch_name_on_connection (conn, BLUEZ, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                                    bluez_appeared, bluez_vanished, bluez, NULL);
+  bluez->sub_adapter_props = g_dbus_connection_signal_subscribe (
+    conn, BLUEZ, "org.freedesktop.DBus.Properties", "PropertiesChanged", NULL, ADAPTER_IFACE, G_DBUS_SIGNAL_FLAGS_NONE,
+    on_properties_changed, bluez, NULL);
+  bluez->sub_device_props = g_dbus_connection_signal_subscribe (
+    conn, BLUEZ, "org.freedesktop.DBus.Properties", "PropertiesChanged", NULL, DEVICE_IFACE, G_DBUS_SIGNAL_FLAGS_NONE,
+    on_properties_changed, bluez, NULL);
+  bluez->watch_id = g_bus_watch_name_on_connection (conn, BLUEZ, G_BUS_NAME_WATCHER_FLAGS_NONE, bluez_appeared,
+                                                    bluez_vanished, bluez, NULL);
   return bluez;
 }
 
@@ -943,8 +938,8 @@ reload_unregistered (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autofree CallData *cd = user_data;
   BpBluez *bluez = cd->bluez;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
   if (reply == NULL)
     g_debug ("UnregisterApplication: %s", error->message);
@@ -952,7 +947,7 @@ reload_unregistered (GObject *source, GAsyncResult *res, gpointer user_data)
     return;
   bluez->reloading = FALSE;
   {
-    g_autoptr(GError) rebuild_error = NULL;
+    g_autoptr (GError) rebuild_error = NULL;
     if (!bp_gatt_rebuild (bluez->gatt, &rebuild_error))
       g_warning ("exporting the new database: %s", rebuild_error->message);
   }
@@ -975,7 +970,7 @@ bp_bluez_reload (BpBluez *bluez)
 
   if (!bluez->present || bluez->adapter == NULL || !had_app)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       if (!bp_gatt_rebuild (bluez->gatt, &error))
         g_warning ("exporting the new database: %s", error->message);
       update (bluez);
@@ -986,13 +981,13 @@ bp_bluez_reload (BpBluez *bluez)
   bluez->reloading = TRUE;
   if (had_adv)
     {
-      g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, ADV_MANAGER_IFACE,
-                              "UnregisterAdvertisement", g_variant_new ("(o)", BP_ADVERTISEMENT_PATH),
-                              NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, NULL, NULL);
+      g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, ADV_MANAGER_IFACE, "UnregisterAdvertisement",
+                              g_variant_new ("(o)", BP_ADVERTISEMENT_PATH), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                              CALL_TIMEOUT_MS, NULL, NULL, NULL);
       emit_advertising (bluez, FALSE, NULL);
     }
-  call_adapter (bluez, GATT_MANAGER_IFACE, "UnregisterApplication", g_variant_new ("(o)", BP_APP_PATH),
-                CALL_TIMEOUT_MS, reload_unregistered);
+  call_adapter (bluez, GATT_MANAGER_IFACE, "UnregisterApplication", g_variant_new ("(o)", BP_APP_PATH), CALL_TIMEOUT_MS,
+                reload_unregistered);
 }
 
 static void
@@ -1011,8 +1006,8 @@ static void
 shutdown_call_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   BpBluez *bluez = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
   if (reply == NULL)
     g_debug ("unregistering: %s", error->message);
@@ -1047,17 +1042,16 @@ bp_bluez_shutdown (BpBluez *bluez, GSourceFunc done, gpointer user_data)
         {
           bluez->shutdown_pending++;
           g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, ADV_MANAGER_IFACE,
-                                  "UnregisterAdvertisement", g_variant_new ("(o)", BP_ADVERTISEMENT_PATH),
-                                  NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, SHUTDOWN_TIMEOUT_MS, NULL,
-                                  shutdown_call_done, bluez);
+                                  "UnregisterAdvertisement", g_variant_new ("(o)", BP_ADVERTISEMENT_PATH), NULL,
+                                  G_DBUS_CALL_FLAGS_NO_AUTO_START, SHUTDOWN_TIMEOUT_MS, NULL, shutdown_call_done,
+                                  bluez);
         }
       if (bluez->app == REG_DONE || bluez->app == REG_BUSY)
         {
           bluez->shutdown_pending++;
-          g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, GATT_MANAGER_IFACE,
-                                  "UnregisterApplication", g_variant_new ("(o)", BP_APP_PATH),
-                                  NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, SHUTDOWN_TIMEOUT_MS, NULL,
-                                  shutdown_call_done, bluez);
+          g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, GATT_MANAGER_IFACE, "UnregisterApplication",
+                                  g_variant_new ("(o)", BP_APP_PATH), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                  SHUTDOWN_TIMEOUT_MS, NULL, shutdown_call_done, bluez);
         }
     }
   bluez->generation++;
@@ -1084,6 +1078,6 @@ bp_bluez_status_text (BpBluez *bluez)
     return g_strdup_printf ("registering with bluetoothd on %s", bluez->adapter_name);
   if (bluez->advert == REG_DONE)
     return g_strdup_printf ("advertising as %s, %u central%s connected", config->name, n, n == 1 ? "" : "s");
-  return g_strdup_printf ("serving on %s, not advertising, %u central%s connected",
-                          bluez->adapter_name, n, n == 1 ? "" : "s");
+  return g_strdup_printf ("serving on %s, not advertising, %u central%s connected", bluez->adapter_name, n,
+                          n == 1 ? "" : "s");
 }

@@ -17,8 +17,7 @@ typedef struct _BpBluez BpBluez;
 typedef void (*BpBluezStatusFunc) (BpBluez *bluez, gpointer user_data);
 
 /* adapter: --adapter, which wins over [Peripheral] Adapter; NULL for none. */
-BpBluez *bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt,
-                       BpAdvertisement *adv, const char *adapter);
+BpBluez *bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt, BpAdvertisement *adv, const char *adapter);
 void bp_bluez_free (BpBluez *bluez);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpBluez, bp_bluez_free)
 

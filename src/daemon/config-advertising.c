@@ -13,8 +13,8 @@
 #define ADV_MAX 31
 
 static const char *const field_labels[N_FIELDS] = {
-  "flags", "name", "appearance", "service UUIDs", "solicit UUIDs",
-  "manufacturer data", "service data", "TX power", "data",
+  "flags",        "name",     "appearance", "service UUIDs", "solicit UUIDs", "manufacturer data",
+  "service data", "TX power", "data",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -94,8 +94,7 @@ parse_spaced_hex (const Group *g, const Entry *e, GBytes **out, GError **error)
 
 /* "env" or a UUID, for Services= and SolicitServices=. */
 static gboolean
-resolve_service_ref (Loader *l, const Group *g, const Entry *e, const char *item, BpUuid *out,
-                     GError **error)
+resolve_service_ref (Loader *l, const Group *g, const Entry *e, const char *item, BpUuid *out, GError **error)
 {
   BpServiceConfig *s = g_hash_table_lookup (l->services, item);
 
@@ -120,8 +119,7 @@ add_uuid_unique (GArray *array, const BpUuid *uuid)
 }
 
 static gboolean
-add_manufacturer_data (const Group *g, const Entry *e, GPtrArray *list, guint16 company, GBytes *data,
-                       GError **error)
+add_manufacturer_data (const Group *g, const Entry *e, GPtrArray *list, guint16 company, GBytes *data, GError **error)
 {
   BpManufacturerData *m;
 
@@ -140,8 +138,7 @@ add_manufacturer_data (const Group *g, const Entry *e, GPtrArray *list, guint16 
 }
 
 static gboolean
-add_service_data (const Group *g, const Entry *e, GPtrArray *list, const BpUuid *uuid, GBytes *data,
-                  GError **error)
+add_service_data (const Group *g, const Entry *e, GPtrArray *list, const BpUuid *uuid, GBytes *data, GError **error)
 {
   BpServiceData *sd;
 
@@ -150,8 +147,7 @@ add_service_data (const Group *g, const Entry *e, GPtrArray *list, const BpUuid 
       {
         char buf[BP_UUID_STRLEN];
         bp_uuid_to_string (uuid, buf);
-        config_key_error (error, g, e, "service %s appears twice: the advertisement holds one value per service",
-                          buf);
+        config_key_error (error, g, e, "service %s appears twice: the advertisement holds one value per service", buf);
         return FALSE;
       }
   sd = g_new0 (BpServiceData, 1);
@@ -201,16 +197,22 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
           for (gsize i = pos; i < len; i++)
             if (data[i] != 0)
               {
-                config_key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " has length 0, "
-                                  "but data follows", pos);
+                config_key_error (error, g, e,
+                                  "the AD structure at byte %" G_GSIZE_FORMAT
+                                  " has length 0, "
+                                  "but data follows",
+                                  pos);
                 return FALSE;
               }
           break;
         }
       if (pos + 1 + ad_len > len)
         {
-          config_key_error (error, g, e, "the AD structure at byte %" G_GSIZE_FORMAT " says %u bytes follow, "
-                            "but only %" G_GSIZE_FORMAT " do", pos, ad_len, len - pos - 1);
+          config_key_error (error, g, e,
+                            "the AD structure at byte %" G_GSIZE_FORMAT
+                            " says %u bytes follow, "
+                            "but only %" G_GSIZE_FORMAT " do",
+                            pos, ad_len, len - pos - 1);
           return FALSE;
         }
       type = data[pos + 1];
@@ -237,7 +239,8 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             if ((l->discoverable_explicit && discoverable != a->discoverable) ||
                 (l->limited_explicit && limited != a->limited_discoverable))
               {
-                config_key_error (error, g, e, "the Flags structure (type 0x01) disagrees with Discoverable= "
+                config_key_error (error, g, e,
+                                  "the Flags structure (type 0x01) disagrees with Discoverable= "
                                   "or LimitedDiscoverable=; keep one of them");
                 return FALSE;
               }
@@ -246,16 +249,27 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             config_set_origin (l, FIELD_FLAGS, g->name, e);
             break;
           }
-        case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x07:
-        case 0x14: case 0x15: case 0x1F:
+        case 0x02:
+        case 0x03:
+        case 0x04:
+        case 0x05:
+        case 0x06:
+        case 0x07:
+        case 0x14:
+        case 0x15:
+        case 0x1F:
           {
-            gsize size = (type == 0x02 || type == 0x03 || type == 0x14) ? 2
-                       : (type == 0x04 || type == 0x05 || type == 0x1F) ? 4 : 16;
+            gsize size = (type == 0x02 || type == 0x03 || type == 0x14) ? 2 :
+                         (type == 0x04 || type == 0x05 || type == 0x1F) ? 4 :
+                                                                          16;
             gboolean solicit = type >= 0x14;
             if (plen % size != 0)
               {
-                config_key_error (error, g, e, "the UUID list of type 0x%02X is %" G_GSIZE_FORMAT " bytes, "
-                                  "not a multiple of %" G_GSIZE_FORMAT, type, plen, size);
+                config_key_error (error, g, e,
+                                  "the UUID list of type 0x%02X is %" G_GSIZE_FORMAT
+                                  " bytes, "
+                                  "not a multiple of %" G_GSIZE_FORMAT,
+                                  type, plen, size);
                 return FALSE;
               }
             for (gsize i = 0; i < plen; i += size)
@@ -267,7 +281,8 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             config_set_origin (l, solicit ? FIELD_SOLICIT_UUIDS : FIELD_SERVICE_UUIDS, g->name, e);
             break;
           }
-        case 0x08: case 0x09: /* Shortened / Complete Local Name */
+        case 0x08:
+        case 0x09: /* Shortened / Complete Local Name */
           {
             g_autofree char *name = g_strndup ((const char *) payload, plen);
             if (plen == 0 || strlen (name) != plen || !g_utf8_validate (name, -1, NULL))
@@ -277,8 +292,10 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
               }
             if (l->name_explicit && strcmp (name, l->config->name) != 0)
               {
-                config_key_error (error, g, e, "the local name '%s' (type 0x%02X) disagrees with Name=%s of "
-                                  "[Peripheral]; keep one of them", name, type, l->config->name);
+                config_key_error (error, g, e,
+                                  "the local name '%s' (type 0x%02X) disagrees with Name=%s of "
+                                  "[Peripheral]; keep one of them",
+                                  name, type, l->config->name);
                 return FALSE;
               }
             g_free (l->config->name);
@@ -313,8 +330,10 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             appearance = (guint16) (payload[0] | (payload[1] << 8));
             if (a->has_appearance && a->appearance != appearance)
               {
-                config_key_error (error, g, e, "the appearance 0x%04X (type 0x19) disagrees with "
-                                  "Appearance=0x%04X; keep one of them", appearance, a->appearance);
+                config_key_error (error, g, e,
+                                  "the appearance 0x%04X (type 0x19) disagrees with "
+                                  "Appearance=0x%04X; keep one of them",
+                                  appearance, a->appearance);
                 return FALSE;
               }
             a->has_appearance = TRUE;
@@ -322,15 +341,19 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             config_set_origin (l, FIELD_APPEARANCE, g->name, e);
             break;
           }
-        case 0x16: case 0x20: case 0x21: /* Service Data */
+        case 0x16:
+        case 0x20:
+        case 0x21: /* Service Data */
           {
             gsize size = type == 0x16 ? 2 : type == 0x20 ? 4 : 16;
             g_autoptr (GBytes) sd = NULL;
             BpUuid uuid;
             if (plen < size)
               {
-                config_key_error (error, g, e, "the service data (type 0x%02X) is shorter than its "
-                                  "%" G_GSIZE_FORMAT "-byte UUID", type, size);
+                config_key_error (error, g, e,
+                                  "the service data (type 0x%02X) is shorter than its "
+                                  "%" G_GSIZE_FORMAT "-byte UUID",
+                                  type, size);
                 return FALSE;
               }
             uuid_from_le (payload, size, &uuid);
@@ -345,13 +368,14 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             g_autoptr (GBytes) md = NULL;
             if (plen < 2)
               {
-                config_key_error (error, g, e, "the manufacturer data (type 0xFF) is shorter than its "
+                config_key_error (error, g, e,
+                                  "the manufacturer data (type 0xFF) is shorter than its "
                                   "2-byte company ID");
                 return FALSE;
               }
             md = g_bytes_new (payload + 2, plen - 2);
-            if (!add_manufacturer_data (g, e, a->manufacturer_data,
-                                        (guint16) (payload[0] | (payload[1] << 8)), md, error))
+            if (!add_manufacturer_data (g, e, a->manufacturer_data, (guint16) (payload[0] | (payload[1] << 8)), md,
+                                        error))
               return FALSE;
             config_set_origin (l, FIELD_MANUFACTURER_DATA, g->name, e);
             break;
@@ -397,9 +421,9 @@ gboolean
 config_load_advertising (Loader *l, const Group *g, GError **error)
 {
   static const char *const keys[] = {
-    "Enabled", "Interval", "IntervalMin", "IntervalMax", "Services", "SolicitServices",
-    "Appearance", "ManufacturerData", "ServiceData", "Connectable", "Discoverable",
-    "LimitedDiscoverable", "Timeout", "TxPower", "IncludeTxPower", "Data", "ScanResponseData", NULL,
+    "Enabled",    "Interval",         "IntervalMin",    "IntervalMax", "Services",         "SolicitServices",
+    "Appearance", "ManufacturerData", "ServiceData",    "Connectable", "Discoverable",     "LimitedDiscoverable",
+    "Timeout",    "TxPower",          "IncludeTxPower", "Data",        "ScanResponseData", NULL,
   };
   BpAdvertisingConfig *a = &l->config->advertising;
   Entry *e, *min_e, *max_e;
@@ -436,8 +460,8 @@ config_load_advertising (Loader *l, const Group *g, GError **error)
   if (a->has_interval && a->interval_min_ms > a->interval_max_ms)
     {
       Entry *blame = max_e != NULL ? max_e : min_e;
-      config_key_error (error, g, blame, "the interval's minimum (%ums) is over its maximum (%ums)",
-                        a->interval_min_ms, a->interval_max_ms);
+      config_key_error (error, g, blame, "the interval's minimum (%ums) is over its maximum (%ums)", a->interval_min_ms,
+                        a->interval_max_ms);
       return FALSE;
     }
 
@@ -561,7 +585,8 @@ config_load_advertising (Loader *l, const Group *g, GError **error)
       l->limited_explicit = TRUE;
       if (a->limited_discoverable && !a->discoverable)
         {
-          config_key_error (error, g, e, "true needs Discoverable=true (limited discoverable is a kind of "
+          config_key_error (error, g, e,
+                            "true needs Discoverable=true (limited discoverable is a kind of "
                             "discoverable)");
           return FALSE;
         }
@@ -587,8 +612,7 @@ config_load_advertising (Loader *l, const Group *g, GError **error)
   if ((e = config_group_find (g, "Data")) != NULL)
     {
       g_autoptr (GBytes) raw = NULL;
-      if (!parse_spaced_hex (g, e, &raw, error) ||
-          !parse_ad_structures (l, g, e, raw, error))
+      if (!parse_spaced_hex (g, e, &raw, error) || !parse_ad_structures (l, g, e, raw, error))
         return FALSE;
     }
   if ((e = config_group_find (g, "ScanResponseData")) != NULL)
@@ -599,9 +623,9 @@ config_load_advertising (Loader *l, const Group *g, GError **error)
         return FALSE;
       if (g_bytes_get_size (a->scan_response) > ADV_MAX)
         {
-          config_key_error (error, g, e, "the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
-                            " over the %d-byte limit", g_bytes_get_size (a->scan_response),
-                            g_bytes_get_size (a->scan_response) - ADV_MAX, ADV_MAX);
+          config_key_error (
+            error, g, e, "the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT " over the %d-byte limit",
+            g_bytes_get_size (a->scan_response), g_bytes_get_size (a->scan_response) - ADV_MAX, ADV_MAX);
           return FALSE;
         }
     }
@@ -697,7 +721,7 @@ sizes_breakdown (const gsize sizes[N_FIELDS], gsize *total)
 }
 
 static const char *const field_keys[N_FIELDS] = {
-  "Discoverable", "Name", "Appearance", "Services", "SolicitServices",
+  "Discoverable",     "Name",        "Appearance",     "Services", "SolicitServices",
   "ManufacturerData", "ServiceData", "IncludeTxPower", "Data",
 };
 
@@ -721,8 +745,9 @@ config_check_advertising_size (const BpConfig *config, const FieldOrigin *origin
           if (running <= ADV_MAX)
             continue;
           file = origins != NULL && origins[f].file ? origins[f].file : fallback_file;
-          group = origins != NULL && origins[f].group ? origins[f].group
-                  : f == FIELD_NAME ? "Peripheral" : "Advertising";
+          group = origins != NULL && origins[f].group ? origins[f].group :
+                  f == FIELD_NAME                     ? "Peripheral" :
+                                                        "Advertising";
           key = origins != NULL && origins[f].key ? origins[f].key : field_keys[f];
           g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
                        "%s: [%s] %s: the advertising data is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
@@ -744,9 +769,8 @@ config_check_advertising_size (const BpConfig *config, const FieldOrigin *origin
                      "%s: [%s] %s: the scan response is %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
                      " over the %d-byte limit (name %" G_GSIZE_FORMAT ", scan response data %" G_GSIZE_FORMAT ")",
                      raw_alone || o == NULL || o->file == NULL ? fallback_file : o->file,
-                     raw_alone ? "Advertising" : "Peripheral",
-                     raw_alone ? "ScanResponseData" : "Name",
-                     n, n - ADV_MAX, ADV_MAX, name, n - name);
+                     raw_alone ? "Advertising" : "Peripheral", raw_alone ? "ScanResponseData" : "Name", n, n - ADV_MAX,
+                     ADV_MAX, name, n - name);
         return FALSE;
       }
   }
@@ -766,8 +790,7 @@ bp_config_check_advertising_size (const BpConfig *config, GError **error)
     file = g_strdup (DEFAULT_SOURCE);
   else
     {
-      g_autofree char *path = suffix != NULL ? g_strndup (source, (gsize) (suffix - source))
-                                             : g_strdup (source);
+      g_autofree char *path = suffix != NULL ? g_strndup (source, (gsize) (suffix - source)) : g_strdup (source);
       file = g_path_get_basename (path);
     }
   return config_check_advertising_size (config, NULL, file, error);
@@ -783,10 +806,12 @@ config_describe_advertising (GString *s, const BpConfig *config)
   gsize sizes[N_FIELDS], total = 0;
   g_autofree char *breakdown = NULL;
 
-  g_string_append_printf (s, "\nadvertising: %s, %s, %s\n", a->enabled ? "enabled" : "disabled (advertise on starts it)",
+  g_string_append_printf (s, "\nadvertising: %s, %s, %s\n",
+                          a->enabled ? "enabled" : "disabled (advertise on starts it)",
                           a->connectable ? "connectable" : "not connectable (broadcast)",
-                          a->limited_discoverable ? "limited discoverable"
-                          : a->discoverable ? "discoverable" : "not discoverable");
+                          a->limited_discoverable ? "limited discoverable" :
+                          a->discoverable         ? "discoverable" :
+                                                    "not discoverable");
   if (a->has_interval)
     g_string_append_printf (s, "  interval: %u-%u ms\n", a->interval_min_ms, a->interval_max_ms);
   if (a->timeout_us > 0)
@@ -852,13 +877,15 @@ config_describe_advertising (GString *s, const BpConfig *config)
                           *breakdown ? " (" : "", breakdown, *breakdown ? ")" : "");
   {
     gsize name = 0, sr = scan_response_size (config, &name);
-    g_string_append_printf (s, "  scan response: %" G_GSIZE_FORMAT " of %d bytes (name %" G_GSIZE_FORMAT
-                            ", scan response data %" G_GSIZE_FORMAT ")\n", sr, ADV_MAX, name, sr - name);
+    g_string_append_printf (s,
+                            "  scan response: %" G_GSIZE_FORMAT " of %d bytes (name %" G_GSIZE_FORMAT
+                            ", scan response data %" G_GSIZE_FORMAT ")\n",
+                            sr, ADV_MAX, name, sr - name);
   }
   if (a->scan_response != NULL)
     {
-      g_string_append_printf (s, "  scan response data: %" G_GSIZE_FORMAT " bytes: ",
-                              g_bytes_get_size (a->scan_response));
+      g_string_append_printf (s,
+                              "  scan response data: %" G_GSIZE_FORMAT " bytes: ", g_bytes_get_size (a->scan_response));
       config_append_bytes (s, a->scan_response);
       g_string_append_c (s, '\n');
     }

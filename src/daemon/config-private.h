@@ -18,20 +18,20 @@ G_BEGIN_DECLS
  * key remembering the file its value came from. */
 typedef struct {
   char *key;
-  char *value;       /* raw (escapes untouched), stripped */
-  const char *file;  /* label: "ble-peripheral.conf" or "conf.d/NAME.conf" */
+  char *value;      /* raw (escapes untouched), stripped */
+  const char *file; /* label: "ble-peripheral.conf" or "conf.d/NAME.conf" */
 } Entry;
 
 typedef struct {
-  char *name;        /* "Characteristic env/temperature" */
-  const char *file;  /* the file that declared it first */
+  char *name;       /* "Characteristic env/temperature" */
+  const char *file; /* the file that declared it first */
   GPtrArray *entries;
 } Group;
 
 typedef struct {
   GPtrArray *groups;
   GHashTable *by_name;
-  GPtrArray *labels;  /* owns the file labels */
+  GPtrArray *labels; /* owns the file labels */
 } Merged;
 
 /* The fields of the legacy advertising data, in the order the size check
@@ -62,10 +62,10 @@ typedef struct {
   BpConfig *config;
   const char *main_label;
   Group *peripheral, *advertising, *control;
-  GPtrArray *char_groups;  /* of Group* */
-  GPtrArray *desc_groups;  /* of Group* */
-  GHashTable *services;    /* id → BpServiceConfig* */
-  GHashTable *chars;       /* "s/c" → BpCharacteristicConfig* */
+  GPtrArray *char_groups; /* of Group* */
+  GPtrArray *desc_groups; /* of Group* */
+  GHashTable *services;   /* id → BpServiceConfig* */
+  GHashTable *chars;      /* "s/c" → BpCharacteristicConfig* */
   gboolean name_explicit;
   gboolean discoverable_explicit, limited_explicit, tx_power_explicit;
   FieldOrigin origins[N_FIELDS];
@@ -104,8 +104,8 @@ void config_advertising_clear (BpAdvertisingConfig *a);
 void config_set_origin (Loader *l, AdField f, const char *group, const Entry *e);
 gboolean config_load_advertising (Loader *l, const Group *g, GError **error);
 /* origins NULL: each field is blamed on fallback_file and its usual key. */
-gboolean config_check_advertising_size (const BpConfig *config, const FieldOrigin *origins,
-                                        const char *fallback_file, GError **error);
+gboolean config_check_advertising_size (const BpConfig *config, const FieldOrigin *origins, const char *fallback_file,
+                                        GError **error);
 /* The "advertising:" part of bp_config_describe(). */
 void config_describe_advertising (GString *s, const BpConfig *config);
 

@@ -119,8 +119,8 @@ config_scan_u64 (const char *text, guint64 *out, gboolean *overflow)
 }
 
 static gboolean
-parse_number_text (const Group *g, const Entry *e, const char *text,
-                   gint64 min, gint64 max, gint64 *out, GError **error)
+parse_number_text (const Group *g, const Entry *e, const char *text, gint64 min, gint64 max, gint64 *out,
+                   GError **error)
 {
   gboolean negative = FALSE, overflow = FALSE;
   const char *p = text;
@@ -201,7 +201,10 @@ config_parse_duration (const Group *g, const Entry *e, guint64 max_us, guint64 *
     const char *unit;
     guint64 us;
   } units[] = {
-    { "us", 1 }, { "ms", US_PER_MS }, { "s", US_PER_S }, { "min", 60 * US_PER_S },
+    { "us", 1 },
+    { "ms", US_PER_MS },
+    { "s", US_PER_S },
+    { "min", 60 * US_PER_S },
   };
   const char *p = e->value;
   guint64 whole = 0, mult = 0, frac_us = 0, total;
@@ -306,8 +309,8 @@ config_parse_text (const Group *g, const Entry *e, gsize max_len, char **out, GE
     }
   if (len > max_len)
     {
-      config_key_error (error, g, e, "the text is %" G_GSIZE_FORMAT " bytes, over the limit of %" G_GSIZE_FORMAT,
-                        len, max_len);
+      config_key_error (error, g, e, "the text is %" G_GSIZE_FORMAT " bytes, over the limit of %" G_GSIZE_FORMAT, len,
+                        max_len);
       return FALSE;
     }
   *out = g_strndup (data != NULL ? data : "", len);

@@ -83,15 +83,14 @@ static const struct {
 };
 
 /* Any flag that lets a central subscribe. */
-#define FLAGS_ANY_NOTIFY (BP_FLAG_NOTIFY | BP_FLAG_INDICATE | BP_FLAG_ENCRYPT_NOTIFY | \
-                          BP_FLAG_ENCRYPT_INDICATE | BP_FLAG_ENCRYPT_AUTHENTICATED_NOTIFY | \
-                          BP_FLAG_ENCRYPT_AUTHENTICATED_INDICATE | BP_FLAG_SECURE_NOTIFY | \
-                          BP_FLAG_SECURE_INDICATE)
+#define FLAGS_ANY_NOTIFY                                                                                   \
+  (BP_FLAG_NOTIFY | BP_FLAG_INDICATE | BP_FLAG_ENCRYPT_NOTIFY | BP_FLAG_ENCRYPT_INDICATE |                 \
+   BP_FLAG_ENCRYPT_AUTHENTICATED_NOTIFY | BP_FLAG_ENCRYPT_AUTHENTICATED_INDICATE | BP_FLAG_SECURE_NOTIFY | \
+   BP_FLAG_SECURE_INDICATE)
 /* What BlueZ accepts in a GattDescriptor1's Flags. */
-#define FLAGS_DESCRIPTOR (BP_FLAG_READ | BP_FLAG_WRITE | BP_FLAG_ENCRYPT_READ | \
-                          BP_FLAG_ENCRYPT_WRITE | BP_FLAG_ENCRYPT_AUTHENTICATED_READ | \
-                          BP_FLAG_ENCRYPT_AUTHENTICATED_WRITE | BP_FLAG_SECURE_READ | \
-                          BP_FLAG_SECURE_WRITE | BP_FLAG_AUTHORIZE)
+#define FLAGS_DESCRIPTOR                                                                                              \
+  (BP_FLAG_READ | BP_FLAG_WRITE | BP_FLAG_ENCRYPT_READ | BP_FLAG_ENCRYPT_WRITE | BP_FLAG_ENCRYPT_AUTHENTICATED_READ | \
+   BP_FLAG_ENCRYPT_AUTHENTICATED_WRITE | BP_FLAG_SECURE_READ | BP_FLAG_SECURE_WRITE | BP_FLAG_AUTHORIZE)
 
 BpFlags
 bp_flag_from_name (const char *name)
@@ -271,8 +270,7 @@ check_lines (const char *data, gsize len, const char *label, GError **error)
 
   if (len > MAX_FILE_SIZE)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                   "%s: the file is %" G_GSIZE_FORMAT " bytes, over the limit of %d",
+      g_set_error (error, BP_ERROR, BP_ERROR_CONFIG, "%s: the file is %" G_GSIZE_FORMAT " bytes, over the limit of %d",
                    label, len, MAX_FILE_SIZE);
       return FALSE;
     }
@@ -289,14 +287,13 @@ check_lines (const char *data, gsize len, const char *label, GError **error)
 
       if (memchr (line, '\0', line_len) != NULL)
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                       "%s: line %u: contains a NUL byte (is this a text file?)", label, lineno);
+          g_set_error (error, BP_ERROR, BP_ERROR_CONFIG, "%s: line %u: contains a NUL byte (is this a text file?)",
+                       label, lineno);
           return FALSE;
         }
       if (!g_utf8_validate_len (line, line_len, NULL))
         {
-          g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                       "%s: line %u: is not valid UTF-8", label, lineno);
+          g_set_error (error, BP_ERROR, BP_ERROR_CONFIG, "%s: line %u: is not valid UTF-8", label, lineno);
           return FALSE;
         }
       while (start < end && g_ascii_isspace (line[start]))
@@ -309,14 +306,12 @@ check_lines (const char *data, gsize len, const char *label, GError **error)
         {
           const char *inner = line + start + 1;
           gsize inner_len = end - start - 1;
-          if (line[end - 1] != ']' || inner_len < 2 ||
-              memchr (inner, '[', inner_len - 1) != NULL ||
+          if (line[end - 1] != ']' || inner_len < 2 || memchr (inner, '[', inner_len - 1) != NULL ||
               memchr (inner, ']', inner_len - 1) != NULL)
             {
               g_autofree char *ex = excerpt (line + start, end - start);
               g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                           "%s: line %u: expected a group header such as [Peripheral], got '%s'",
-                           label, lineno, ex);
+                           "%s: line %u: expected a group header such as [Peripheral], got '%s'", label, lineno, ex);
               return FALSE;
             }
           seen_group = TRUE;
@@ -328,8 +323,7 @@ check_lines (const char *data, gsize len, const char *label, GError **error)
           {
             g_autofree char *ex = excerpt (line + start, end - start);
             g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                         "%s: line %u: expected [Group], Key=Value or a # comment, got '%s'",
-                         label, lineno, ex);
+                         "%s: line %u: expected [Group], Key=Value or a # comment, got '%s'", label, lineno, ex);
             return FALSE;
           }
         if (memchr (line + start, '[', (gsize) (eq - line - start)) != NULL)
@@ -338,15 +332,14 @@ check_lines (const char *data, gsize len, const char *label, GError **error)
             g_autofree char *ex = excerpt (line + start, (gsize) (eq - line - start));
             g_strchomp (ex);
             g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                         "%s: line %u: '%s' is a localized key, which ble-peripheral does not read",
-                         label, lineno, ex);
+                         "%s: line %u: '%s' is a localized key, which ble-peripheral does not read", label, lineno, ex);
             return FALSE;
           }
         if (!seen_group)
           {
             g_autofree char *ex = excerpt (line + start, end - start);
-            g_set_error (error, BP_ERROR, BP_ERROR_CONFIG,
-                         "%s: line %u: '%s' comes before the first [Group]", label, lineno, ex);
+            g_set_error (error, BP_ERROR, BP_ERROR_CONFIG, "%s: line %u: '%s' comes before the first [Group]", label,
+                         lineno, ex);
             return FALSE;
           }
       }
@@ -528,8 +521,10 @@ load_peripheral (Loader *l, const Group *g, GError **error)
         }
       if (!ok)
         {
-          config_key_error (error, g, e, "expected hciN or a controller address such as 00:1A:7D:DA:71:13, "
-                            "got '%s'", v);
+          config_key_error (error, g, e,
+                            "expected hciN or a controller address such as 00:1A:7D:DA:71:13, "
+                            "got '%s'",
+                            v);
           return FALSE;
         }
       c->adapter = g_strdup (v);
@@ -623,9 +618,11 @@ static gboolean
 load_characteristic (Loader *l, const Group *g, GError **error)
 {
   static const char *const keys[] = {
-    "UUID", "Flags", "Initial", "MaxLength", "Append", "Capture", "QueueLength",
-    "Format", "Exponent", "Unit", "Description", "PresentationFormat", "ReadHandler",
-    "ReadTimeout", "MinReadInterval", "NotifyOnSubscribe", NULL,
+    "UUID",        "Flags",       "Initial",         "MaxLength",
+    "Append",      "Capture",     "QueueLength",     "Format",
+    "Exponent",    "Unit",        "Description",     "PresentationFormat",
+    "ReadHandler", "ReadTimeout", "MinReadInterval", "NotifyOnSubscribe",
+    NULL,
   };
   const char *path = g->name + strlen ("Characteristic ");
   const char *slash = strchr (path, '/');
@@ -671,8 +668,10 @@ load_characteristic (Loader *l, const Group *g, GError **error)
 
   if ((e = config_group_find (g, "Format")) != NULL && !bp_format_from_name (e->value, &c->format))
     {
-      config_key_error (error, g, e, "unknown format '%s': expected uint8, uint16, uint24, uint32, uint64, "
-                        "sint8, sint16, sint24, sint32, sint64, float32, float64, utf8 or boolean", e->value);
+      config_key_error (error, g, e,
+                        "unknown format '%s': expected uint8, uint16, uint24, uint32, uint64, "
+                        "sint8, sint16, sint24, sint32, sint64, float32, float64, utf8 or boolean",
+                        e->value);
       return FALSE;
     }
   if ((e = config_group_find (g, "Exponent")) != NULL)
@@ -703,7 +702,8 @@ load_characteristic (Loader *l, const Group *g, GError **error)
         return FALSE;
       if (!c->presentation_format)
         {
-          config_key_error (error, g, e, "the unit goes into the 0x2904 Presentation Format descriptor, "
+          config_key_error (error, g, e,
+                            "the unit goes into the 0x2904 Presentation Format descriptor, "
                             "which needs Format= (and PresentationFormat not false)");
           return FALSE;
         }
@@ -716,11 +716,9 @@ load_characteristic (Loader *l, const Group *g, GError **error)
   if ((e = config_group_find (g, "MaxLength")) != NULL &&
       !config_parse_uint (g, e, 0, BP_VALUE_MAX, &c->max_length, error))
     return FALSE;
-  if ((append_e = config_group_find (g, "Append")) != NULL &&
-      !config_parse_bool (g, append_e, &c->append, error))
+  if ((append_e = config_group_find (g, "Append")) != NULL && !config_parse_bool (g, append_e, &c->append, error))
     return FALSE;
-  if ((capture_e = config_group_find (g, "Capture")) != NULL &&
-      !config_parse_bool (g, capture_e, &c->capture, error))
+  if ((capture_e = config_group_find (g, "Capture")) != NULL && !config_parse_bool (g, capture_e, &c->capture, error))
     return FALSE;
   if ((e = config_group_find (g, "QueueLength")) != NULL &&
       !config_parse_uint (g, e, 1, 65535, &c->queue_length, error))
@@ -738,7 +736,8 @@ load_characteristic (Loader *l, const Group *g, GError **error)
         }
       if (c->read_handler == BP_READ_HANDLER_SOCKET && !(c->flags & BP_FLAGS_ANY_READ))
         {
-          config_key_error (error, g, e, "socket needs a read flag (read, encrypt-read, …) in Flags: "
+          config_key_error (error, g, e,
+                            "socket needs a read flag (read, encrypt-read, …) in Flags: "
                             "without one no central can read");
           return FALSE;
         }
@@ -754,8 +753,10 @@ load_characteristic (Loader *l, const Group *g, GError **error)
         }
       if (c->read_timeout_us >= BLUEZ_REPLY_TIMEOUT_US)
         {
-          config_key_error (error, g, e, "%s is not under 5s: bluetoothd answers the central with ATT "
-                            "0x0E itself when a read takes 5 seconds", e->value);
+          config_key_error (error, g, e,
+                            "%s is not under 5s: bluetoothd answers the central with ATT "
+                            "0x0E itself when a read takes 5 seconds",
+                            e->value);
           return FALSE;
         }
     }
@@ -779,13 +780,15 @@ load_characteristic (Loader *l, const Group *g, GError **error)
   /* Combinations that cannot work */
   if (c->capture && !(c->flags & BP_FLAGS_ANY_WRITE))
     {
-      config_key_error (error, g, capture_e, "true needs a write flag (write, write-without-response, …) "
+      config_key_error (error, g, capture_e,
+                        "true needs a write flag (write, write-without-response, …) "
                         "in Flags: without one no central can write");
       return FALSE;
     }
   if (c->append && !(c->flags & BP_FLAGS_ANY_WRITE))
     {
-      config_key_error (error, g, append_e, "true needs a write flag (write, …) in Flags: "
+      config_key_error (error, g, append_e,
+                        "true needs a write flag (write, …) in Flags: "
                         "without one no central can write");
       return FALSE;
     }
@@ -799,11 +802,13 @@ load_characteristic (Loader *l, const Group *g, GError **error)
       /* BLUEZ.md: with write-without-response bluetoothd acknowledges every
        * write before the daemon sees it, so no error reaches the central. */
       if (c->append)
-        config_key_error (error, g, flags_e, "write-without-response cannot be combined with Append=true: "
+        config_key_error (error, g, flags_e,
+                          "write-without-response cannot be combined with Append=true: "
                           "bluetoothd acknowledges such writes before the daemon sees them, so a write that "
                           "overflows the buffer could not be refused; drop write-without-response or Append");
       else
-        config_key_error (error, g, flags_e, "write-without-response cannot be combined with MaxLength=%u: "
+        config_key_error (error, g, flags_e,
+                          "write-without-response cannot be combined with MaxLength=%u: "
                           "bluetoothd acknowledges such writes before the daemon sees them, so a write longer "
                           "than MaxLength could not be refused; set MaxLength=512 or drop write-without-response",
                           c->max_length);
@@ -826,8 +831,8 @@ load_descriptor (Loader *l, const Group *g, GError **error)
 
   if (c == NULL)
     {
-      config_group_error (error, g, "the characteristic '%s' is not declared: add a [Characteristic %s] group",
-                          cid, cid);
+      config_group_error (error, g, "the characteristic '%s' is not declared: add a [Characteristic %s] group", cid,
+                          cid);
       return FALSE;
     }
   if (!config_check_keys (g, keys, error))
@@ -850,33 +855,38 @@ load_descriptor (Loader *l, const Group *g, GError **error)
     {
       if (u16 == 0x2902)
         {
-          config_key_error (error, g, e, "0x2902 (Client Characteristic Configuration) is made by bluetoothd "
+          config_key_error (error, g, e,
+                            "0x2902 (Client Characteristic Configuration) is made by bluetoothd "
                             "itself for notify and indicate; leave this descriptor out");
           return FALSE;
         }
       if (u16 == 0x2900 && (c->flags & (BP_FLAG_RELIABLE_WRITE | BP_FLAG_WRITABLE_AUXILIARIES)))
         {
-          config_key_error (error, g, e, "0x2900 (Extended Properties) is made by bluetoothd itself for "
+          config_key_error (error, g, e,
+                            "0x2900 (Extended Properties) is made by bluetoothd itself for "
                             "reliable-write and writable-auxiliaries; leave this descriptor out");
           return FALSE;
         }
       if (u16 == 0x2901 && c->description != NULL)
         {
-          config_key_error (error, g, e, "0x2901 (User Description) is generated from Description= of "
-                            "[Characteristic %s]; keep one of them", c->id);
+          config_key_error (error, g, e,
+                            "0x2901 (User Description) is generated from Description= of "
+                            "[Characteristic %s]; keep one of them",
+                            c->id);
           return FALSE;
         }
       if (u16 == 0x2904 && c->presentation_format)
         {
-          config_key_error (error, g, e, "0x2904 (Presentation Format) is generated from Format= of "
-                            "[Characteristic %s]; set PresentationFormat=false there to write your own", c->id);
+          config_key_error (error, g, e,
+                            "0x2904 (Presentation Format) is generated from Format= of "
+                            "[Characteristic %s]; set PresentationFormat=false there to write your own",
+                            c->id);
           return FALSE;
         }
     }
   if ((e = config_group_find (g, "Flags")) != NULL && !parse_flags (g, e, FLAGS_DESCRIPTOR, &d->flags, error))
     return FALSE;
-  if ((e = config_group_find (g, "Value")) != NULL &&
-      !config_parse_value (g, e, BP_FORMAT_NONE, 0, &d->value, error))
+  if ((e = config_group_find (g, "Value")) != NULL && !config_parse_value (g, e, BP_FORMAT_NONE, 0, &d->value, error))
     return FALSE;
   return TRUE;
 }
@@ -926,15 +936,15 @@ classify_groups (Loader *l, GError **error)
           for (guint k = 0; k < n; k++)
             if (!id_is_valid (parts[k]))
               {
-                config_group_error (error, g, "the ID '%s' may only hold letters, digits, '_', '-' and '.'",
-                                    parts[k]);
+                config_group_error (error, g, "the ID '%s' may only hold letters, digits, '_', '-' and '.'", parts[k]);
                 return FALSE;
               }
           g_ptr_array_add (is_char ? l->char_groups : l->desc_groups, g);
         }
       else
         {
-          config_group_error (error, g, "unknown group: expected [Peripheral], [Advertising], [Control], "
+          config_group_error (error, g,
+                              "unknown group: expected [Peripheral], [Advertising], [Control], "
                               "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
           return FALSE;
         }
@@ -959,8 +969,7 @@ resolve (Loader *l, const char *source, GError **error)
   for (guint i = 0; i < l->merged.groups->len; i++)
     {
       Group *g = g_ptr_array_index (l->merged.groups, i);
-      if (g_str_has_prefix (g->name, "Service ") &&
-          !load_service (l, g, g->name + strlen ("Service "), error))
+      if (g_str_has_prefix (g->name, "Service ") && !load_service (l, g, g->name + strlen ("Service "), error))
         return NULL;
     }
   for (guint i = 0; i < l->char_groups->len; i++)
@@ -1020,8 +1029,7 @@ list_drop_ins (const char *dir, GError **error)
   while ((name = g_dir_read_name (d)) != NULL)
     {
       g_autofree char *full = g_build_filename (dir, name, NULL);
-      if (name[0] == '.' || !g_str_has_suffix (name, ".conf") ||
-          !g_file_test (full, G_FILE_TEST_IS_REGULAR))
+      if (name[0] == '.' || !g_str_has_suffix (name, ".conf") || !g_file_test (full, G_FILE_TEST_IS_REGULAR))
         continue;
       g_ptr_array_add (names, g_strdup (name));
     }
@@ -1126,12 +1134,12 @@ bp_config_find_characteristic (const BpConfig *config, const char *name, GError 
     return found;
   if (n > 1)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_AMBIGUOUS,
-                   "'%s' names several characteristics (%s): say SERVICE/CHAR", name, matches->str);
+      g_set_error (error, BP_ERROR, BP_ERROR_AMBIGUOUS, "'%s' names several characteristics (%s): say SERVICE/CHAR",
+                   name, matches->str);
       return NULL;
     }
-  g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC,
-               "no characteristic '%s' in the configuration", name != NULL ? name : "");
+  g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC, "no characteristic '%s' in the configuration",
+               name != NULL ? name : "");
   return NULL;
 }
 
@@ -1147,8 +1155,8 @@ bp_config_describe (const BpConfig *config)
                           config->max_connections, config->max_connections == 0 ? " (no limit)" : "",
                           config->power_on ? "yes" : "no");
   g_string_append_printf (s, "control: socket %s, mode %04o, group %s\n",
-                          config->control.socket_path ? config->control.socket_path : "(default)",
-                          config->control.mode, config->control.group ? config->control.group : "(none)");
+                          config->control.socket_path ? config->control.socket_path : "(default)", config->control.mode,
+                          config->control.group ? config->control.group : "(none)");
 
   for (guint i = 0; i < config->services->len; i++)
     {
@@ -1201,8 +1209,7 @@ bp_config_describe (const BpConfig *config)
             g_string_append (s, "    notify on subscribe\n");
           if (chr->description != NULL)
             {
-              g_autofree char *hex = bp_value_to_hex ((const guint8 *) chr->description,
-                                                      strlen (chr->description));
+              g_autofree char *hex = bp_value_to_hex ((const guint8 *) chr->description, strlen (chr->description));
               g_string_append_printf (s, "    descriptor 0x2901 (generated, user description \"%s\"): %s\n",
                                       chr->description, hex);
             }
@@ -1210,8 +1217,13 @@ bp_config_describe (const BpConfig *config)
             {
               guint16 unit = chr->has_unit ? chr->unit : 0x2700;
               guint8 pf[7] = {
-                bp_format_gatt_code (chr->format), (guint8) (gint8) chr->exponent,
-                unit & 0xff, unit >> 8, 0x01, 0x00, 0x00,
+                bp_format_gatt_code (chr->format),
+                (guint8) (gint8) chr->exponent,
+                unit & 0xff,
+                unit >> 8,
+                0x01,
+                0x00,
+                0x00,
               };
               g_autofree char *hex = bp_value_to_hex (pf, sizeof pf);
               g_string_append_printf (s, "    descriptor 0x2904 (generated, presentation format): %s\n", hex);

@@ -42,12 +42,11 @@ typedef enum {
 } BpFlags;
 
 /* Any flag that lets a central write the value. */
-#define BP_FLAGS_ANY_WRITE (BP_FLAG_WRITE | BP_FLAG_WRITE_WITHOUT_RESPONSE | \
-                            BP_FLAG_AUTHENTICATED_SIGNED_WRITES | BP_FLAG_RELIABLE_WRITE | \
-                            BP_FLAG_ENCRYPT_WRITE | BP_FLAG_ENCRYPT_AUTHENTICATED_WRITE | \
-                            BP_FLAG_SECURE_WRITE)
-#define BP_FLAGS_ANY_READ (BP_FLAG_READ | BP_FLAG_ENCRYPT_READ | \
-                           BP_FLAG_ENCRYPT_AUTHENTICATED_READ | BP_FLAG_SECURE_READ)
+#define BP_FLAGS_ANY_WRITE                                                                                         \
+  (BP_FLAG_WRITE | BP_FLAG_WRITE_WITHOUT_RESPONSE | BP_FLAG_AUTHENTICATED_SIGNED_WRITES | BP_FLAG_RELIABLE_WRITE | \
+   BP_FLAG_ENCRYPT_WRITE | BP_FLAG_ENCRYPT_AUTHENTICATED_WRITE | BP_FLAG_SECURE_WRITE)
+#define BP_FLAGS_ANY_READ \
+  (BP_FLAG_READ | BP_FLAG_ENCRYPT_READ | BP_FLAG_ENCRYPT_AUTHENTICATED_READ | BP_FLAG_SECURE_READ)
 
 /* "encrypt-read" → BP_FLAG_ENCRYPT_READ; 0 when unknown. */
 BpFlags bp_flag_from_name (const char *name);
@@ -55,38 +54,38 @@ BpFlags bp_flag_from_name (const char *name);
 GStrv bp_flags_to_strv (BpFlags flags);
 
 typedef struct {
-  char *id;            /* "env/temperature/range": service/char/desc */
+  char *id; /* "env/temperature/range": service/char/desc */
   BpUuid uuid;
-  BpFlags flags;       /* descriptor flags use the same names (read, write, encrypt-read, …) */
-  GBytes *value;       /* never NULL */
+  BpFlags flags; /* descriptor flags use the same names (read, write, encrypt-read, …) */
+  GBytes *value; /* never NULL */
 } BpDescriptorConfig;
 
 typedef struct {
-  char *id;            /* "env/temperature" */
-  char *service_id;    /* "env" */
-  char *name;          /* "temperature" */
+  char *id;         /* "env/temperature" */
+  char *service_id; /* "env" */
+  char *name;       /* "temperature" */
   BpUuid uuid;
   BpFlags flags;
-  GBytes *initial;     /* never NULL (empty by default) */
-  guint max_length;    /* 20 */
+  GBytes *initial;  /* never NULL (empty by default) */
+  guint max_length; /* 20 */
   gboolean append;
   gboolean capture;
-  guint queue_length;  /* 64 */
-  BpFormat format;     /* BP_FORMAT_NONE when unset */
+  guint queue_length; /* 64 */
+  BpFormat format;    /* BP_FORMAT_NONE when unset */
   int exponent;
   gboolean has_unit;
   guint16 unit;
-  char *description;   /* NULL when unset */
+  char *description;            /* NULL when unset */
   gboolean presentation_format; /* add a 0x2904 descriptor */
   BpReadHandler read_handler;
   guint64 read_timeout_us;      /* 1 s */
   guint64 min_read_interval_us; /* 0 */
   gboolean notify_on_subscribe;
-  GPtrArray *descriptors;       /* of BpDescriptorConfig*, the custom ones, in file order */
+  GPtrArray *descriptors; /* of BpDescriptorConfig*, the custom ones, in file order */
 } BpCharacteristicConfig;
 
 typedef struct {
-  char *id;            /* "env" */
+  char *id; /* "env" */
   BpUuid uuid;
   gboolean primary;
   GPtrArray *characteristics; /* of BpCharacteristicConfig*, in file order */
@@ -103,12 +102,12 @@ typedef struct {
 } BpServiceData;
 
 typedef struct {
-  gboolean enabled;              /* true */
+  gboolean enabled; /* true */
   gboolean has_interval;
-  guint32 interval_min_ms;       /* LEAdvertisement1 MinInterval, ms */
-  guint32 interval_max_ms;       /* MaxInterval */
-  GArray *service_uuids;         /* of BpUuid */
-  GArray *solicit_uuids;         /* of BpUuid */
+  guint32 interval_min_ms; /* LEAdvertisement1 MinInterval, ms */
+  guint32 interval_max_ms; /* MaxInterval */
+  GArray *service_uuids;   /* of BpUuid */
+  GArray *solicit_uuids;   /* of BpUuid */
   gboolean has_appearance;
   guint16 appearance;
   GPtrArray *manufacturer_data;  /* of BpManufacturerData* */
@@ -118,28 +117,28 @@ typedef struct {
   gboolean limited_discoverable; /* false */
   guint64 timeout_us;            /* 0 = forever */
   gboolean has_tx_power;
-  gint16 tx_power;               /* dBm */
+  gint16 tx_power; /* dBm */
   gboolean include_tx_power;
-  GPtrArray *data;               /* raw AD structures from Data= that map to no property: of GBytes* (type byte then payload) */
-  GBytes *scan_response;         /* ScanResponseData=, NULL when unset */
+  GPtrArray *data;       /* raw AD structures from Data= that map to no property: of GBytes* (type byte then payload) */
+  GBytes *scan_response; /* ScanResponseData=, NULL when unset */
 } BpAdvertisingConfig;
 
 typedef struct {
-  char *socket_path;             /* NULL: $RUNTIME_DIRECTORY/control or the built-in default */
-  guint mode;                    /* 0660 */
-  char *group;                   /* NULL */
+  char *socket_path; /* NULL: $RUNTIME_DIRECTORY/control or the built-in default */
+  guint mode;        /* 0660 */
+  char *group;       /* NULL */
 } BpControlConfig;
 
 typedef struct {
-  char *source;                  /* what was read: "/etc/ble-peripheral/ble-peripheral.conf (+2 drop-ins)" or "built-in default" */
-  gboolean is_default;           /* no file: the built-in Environmental Sensing example */
-  char *name;                    /* Peripheral Name: the host name by default */
-  char *adapter;                 /* NULL: the first adapter that appears; "hciN" or an address */
-  guint max_connections;         /* 1; 0 = no limit */
-  gboolean power_on;             /* true */
+  char *source; /* what was read: "/etc/ble-peripheral/ble-peripheral.conf (+2 drop-ins)" or "built-in default" */
+  gboolean is_default;   /* no file: the built-in Environmental Sensing example */
+  char *name;            /* Peripheral Name: the host name by default */
+  char *adapter;         /* NULL: the first adapter that appears; "hciN" or an address */
+  guint max_connections; /* 1; 0 = no limit */
+  gboolean power_on;     /* true */
   BpAdvertisingConfig advertising;
   BpControlConfig control;
-  GPtrArray *services;           /* of BpServiceConfig*, in file order */
+  GPtrArray *services; /* of BpServiceConfig*, in file order */
 } BpConfig;
 
 /* The built-in default configuration (SPEC §3), the text of conf/ble-peripheral.conf. */

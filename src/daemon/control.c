@@ -86,14 +86,14 @@ struct _Connection {
   GByteArray *partial;    /* an incomplete request line kept between reads */
   GString *out;           /* out->str + out_head: not yet sent */
   gsize out_head;
-  guint64 out_sent;       /* bytes handed to the kernel so far */
-  gint64 stalled_since;   /* monotonic time output began to wait, 0 when none waits */
-  GQueue deliveries;      /* of Delivery*, oldest first: captured writes not yet sent */
-  guint watch;            /* BpWatchMask */
+  guint64 out_sent;     /* bytes handed to the kernel so far */
+  gint64 stalled_since; /* monotonic time output began to wait, 0 when none waits */
+  GQueue deliveries;    /* of Delivery*, oldest first: captured writes not yet sent */
+  guint watch;          /* BpWatchMask */
   gboolean serving;
-  GHashTable *reads;      /* guint64 id → ReadInfo: reads asked of this connection */
-  gboolean in_dispatch;   /* replies are flushed when the read cycle ends */
-  gboolean closing;       /* no more requests: send what is queued, then close */
+  GHashTable *reads;    /* guint64 id → ReadInfo: reads asked of this connection */
+  gboolean in_dispatch; /* replies are flushed when the read cycle ends */
+  gboolean closing;     /* no more requests: send what is queued, then close */
   guint linger_source;
   gboolean closed;
 };
@@ -103,7 +103,7 @@ struct _BpControl {
   int listen_fd;
   guint listen_source;
   guint retry_source;
-  char *path;   /* the socket file this created, or NULL */
+  char *path; /* the socket file this created, or NULL */
   dev_t dev;
   ino_t ino;
   guint listener;
@@ -111,12 +111,12 @@ struct _BpControl {
   guint n_open;
   guint next_number;
   guint reap_source;
-  guint stall_source; /* checks waiting output while some does */
+  guint stall_source;        /* checks waiting output while some does */
   gboolean captured_waiting; /* captured writes were held back by a full watcher */
-  gboolean paused;    /* no request is read while the way to the bus is congested */
+  gboolean paused;           /* no request is read while the way to the bus is congested */
   gboolean delivering;
-  char *read_buffer;  /* READ_BUFFER_SIZE + 1 */
-  GString *scratch;   /* an event line being formatted */
+  char *read_buffer; /* READ_BUFFER_SIZE + 1 */
+  GString *scratch;  /* an event line being formatted */
 };
 
 static void connection_close (Connection *c, const char *reason);
@@ -190,8 +190,7 @@ control_set_paused (BpControl *control, gboolean paused)
   if (control->paused == paused)
     return;
   control->paused = paused;
-  g_debug ("%s reading requests: the bus %s", paused ? "pausing" : "resuming",
-           paused ? "is behind" : "caught up");
+  g_debug ("%s reading requests: the bus %s", paused ? "pausing" : "resuming", paused ? "is behind" : "caught up");
   for (GList *l = control->connections; l != NULL; l = l->next)
     {
       Connection *c = l->data;
@@ -217,9 +216,8 @@ connection_output_done (Connection *c)
     return;
   if (connection_unsent (c) > BP_CONTROL_OUTPUT_MAX)
     {
-      g_autofree char *reason =
-        g_strdup_printf ("over %d KiB of output wait: the client does not read",
-                         BP_CONTROL_OUTPUT_MAX / 1024);
+      g_autofree char *reason = g_strdup_printf ("over %d KiB of output wait: the client does not read",
+                                                 BP_CONTROL_OUTPUT_MAX / 1024);
 
       connection_close (c, reason);
       return;
@@ -235,8 +233,7 @@ connection_flush (Connection *c)
 
   while (connection_unsent (c) > 0)
     {
-      ssize_t n = send (c->fd, c->out->str + c->out_head, connection_unsent (c),
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = send (c->fd, c->out->str + c->out_head, connection_unsent (c), MSG_NOSIGNAL | MSG_DONTWAIT);
 
       if (n < 0)
         {
@@ -296,11 +293,9 @@ connection_flush (Connection *c)
     }
 
   /* Room again: the captured writes held back for this watcher flow. */
-  if (c->control->captured_waiting && (c->watch & BP_WATCH_WRITE) &&
-      connection_unsent (c) < CAPTURE_LOW_WATER)
+  if (c->control->captured_waiting && (c->watch & BP_WATCH_WRITE) && connection_unsent (c) < CAPTURE_LOW_WATER)
     deliver_all_captured (c->control);
 }
-
 
 /* --- events ------------------------------------------------------------ */
 
@@ -317,7 +312,7 @@ connection_full (Connection *c)
 static void
 deliver_captured (BpControl *control, BpCharacteristic *chr)
 {
-  g_autoptr(GPtrArray) targets = g_ptr_array_new ();
+  g_autoptr (GPtrArray) targets = g_ptr_array_new ();
   GQueue writes = G_QUEUE_INIT;
   guint64 dropped;
   BpCapturedWrite *w;
@@ -440,10 +435,10 @@ check_stalls (gpointer user_data)
         continue;
       if (now - c->stalled_since >= STALL_TIMEOUT_US)
         {
-          g_autofree char *reason =
-            g_strdup_printf ("%" G_GSIZE_FORMAT " bytes of output wait and none was taken for %d s: "
-                             "the client does not read", connection_unsent (c),
-                             (int) (STALL_TIMEOUT_US / G_USEC_PER_SEC));
+          g_autofree char *reason = g_strdup_printf ("%" G_GSIZE_FORMAT
+                                                     " bytes of output wait and none was taken for %d s: "
+                                                     "the client does not read",
+                                                     connection_unsent (c), (int) (STALL_TIMEOUT_US / G_USEC_PER_SEC));
 
           connection_close (c, reason);
           continue;
@@ -548,8 +543,7 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
 /* --- delegated reads --------------------------------------------------- */
 
 static void
-connection_read_request (gpointer server, guint64 id, BpCharacteristic *chr,
-                         const char *address, guint offset)
+connection_read_request (gpointer server, guint64 id, BpCharacteristic *chr, const char *address, guint offset)
 {
   Connection *c = server;
   BpControl *control = c->control;
@@ -616,18 +610,17 @@ looks_like_number (const char *text)
 static GBytes *
 parse_value (BpCharacteristic *chr, const char *text, GError **error)
 {
-  g_autoptr(GError) local = NULL;
+  g_autoptr (GError) local = NULL;
   BpCharacteristicConfig *cc = chr->config;
   GBytes *value = bp_value_parse (text, cc->format, cc->exponent, &local);
 
   if (value != NULL)
     return value;
-  if (cc->format == BP_FORMAT_NONE && local->domain == BP_ERROR &&
-      local->code == BP_ERROR_BAD_VALUE && looks_like_number (text))
+  if (cc->format == BP_FORMAT_NONE && local->domain == BP_ERROR && local->code == BP_ERROR_BAD_VALUE &&
+      looks_like_number (text))
     {
       g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                   "%s has no Format: give hex bytes or a quoted string, not the number %s",
-                   chr->id, text);
+                   "%s has no Format: give hex bytes or a quoted string, not the number %s", chr->id, text);
       return NULL;
     }
   g_propagate_error (error, g_steal_pointer (&local));
@@ -654,13 +647,13 @@ append_status (BpControl *control, GString *out)
   const GPtrArray *centrals = bp_peripheral_get_centrals (p);
   GPtrArray *chars = bp_peripheral_get_characteristics (p);
 
-  g_string_append_printf (out, "ok adapter=%s address=%s bluez=%s bluez-version=%s "
+  g_string_append_printf (out,
+                          "ok adapter=%s address=%s bluez=%s bluez-version=%s "
                           "registered=%s advertising=%s advertise=%s centrals=%u connected=",
                           or_dash (st->adapter), or_dash (st->adapter_address),
                           st->bluez_present ? "present" : "absent", or_dash (st->bluez_version),
                           yes_no (st->registered), st->advertising ? "on" : "off",
-                          st->advertising_wanted ? "on" : "off",
-                          centrals != NULL ? centrals->len : 0);
+                          st->advertising_wanted ? "on" : "off", centrals != NULL ? centrals->len : 0);
   if (centrals == NULL || centrals->len == 0)
     g_string_append_c (out, '-');
   for (guint i = 0; centrals != NULL && i < centrals->len; i++)
@@ -672,16 +665,16 @@ append_status (BpControl *control, GString *out)
       BpCharacteristic *chr = g_ptr_array_index (chars, i);
       const char *id = chr->id;
 
-      g_string_append_printf (out,
-                              " %s.notify=%" G_GUINT64_FORMAT " %s.set=%" G_GUINT64_FORMAT
-                              " %s.reads=%" G_GUINT64_FORMAT " %s.writes=%" G_GUINT64_FORMAT
-                              " %s.captured=%" G_GUINT64_FORMAT " %s.queued=%u"
-                              " %s.dropped=%" G_GUINT64_FORMAT " %s.rejected=%" G_GUINT64_FORMAT
-                              " %s.confirm=%" G_GUINT64_FORMAT " %s.subscribed=%s %s.served=%s",
-                              id, chr->n_notify, id, chr->n_set, id, chr->n_reads, id, chr->n_writes,
-                              id, chr->n_captured, id, g_queue_get_length (&chr->capture),
-                              id, chr->n_dropped, id, chr->n_rejected, id, chr->n_confirm,
-                              id, yes_no (chr->notifying), id, yes_no (chr->server != NULL));
+      g_string_append_printf (
+        out,
+        " %s.notify=%" G_GUINT64_FORMAT " %s.set=%" G_GUINT64_FORMAT " %s.reads=%" G_GUINT64_FORMAT
+        " %s.writes=%" G_GUINT64_FORMAT " %s.captured=%" G_GUINT64_FORMAT
+        " %s.queued=%u"
+        " %s.dropped=%" G_GUINT64_FORMAT " %s.rejected=%" G_GUINT64_FORMAT " %s.confirm=%" G_GUINT64_FORMAT
+        " %s.subscribed=%s %s.served=%s",
+        id, chr->n_notify, id, chr->n_set, id, chr->n_reads, id, chr->n_writes, id, chr->n_captured, id,
+        g_queue_get_length (&chr->capture), id, chr->n_dropped, id, chr->n_rejected, id, chr->n_confirm, id,
+        yes_no (chr->notifying), id, yes_no (chr->server != NULL));
     }
   g_string_append_c (out, '\n');
 }
@@ -691,24 +684,21 @@ append_info (BpCharacteristic *chr, GString *out)
 {
   BpCharacteristicConfig *cc = chr->config;
   char uuid[BP_UUID_STRLEN];
-  g_auto(GStrv) flags = bp_flags_to_strv (cc->flags);
+  g_auto (GStrv) flags = bp_flags_to_strv (cc->flags);
   g_autofree char *flag_list = g_strjoinv (",", flags);
 
   bp_uuid_to_string (&cc->uuid, uuid);
-  g_string_append_printf (out, "ok id=%s uuid=%s flags=%s format=%s exponent=%d",
-                          chr->id, uuid, or_dash (flag_list),
-                          cc->format == BP_FORMAT_NONE ? "none" : bp_format_name (cc->format),
-                          cc->exponent);
+  g_string_append_printf (out, "ok id=%s uuid=%s flags=%s format=%s exponent=%d", chr->id, uuid, or_dash (flag_list),
+                          cc->format == BP_FORMAT_NONE ? "none" : bp_format_name (cc->format), cc->exponent);
   if (cc->has_unit)
     g_string_append_printf (out, " unit=0x%04x", cc->unit);
-  g_string_append_printf (out, " max-length=%u append=%s capture=%s queue-length=%u queued=%u"
-                          " read-handler=%s read-timeout-ms=%" G_GUINT64_FORMAT
-                          " served=%s length=%u\n",
-                          cc->max_length, yes_no (cc->append), yes_no (cc->capture),
-                          cc->queue_length, g_queue_get_length (&chr->capture),
-                          cc->read_handler == BP_READ_HANDLER_SOCKET ? "socket" : "value",
-                          cc->read_timeout_us / 1000, yes_no (chr->server != NULL),
-                          chr->value->len);
+  g_string_append_printf (out,
+                          " max-length=%u append=%s capture=%s queue-length=%u queued=%u"
+                          " read-handler=%s read-timeout-ms=%" G_GUINT64_FORMAT " served=%s length=%u\n",
+                          cc->max_length, yes_no (cc->append), yes_no (cc->capture), cc->queue_length,
+                          g_queue_get_length (&chr->capture),
+                          cc->read_handler == BP_READ_HANDLER_SOCKET ? "socket" : "value", cc->read_timeout_us / 1000,
+                          yes_no (chr->server != NULL), chr->value->len);
 }
 
 static gboolean
@@ -716,14 +706,16 @@ handle_reply (Connection *c, const BpRequest *r, GError **error)
 {
   BpPeripheral *p = c->control->p;
   ReadInfo *ri = g_hash_table_lookup (c->reads, &r->id);
-  g_autoptr(GBytes) value = NULL;
-  g_autoptr(GError) local = NULL;
+  g_autoptr (GBytes) value = NULL;
+  g_autoptr (GError) local = NULL;
 
   if (ri == NULL)
     {
       g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
-                   "no read %" G_GUINT64_FORMAT " was asked of this connection "
-                   "(unknown, or already answered)", r->id);
+                   "no read %" G_GUINT64_FORMAT
+                   " was asked of this connection "
+                   "(unknown, or already answered)",
+                   r->id);
       return FALSE;
     }
   if (!r->is_error)
@@ -734,8 +726,7 @@ handle_reply (Connection *c, const BpRequest *r, GError **error)
         {
           g_hash_table_remove (c->reads, &r->id);
           g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
-                       "read %" G_GUINT64_FORMAT " was of %s, which a reload removed",
-                       r->id, ri->chr_id);
+                       "read %" G_GUINT64_FORMAT " was of %s, which a reload removed", r->id, ri->chr_id);
           return FALSE;
         }
       /* A bad value leaves the read waiting: the producer may answer again. */
@@ -766,7 +757,7 @@ handle_request (Connection *c, const BpRequest *r, GError **error)
   BpControl *control = c->control;
   BpPeripheral *p = control->p;
   BpCharacteristic *chr = NULL;
-  g_autoptr(GBytes) value = NULL;
+  g_autoptr (GBytes) value = NULL;
 
   if (r->characteristic != NULL)
     {
@@ -783,9 +774,8 @@ handle_request (Connection *c, const BpRequest *r, GError **error)
     case BP_REQUEST_SET:
     case BP_REQUEST_NOTIFY:
       value = parse_value (chr, r->value, error);
-      if (value == NULL ||
-          !(r->verb == BP_REQUEST_SET ? bp_peripheral_set (p, chr, value, error) :
-            bp_peripheral_notify (p, chr, value, r->address, error)))
+      if (value == NULL || !(r->verb == BP_REQUEST_SET ? bp_peripheral_set (p, chr, value, error) :
+                                                         bp_peripheral_notify (p, chr, value, r->address, error)))
         {
           g_prefix_error (error, "%s %s: ", r->verb_name, chr->id);
           return FALSE;
@@ -878,7 +868,7 @@ static void
 connection_handle_line (Connection *c, char *line, gsize len)
 {
   BpRequest request;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!bp_request_parse (line, len, &request, &error) || !handle_request (c, &request, &error))
     {
@@ -925,7 +915,7 @@ static void
 connection_give_back_captures (Connection *c)
 {
   BpPeripheral *p = c->control->p;
-  g_autoptr(GArray) groups = g_array_new (FALSE, TRUE, sizeof (GiveBack));
+  g_autoptr (GArray) groups = g_array_new (FALSE, TRUE, sizeof (GiveBack));
   Delivery *d;
   guint n = 0;
 
@@ -963,8 +953,8 @@ connection_give_back_captures (Connection *c)
       if (chr != NULL)
         bp_characteristic_capture_requeue (chr, &g->writes);
       else
-        g_message ("client %u: %u captured writes of %s, which a reload removed, are dropped",
-                   c->number, g_queue_get_length (&g->writes), g->chr_id);
+        g_message ("client %u: %u captured writes of %s, which a reload removed, are dropped", c->number,
+                   g_queue_get_length (&g->writes), g->chr_id);
       g_queue_clear_full (&g->writes, (GDestroyNotify) bp_captured_write_free);
       g_free (g->chr_id);
     }
@@ -1013,8 +1003,7 @@ connection_linger_expired (gpointer user_data)
   Connection *c = user_data;
 
   c->linger_source = 0;
-  connection_close (c, "its last replies were not read within "
-                    G_STRINGIFY (LINGER_TIMEOUT_MS) " ms");
+  connection_close (c, "its last replies were not read within " G_STRINGIFY (LINGER_TIMEOUT_MS) " ms");
   return G_SOURCE_REMOVE;
 }
 
@@ -1037,10 +1026,8 @@ connection_begin_closing (Connection *c)
 static void
 connection_too_long (Connection *c)
 {
-  g_message ("client %u: a request line is over %d bytes; closing the connection",
-             c->number, BP_PROTOCOL_LINE_MAX);
-  g_string_append (c->out, "error too-long: line over " G_STRINGIFY (BP_PROTOCOL_LINE_MAX)
-                   " bytes; closing\n");
+  g_message ("client %u: a request line is over %d bytes; closing the connection", c->number, BP_PROTOCOL_LINE_MAX);
+  g_string_append (c->out, "error too-long: line over " G_STRINGIFY (BP_PROTOCOL_LINE_MAX) " bytes; closing\n");
   connection_begin_closing (c);
 }
 
@@ -1134,8 +1121,7 @@ connection_source_dispatch (GSource *source, GSourceFunc callback, gpointer user
       if (revents & (G_IO_HUP | G_IO_ERR))
         connection_close (c, NULL);
     }
-  else if ((revents & (G_IO_HUP | G_IO_ERR)) ||
-           ((revents & G_IO_IN) && !c->control->paused))
+  else if ((revents & (G_IO_HUP | G_IO_ERR)) || ((revents & G_IO_IN) && !c->control->paused))
     {
       connection_read (c);
       if (bp_peripheral_congested (c->control->p))
@@ -1220,8 +1206,7 @@ on_listen_ready (int fd, GIOCondition condition, gpointer user_data)
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         break;
-      g_warning ("cannot accept a control connection: %s; trying again in %d ms",
-                 g_strerror (errno), ACCEPT_RETRY_MS);
+      g_warning ("cannot accept a control connection: %s; trying again in %d ms", g_strerror (errno), ACCEPT_RETRY_MS);
       /* Out of descriptors or memory: the socket stays readable, so pause
        * instead of spinning. */
       control->listen_source = 0;
@@ -1243,16 +1228,15 @@ prepare_socket_path (const char *path, GError **error)
   if (g_mkdir_with_parents (dir, 0755) < 0)
     {
       saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot create the directory %s: %s", dir, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create the directory %s: %s", dir,
+                   g_strerror (saved));
       return FALSE;
     }
   if (lstat (path, &st) < 0)
     return TRUE;
   if (!S_ISSOCK (st.st_mode))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   "%s exists and is not a socket; not replacing it", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s exists and is not a socket; not replacing it", path);
       return FALSE;
     }
 
@@ -1262,12 +1246,11 @@ prepare_socket_path (const char *path, GError **error)
   if (probe < 0)
     {
       saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot create a socket: %s", path, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot create a socket: %s", path,
+                   g_strerror (saved));
       return FALSE;
     }
-  if (connect (probe, (struct sockaddr *) &addr, sizeof addr) == 0 || errno == EAGAIN ||
-      errno == EINPROGRESS)
+  if (connect (probe, (struct sockaddr *) &addr, sizeof addr) == 0 || errno == EAGAIN || errno == EINPROGRESS)
     {
       close (probe);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
@@ -1279,16 +1262,15 @@ prepare_socket_path (const char *path, GError **error)
   if (saved != ECONNREFUSED)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot tell whether another daemon uses this socket: %s",
-                   path, g_strerror (saved));
+                   "%s: cannot tell whether another daemon uses this socket: %s", path, g_strerror (saved));
       return FALSE;
     }
   g_message ("%s: replacing a stale socket nobody answers on", path);
   if (unlink (path) < 0 && errno != ENOENT)
     {
       saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot remove the stale socket: %s", path, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot remove the stale socket: %s", path,
+                   g_strerror (saved));
       return FALSE;
     }
   return TRUE;
@@ -1304,8 +1286,7 @@ bind_socket_steps (BpControl *control, const char *path, guint mode, const char 
   if (strlen (path) >= sizeof addr.sun_path)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "%s: too long for a Unix socket path (at most %zu bytes)",
-                   path, sizeof addr.sun_path - 1);
+                   "%s: too long for a Unix socket path (at most %zu bytes)", path, sizeof addr.sun_path - 1);
       return FALSE;
     }
   if (!prepare_socket_path (path, error))
@@ -1316,8 +1297,8 @@ bind_socket_steps (BpControl *control, const char *path, guint mode, const char 
   if (control->listen_fd < 0 || bind (control->listen_fd, (struct sockaddr *) &addr, sizeof addr) < 0)
     {
       saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot bind the control socket: %s", path, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot bind the control socket: %s", path,
+                   g_strerror (saved));
       return FALSE;
     }
   control->path = g_strdup (path);
@@ -1326,8 +1307,8 @@ bind_socket_steps (BpControl *control, const char *path, guint mode, const char 
   if (chmod (path, mode) < 0)
     {
       saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot set mode %04o: %s", path, mode, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot set mode %04o: %s", path, mode,
+                   g_strerror (saved));
       return FALSE;
     }
   if (group != NULL)
@@ -1336,23 +1317,22 @@ bind_socket_steps (BpControl *control, const char *path, guint mode, const char 
 
       if (gr == NULL)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                       "%s: [Control] Group: no group \"%s\" on this system", path, group);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: [Control] Group: no group \"%s\" on this system",
+                       path, group);
           return FALSE;
         }
       if (chown (path, (uid_t) -1, gr->gr_gid) < 0)
         {
           saved = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                       "%s: cannot give the socket to group %s: %s", path, group, g_strerror (saved));
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot give the socket to group %s: %s",
+                       path, group, g_strerror (saved));
           return FALSE;
         }
     }
   if (listen (control->listen_fd, 128) < 0 || stat (path, &st) < 0)
     {
       saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot listen: %s", path, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot listen: %s", path, g_strerror (saved));
       return FALSE;
     }
   control->dev = st.st_dev;
@@ -1373,10 +1353,9 @@ bind_socket (BpControl *control, const char *path, guint mode, const char *group
 }
 
 BpControl *
-bp_control_new (BpPeripheral *p, const char *path, guint mode, const char *group,
-                int listen_fd, GError **error)
+bp_control_new (BpPeripheral *p, const char *path, guint mode, const char *group, int listen_fd, GError **error)
 {
-  g_autoptr(BpControl) control = g_new0 (BpControl, 1);
+  g_autoptr (BpControl) control = g_new0 (BpControl, 1);
 
   control->p = p;
   control->listen_fd = -1;

@@ -19,8 +19,8 @@ typedef struct _BpControl BpControl;
  * if missing. A stale socket file (nobody answers on it) is replaced; one a
  * live daemon answers on is not: "PATH: another ble-peripheral is answering
  * on this socket". */
-BpControl *bp_control_new (BpPeripheral *p, const char *path, guint mode, const char *group,
-                           int listen_fd, GError **error);
+BpControl *bp_control_new (BpPeripheral *p, const char *path, guint mode, const char *group, int listen_fd,
+                           GError **error);
 /* Closes every connection and removes the socket file it created. */
 void bp_control_free (BpControl *control);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpControl, bp_control_free)

@@ -16,6 +16,7 @@
 #define CHAR_IFACE "org.bluez.GattCharacteristic1"
 #define DESC_IFACE "org.bluez.GattDescriptor1"
 
+/* clang-format off */
 static const char introspection_xml[] =
   "<node>"
   " <interface name='org.freedesktop.DBus.ObjectManager'>"
@@ -63,6 +64,7 @@ static const char introspection_xml[] =
   "  <property name='Value' type='ay' access='read'/>"
   " </interface>"
   "</node>";
+/* clang-format on */
 
 typedef enum { OBJ_SERVICE, OBJ_CHAR, OBJ_DESC } ObjKind;
 
@@ -70,12 +72,12 @@ typedef struct {
   BpGatt *gatt;
   ObjKind kind;
   char *path;
-  char *parent;            /* service of a characteristic, characteristic of a descriptor */
+  char *parent; /* service of a characteristic, characteristic of a descriptor */
   BpUuid uuid;
-  gboolean primary;        /* services */
-  char *chr_id;            /* characteristics: looked up in the peripheral on each call */
-  BpFlags flags;           /* descriptors */
-  GByteArray *value;       /* descriptors */
+  gboolean primary;  /* services */
+  char *chr_id;      /* characteristics: looked up in the peripheral on each call */
+  BpFlags flags;     /* descriptors */
+  GByteArray *value; /* descriptors */
   guint registration;
 } Obj;
 
@@ -84,13 +86,13 @@ struct _BpGatt {
   BpPeripheral *p;
   GDBusNodeInfo *info;
   guint manager_registration;
-  GPtrArray *objects;      /* of Obj*, in database order */
-  GHashTable *char_paths;  /* chr id → path */
+  GPtrArray *objects;     /* of Obj*, in database order */
+  GHashTable *char_paths; /* chr id → path */
   /* The parts of every PropertiesChanged(Value) that never change, made
    * once: building them per notification was a tenth of its cost. */
-  GVariant *char_iface;    /* "org.bluez.GattCharacteristic1" */
-  GVariant *value_key;     /* "Value" */
-  GVariant *no_invalidated;/* [] of type as */
+  GVariant *char_iface;     /* "org.bluez.GattCharacteristic1" */
+  GVariant *value_key;      /* "Value" */
+  GVariant *no_invalidated; /* [] of type as */
   /* Signals emitted and known to have left for the bus: GDBus queues
    * without bound what the bus cannot take yet. */
   guint64 emitted;
@@ -197,7 +199,7 @@ bytes_variant (const guint8 *data, gsize len)
 static GVariant *
 flags_variant (BpFlags flags)
 {
-  g_auto(GStrv) names = bp_flags_to_strv (flags);
+  g_auto (GStrv) names = bp_flags_to_strv (flags);
   return g_variant_new_strv ((const char *const *) names, -1);
 }
 
@@ -253,8 +255,8 @@ obj_get_property (Obj *o, const char *name)
 }
 
 static GVariant *
-handle_get_property (GDBusConnection *conn, const char *sender, const char *path,
-                     const char *iface, const char *name, GError **error, gpointer user_data)
+handle_get_property (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *name,
+                     GError **error, gpointer user_data)
 {
   GVariant *v = obj_get_property (user_data, name);
 
@@ -284,8 +286,7 @@ obj_properties (Obj *o)
   static const char *const service_props[] = { "UUID", "Primary", "Includes", NULL };
   static const char *const char_props[] = { "UUID", "Service", "Flags", "Value", "Notifying", NULL };
   static const char *const desc_props[] = { "UUID", "Characteristic", "Flags", "Value", NULL };
-  const char *const *names = o->kind == OBJ_SERVICE ? service_props
-                           : o->kind == OBJ_CHAR ? char_props : desc_props;
+  const char *const *names = o->kind == OBJ_SERVICE ? service_props : o->kind == OBJ_CHAR ? char_props : desc_props;
   GVariantBuilder b;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
@@ -362,14 +363,13 @@ char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
 
   if (chr == NULL)
     {
-      g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Failed",
-                                                  "characteristic is gone");
+      g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Failed", "characteristic is gone");
       return;
     }
 
   if (g_str_equal (method, "ReadValue"))
     {
-      g_autoptr(GVariant) options = NULL;
+      g_autoptr (GVariant) options = NULL;
       AccessOptions ao = { 0 };
       ReadOp *op;
 
@@ -392,8 +392,8 @@ char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
 
   if (g_str_equal (method, "WriteValue"))
     {
-      g_autoptr(GVariant) value = NULL;
-      g_autoptr(GVariant) options = NULL;
+      g_autoptr (GVariant) value = NULL;
+      g_autoptr (GVariant) options = NULL;
       AccessOptions ao = { 0 };
       gsize len = 0;
       const guint8 *data;
@@ -409,11 +409,14 @@ char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
         att = bp_peripheral_write (p, chr, ao.address, data, len, ao.offset);
       if (att != 0)
         {
-          bp_log_characteristic (G_LOG_LEVEL_INFO, chr->id, "%s: write of %" G_GSIZE_FORMAT " bytes at offset %u from %s refused with ATT 0x%02x",
-                  chr->id, len, ao.offset, ao.address ? ao.address : "?", att);
+          bp_log_characteristic (G_LOG_LEVEL_INFO, chr->id,
+                                 "%s: write of %" G_GSIZE_FORMAT " bytes at offset %u from %s refused with ATT 0x%02x",
+                                 chr->id, len, ao.offset, ao.address ? ao.address : "?", att);
           if (no_reply)
-            bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: a write without response was refused (ATT 0x%02x) but bluetoothd "
-                       "has already acknowledged it", chr->id, att);
+            bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id,
+                                   "%s: a write without response was refused (ATT 0x%02x) but bluetoothd "
+                                   "has already acknowledged it",
+                                   chr->id, att);
         }
       g_free (ao.address);
       if (no_reply)
@@ -446,7 +449,7 @@ static void
 desc_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation *invocation)
 {
   AccessOptions ao = { 0 };
-  g_autoptr(GVariant) options = NULL;
+  g_autoptr (GVariant) options = NULL;
 
   if (g_str_equal (method, "ReadValue"))
     {
@@ -458,14 +461,13 @@ desc_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
       else if (ao.offset > o->value->len)
         return_att_error (invocation, BP_ATT_INVALID_OFFSET, FALSE);
       else
-        g_dbus_method_invocation_return_value (invocation,
-                                               g_variant_new ("(@ay)", bytes_variant (o->value->data + ao.offset,
-                                                                                      o->value->len - ao.offset)));
+        g_dbus_method_invocation_return_value (
+          invocation, g_variant_new ("(@ay)", bytes_variant (o->value->data + ao.offset, o->value->len - ao.offset)));
       return;
     }
   if (g_str_equal (method, "WriteValue"))
     {
-      g_autoptr(GVariant) value = NULL;
+      g_autoptr (GVariant) value = NULL;
       gsize len = 0;
       const guint8 *data;
 
@@ -491,9 +493,8 @@ desc_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
 }
 
 static void
-handle_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-               const char *method, GVariant *params, GDBusMethodInvocation *invocation,
-               gpointer user_data)
+handle_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *method,
+               GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
 {
   Obj *o = user_data;
 
@@ -509,8 +510,7 @@ static const GDBusInterfaceVTable obj_vtable = { handle_method, handle_get_prope
 
 static void
 handle_manager_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-                       const char *method, GVariant *params, GDBusMethodInvocation *invocation,
-                       gpointer user_data)
+                       const char *method, GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
 {
   BpGatt *gatt = user_data;
   GVariantBuilder b;
@@ -545,8 +545,8 @@ add_object (BpGatt *gatt, ObjKind kind, char *path, const char *parent, const Bp
 }
 
 static Obj *
-add_descriptor (BpGatt *gatt, const char *char_path, guint index, guint16 uuid16,
-                const BpUuid *uuid, BpFlags flags, const guint8 *data, gsize len)
+add_descriptor (BpGatt *gatt, const char *char_path, guint index, guint16 uuid16, const BpUuid *uuid, BpFlags flags,
+                const guint8 *data, gsize len)
 {
   BpUuid u;
   Obj *o;
@@ -587,8 +587,8 @@ build_objects (BpGatt *gatt)
           g_hash_table_insert (gatt->char_paths, g_strdup (cc->id), g_strdup (cpath));
 
           if (cc->description != NULL)
-            add_descriptor (gatt, cpath, d++, 0x2901, NULL, BP_FLAG_READ,
-                            (const guint8 *) cc->description, strlen (cc->description));
+            add_descriptor (gatt, cpath, d++, 0x2901, NULL, BP_FLAG_READ, (const guint8 *) cc->description,
+                            strlen (cc->description));
           if (cc->presentation_format && cc->format != BP_FORMAT_NONE)
             {
               /* Characteristic Presentation Format: format, exponent, unit,
@@ -598,7 +598,9 @@ build_objects (BpGatt *gatt)
                 (guint8) (gint8) cc->exponent,
                 cc->has_unit ? (cc->unit & 0xff) : 0x00,
                 cc->has_unit ? (cc->unit >> 8) : 0x27, /* 0x2700: unitless */
-                0x01, 0x00, 0x00,
+                0x01,
+                0x00,
+                0x00,
               };
               add_descriptor (gatt, cpath, d++, 0x2904, NULL, BP_FLAG_READ, pf, sizeof pf);
             }
@@ -627,8 +629,7 @@ unexport (BpGatt *gatt)
   g_hash_table_remove_all (gatt->char_paths);
 }
 
-static gboolean
-export (BpGatt *gatt, GError **error)
+static gboolean export(BpGatt *gatt, GError **error)
 {
   build_objects (gatt);
   for (guint i = 0; i < gatt->objects->len; i++)
@@ -636,8 +637,7 @@ export (BpGatt *gatt, GError **error)
       Obj *o = g_ptr_array_index (gatt->objects, i);
       GDBusInterfaceInfo *iface = g_dbus_node_info_lookup_interface (gatt->info, obj_interface (o));
 
-      o->registration = g_dbus_connection_register_object (gatt->conn, o->path, iface, &obj_vtable,
-                                                           o, NULL, error);
+      o->registration = g_dbus_connection_register_object (gatt->conn, o->path, iface, &obj_vtable, o, NULL, error);
       if (o->registration == 0)
         {
           g_prefix_error (error, "exporting %s: ", o->path);
@@ -651,7 +651,7 @@ export (BpGatt *gatt, GError **error)
 BpGatt *
 bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
 {
-  g_autoptr(BpGatt) gatt = g_new0 (BpGatt, 1);
+  g_autoptr (BpGatt) gatt = g_new0 (BpGatt, 1);
 
   gatt->conn = g_object_ref (conn);
   gatt->cancellable = g_cancellable_new ();
@@ -664,14 +664,12 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
   gatt->info = g_dbus_node_info_new_for_xml (introspection_xml, error);
   if (gatt->info == NULL)
     return NULL;
-  gatt->manager_registration =
-    g_dbus_connection_register_object (conn, BP_APP_PATH,
-                                       g_dbus_node_info_lookup_interface (gatt->info,
-                                                                          "org.freedesktop.DBus.ObjectManager"),
-                                       &manager_vtable, gatt, NULL, error);
+  gatt->manager_registration = g_dbus_connection_register_object (
+    conn, BP_APP_PATH, g_dbus_node_info_lookup_interface (gatt->info, "org.freedesktop.DBus.ObjectManager"),
+    &manager_vtable, gatt, NULL, error);
   if (gatt->manager_registration == 0)
     return NULL;
-  if (!export (gatt, error))
+  if (!export(gatt, error))
     return NULL;
   return g_steal_pointer (&gatt);
 }
@@ -701,7 +699,7 @@ gboolean
 bp_gatt_rebuild (BpGatt *gatt, GError **error)
 {
   unexport (gatt);
-  return export (gatt, error);
+  return export(gatt, error);
 }
 
 static void backlog_flush (BpGatt *gatt);
@@ -709,7 +707,7 @@ static void backlog_flush (BpGatt *gatt);
 static void
 backlog_flushed (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   BpGatt *gatt;
 
   if (!g_dbus_connection_flush_finish (G_DBUS_CONNECTION (source), res, &error) &&
@@ -759,9 +757,8 @@ bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError *
     }
   /* (sa{sv}as) from its parts: the value's bytes are shared, not copied,
    * and no format string or builder is parsed per notification. */
-  entry = g_variant_new_dict_entry (gatt->value_key,
-                                    g_variant_new_variant (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
-                                                                                     value, TRUE)));
+  entry = g_variant_new_dict_entry (
+    gatt->value_key, g_variant_new_variant (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, value, TRUE)));
   body[0] = gatt->char_iface;
   body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
   body[2] = gatt->no_invalidated;
@@ -769,13 +766,12 @@ bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError *
   if (!gatt->flushing && gatt->emitted - gatt->flushed >= BACKLOG_STEP)
     backlog_flush (gatt);
   /* Emitted at once: GDBus queues it to the bus in call order. */
-  return g_dbus_connection_emit_signal (gatt->conn, NULL, path, "org.freedesktop.DBus.Properties",
-                                        "PropertiesChanged", g_variant_new_tuple (body, 3), error);
+  return g_dbus_connection_emit_signal (gatt->conn, NULL, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                        g_variant_new_tuple (body, 3), error);
 }
 
 gboolean
-bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address,
-                GError **error)
+bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error)
 {
   if (to_address != NULL)
     {

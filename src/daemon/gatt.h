@@ -30,8 +30,7 @@ gboolean bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value,
 
 /* The notify of the peripheral's backend: every subscriber (to_address NULL),
  * or one central (not yet: BP_ERROR_NOT_SUPPORTED). */
-gboolean bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value,
-                         const char *to_address, GError **error);
+gboolean bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error);
 
 /* The D-Bus error name and message that make bluetoothd answer a central
  * with ATT code att (BlueZ's mapping); codes it cannot carry become 0x0e. */

@@ -51,8 +51,7 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
     prefix = "warning: ";
   else if (level & G_LOG_LEVEL_DEBUG)
     prefix = "debug: ";
-  fprintf (out, "ble-peripheral[%s]: %s%s\n", domain ? domain : "main", prefix,
-           message ? message : "");
+  fprintf (out, "ble-peripheral[%s]: %s%s\n", domain ? domain : "main", prefix, message ? message : "");
   fflush (out);
   return G_LOG_WRITER_HANDLED;
 }
@@ -92,8 +91,8 @@ level_priority (GLogLevelFlags level)
 }
 
 void
-bp_log_with_field (const char *domain, GLogLevelFlags level, const char *key, const char *value,
-                   const char *file, const char *line, const char *func, const char *format, ...)
+bp_log_with_field (const char *domain, GLogLevelFlags level, const char *key, const char *value, const char *file,
+                   const char *line, const char *func, const char *format, ...)
 {
   g_autofree char *message = NULL;
   GLogField fields[7];

@@ -20,25 +20,24 @@ void bp_log_init (gboolean verbose);
 /* One record with an extra journal field KEY=VALUE (VALUE may be NULL: no
  * field). Use the macros below, which pass the caller's G_LOG_DOMAIN and
  * code location. */
-void bp_log_with_field (const char *domain, GLogLevelFlags level, const char *key,
-                        const char *value, const char *file, const char *line,
-                        const char *func, const char *format, ...) G_GNUC_PRINTF (8, 9);
+void bp_log_with_field (const char *domain, GLogLevelFlags level, const char *key, const char *value, const char *file,
+                        const char *line, const char *func, const char *format, ...) G_GNUC_PRINTF (8, 9);
 
 #define BP_LOG_FIELD_CHARACTERISTIC "BLE_CHARACTERISTIC"
 #define BP_LOG_FIELD_DEVICE "BLE_DEVICE"
 #define BP_LOG_FIELD_ADAPTER "BLE_ADAPTER"
 
 /* chr_id: "SERVICE/CHAR" as in the configuration. */
-#define bp_log_characteristic(level, chr_id, ...)                                         \
-  bp_log_with_field (G_LOG_DOMAIN, (level), BP_LOG_FIELD_CHARACTERISTIC, (chr_id),        \
-                     __FILE__, G_STRINGIFY (__LINE__), G_STRFUNC, __VA_ARGS__)
+#define bp_log_characteristic(level, chr_id, ...)                                            \
+  bp_log_with_field (G_LOG_DOMAIN, (level), BP_LOG_FIELD_CHARACTERISTIC, (chr_id), __FILE__, \
+                     G_STRINGIFY (__LINE__), G_STRFUNC, __VA_ARGS__)
 /* address: the central's address, AA:BB:CC:DD:EE:FF. */
-#define bp_log_device(level, address, ...)                                                \
-  bp_log_with_field (G_LOG_DOMAIN, (level), BP_LOG_FIELD_DEVICE, (address), __FILE__,     \
+#define bp_log_device(level, address, ...)                                            \
+  bp_log_with_field (G_LOG_DOMAIN, (level), BP_LOG_FIELD_DEVICE, (address), __FILE__, \
                      G_STRINGIFY (__LINE__), G_STRFUNC, __VA_ARGS__)
 /* adapter: hciN. */
-#define bp_log_adapter(level, adapter, ...)                                               \
-  bp_log_with_field (G_LOG_DOMAIN, (level), BP_LOG_FIELD_ADAPTER, (adapter), __FILE__,    \
+#define bp_log_adapter(level, adapter, ...)                                            \
+  bp_log_with_field (G_LOG_DOMAIN, (level), BP_LOG_FIELD_ADAPTER, (adapter), __FILE__, \
                      G_STRINGIFY (__LINE__), G_STRFUNC, __VA_ARGS__)
 
 /* For tests: treat stderr as the journal (journal_writer != NULL) and hand

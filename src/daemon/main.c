@@ -45,7 +45,7 @@ static gboolean
 on_sighup (gpointer user_data)
 {
   Daemon *d = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   BpConfig *config;
 
   bp_service_reloading ();
@@ -101,7 +101,7 @@ socket_path (const char *option, const BpConfig *config)
   if (runtime != NULL && *runtime != '\0')
     {
       /* RuntimeDirectory= may list several, separated by ':'. */
-      g_auto(GStrv) dirs = g_strsplit (runtime, ":", 2);
+      g_auto (GStrv) dirs = g_strsplit (runtime, ":", 2);
       return g_build_filename (dirs[0], "control", NULL);
     }
   return g_strdup (DEFAULT_SOCKET);
@@ -116,8 +116,8 @@ main (int argc, char **argv)
   g_autofree char *sock = NULL;
   gboolean check_config = FALSE, verbose = FALSE, version = FALSE;
   GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-      "Configuration file (default " DEFAULT_CONFIG ")", "FILE" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file (default " DEFAULT_CONFIG ")",
+      "FILE" },
     { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_opt,
       "Control socket (default $RUNTIME_DIRECTORY/control, else " DEFAULT_SOCKET ")", "PATH" },
     { "adapter", 'a', 0, G_OPTION_ARG_STRING, &adapter, "Adapter to use: hciN or its address", "ADAPTER" },
@@ -127,18 +127,18 @@ main (int argc, char **argv)
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL, 0, 0, 0, NULL, NULL, NULL }
   };
-  g_autoptr(GOptionContext) ctx = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDBusConnection) conn = NULL;
+  g_autoptr (GOptionContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) conn = NULL;
   BpConfig *config;
   Daemon d = { 0 };
 
   setlocale (LC_ALL, "");
   ctx = g_option_context_new ("- Bluetooth LE peripheral daemon");
   g_option_context_set_summary (ctx,
-    "Publishes the GATT services and advertising of a configuration file through\n"
-    "bluetoothd, and lets local programs push values and hear the centrals' writes\n"
-    "over a Unix socket (see ble-peripheralctl(1) and ble-peripheral.conf(5)).");
+                                "Publishes the GATT services and advertising of a configuration file through\n"
+                                "bluetoothd, and lets local programs push values and hear the centrals' writes\n"
+                                "over a Unix socket (see ble-peripheralctl(1) and ble-peripheral.conf(5)).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
@@ -212,8 +212,7 @@ main (int argc, char **argv)
       g_printerr ("ble-peripheral: exporting the advertisement: %s\n", error->message);
       return 1;
     }
-  d.control = bp_control_new (d.p, sock, config->control.mode, config->control.group,
-                              bp_service_listen_fd (), &error);
+  d.control = bp_control_new (d.p, sock, config->control.mode, config->control.group, bp_service_listen_fd (), &error);
   if (d.control == NULL)
     {
       g_printerr ("ble-peripheral: control socket: %s\n", error->message);
@@ -221,7 +220,6 @@ main (int argc, char **argv)
     }
   d.bluez = bp_bluez_new (conn, d.p, d.gatt, d.adv, adapter);
   bp_bluez_set_status_func (d.bluez, update_status, &d);
-
 
   g_message ("ble-peripheral %s: control socket %s", PACKAGE_VERSION, sock);
   bp_service_ready ();

@@ -17,7 +17,7 @@ typedef struct {
 typedef struct {
   guint64 id;
   BpPeripheral *p;
-  char *chr_id;            /* looked up again on completion: a reload may replace it */
+  char *chr_id; /* looked up again on completion: a reload may replace it */
   gpointer server;
   BpReadDoneFunc done;
   gpointer user_data;
@@ -31,14 +31,14 @@ typedef struct {
 
 struct _BpPeripheral {
   BpConfig *config;
-  GPtrArray *characteristics;  /* of BpCharacteristic*, owned */
-  GHashTable *by_id;           /* id → BpCharacteristic* */
-  GArray *listeners;           /* of Listener */
+  GPtrArray *characteristics; /* of BpCharacteristic*, owned */
+  GHashTable *by_id;          /* id → BpCharacteristic* */
+  GArray *listeners;          /* of Listener */
   guint next_listener_id;
-  GHashTable *pending_reads;   /* guint64* id → PendingRead* */
+  GHashTable *pending_reads; /* guint64* id → PendingRead* */
   guint64 next_read_id;
-  GPtrArray *centrals;         /* of Central*, connection order */
-  GPtrArray *central_addresses;/* of char*, mirrors centrals for the getter */
+  GPtrArray *centrals;          /* of Central*, connection order */
+  GPtrArray *central_addresses; /* of char*, mirrors centrals for the getter */
   const BpBackend *backend_class;
   gpointer backend;
   const BpReadServerClass *server_class;
@@ -145,8 +145,7 @@ bp_peripheral_new (BpConfig *config)
   p->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
   p->next_listener_id = 1;
   p->next_read_id = 1;
-  p->pending_reads = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                            (GDestroyNotify) pending_read_free);
+  p->pending_reads = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) pending_read_free);
   p->centrals = g_ptr_array_new_with_free_func ((GDestroyNotify) central_free);
   p->central_addresses = g_ptr_array_new ();
   p->state.advertising_wanted = config->advertising.enabled;
@@ -159,7 +158,7 @@ static void complete_read (PendingRead *pr, BpCharacteristic *chr, GBytes *value
 static void
 fail_all_pending_reads (BpPeripheral *p)
 {
-  g_autoptr(GPtrArray) pending = g_ptr_array_new ();
+  g_autoptr (GPtrArray) pending = g_ptr_array_new ();
   GHashTableIter iter;
   PendingRead *pr;
 
@@ -211,8 +210,8 @@ bp_peripheral_set_backend (BpPeripheral *p, const BpBackend *klass, gpointer bac
 void
 bp_peripheral_reconfigure (BpPeripheral *p, BpConfig *config)
 {
-  g_autoptr(GHashTable) previous = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GPtrArray) old_chars = g_steal_pointer (&p->characteristics);
+  g_autoptr (GHashTable) previous = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) old_chars = g_steal_pointer (&p->characteristics);
   BpConfig *old_config = p->config;
   BpEvent ev = { .type = BP_EVENT_RELOADED };
   GHashTableIter iter;
@@ -271,8 +270,7 @@ bp_peripheral_lookup (BpPeripheral *p, const char *name, GError **error)
             continue;
           if (found != NULL)
             {
-              g_set_error (error, BP_ERROR, BP_ERROR_AMBIGUOUS,
-                           "\"%s\" is ambiguous: %s and %s; give SERVICE/CHAR",
+              g_set_error (error, BP_ERROR, BP_ERROR_AMBIGUOUS, "\"%s\" is ambiguous: %s and %s; give SERVICE/CHAR",
                            name, found->id, chr->id);
               return NULL;
             }
@@ -282,8 +280,7 @@ bp_peripheral_lookup (BpPeripheral *p, const char *name, GError **error)
         return found;
     }
 
-  g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC,
-               "no characteristic \"%s\"", name);
+  g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC, "no characteristic \"%s\"", name);
   return NULL;
 }
 
@@ -328,8 +325,8 @@ check_value_size (BpCharacteristic *chr, GBytes *value, GError **error)
   if (len > BP_VALUE_MAX)
     {
       g_set_error (error, BP_ERROR, BP_ERROR_TOO_LONG,
-                   "%s: a value is at most %d bytes (ATT limit), this one is %" G_GSIZE_FORMAT,
-                   chr->id, BP_VALUE_MAX, len);
+                   "%s: a value is at most %d bytes (ATT limit), this one is %" G_GSIZE_FORMAT, chr->id, BP_VALUE_MAX,
+                   len);
       return FALSE;
     }
   return TRUE;
@@ -349,8 +346,7 @@ store_value (BpCharacteristic *chr, GBytes *value)
 gboolean
 bp_peripheral_congested (BpPeripheral *p)
 {
-  return p->backend_class != NULL && p->backend_class->congested != NULL &&
-         p->backend_class->congested (p->backend);
+  return p->backend_class != NULL && p->backend_class->congested != NULL && p->backend_class->congested (p->backend);
 }
 
 gboolean
@@ -364,21 +360,19 @@ bp_peripheral_set (BpPeripheral *p, BpCharacteristic *chr, GBytes *value, GError
 }
 
 gboolean
-bp_peripheral_notify (BpPeripheral *p, BpCharacteristic *chr, GBytes *value,
-                      const char *to_address, GError **error)
+bp_peripheral_notify (BpPeripheral *p, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error)
 {
   if (!(chr->config->flags & (BP_FLAG_NOTIFY | BP_FLAG_INDICATE)))
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_NOT_PERMITTED,
-                   "%s has neither notify nor indicate in its Flags; use set", chr->id);
+      g_set_error (error, BP_ERROR, BP_ERROR_NOT_PERMITTED, "%s has neither notify nor indicate in its Flags; use set",
+                   chr->id);
       return FALSE;
     }
   if (!check_value_size (chr, value, error))
     return FALSE;
   if (to_address != NULL && !bp_peripheral_is_connected (p, to_address))
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_NOT_CONNECTED,
-                   "no central %s is connected", to_address);
+      g_set_error (error, BP_ERROR, BP_ERROR_NOT_CONNECTED, "no central %s is connected", to_address);
       return FALSE;
     }
 
@@ -397,9 +391,11 @@ bp_peripheral_notify (BpPeripheral *p, BpCharacteristic *chr, GBytes *value,
       if (mtu > 3 && g_bytes_get_size (value) > (gsize) (mtu - 3))
         {
           chr->mtu_warned = TRUE;
-          bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: a %" G_GSIZE_FORMAT "-byte value is longer than the smallest connected "
-                     "ATT MTU - 3 (%u); bluetoothd cuts notifications to that length",
-                     chr->id, g_bytes_get_size (value), mtu - 3);
+          bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id,
+                                 "%s: a %" G_GSIZE_FORMAT
+                                 "-byte value is longer than the smallest connected "
+                                 "ATT MTU - 3 (%u); bluetoothd cuts notifications to that length",
+                                 chr->id, g_bytes_get_size (value), mtu - 3);
         }
     }
   return TRUE;
@@ -449,20 +445,18 @@ bp_characteristic_capture_requeue (BpCharacteristic *chr, GQueue *writes)
 }
 
 gboolean
-bp_peripheral_serve (BpPeripheral *p, BpCharacteristic *chr,
-                     const BpReadServerClass *klass, gpointer server, GError **error)
+bp_peripheral_serve (BpPeripheral *p, BpCharacteristic *chr, const BpReadServerClass *klass, gpointer server,
+                     GError **error)
 {
   if (chr->config->read_handler != BP_READ_HANDLER_SOCKET)
     {
       g_set_error (error, BP_ERROR, BP_ERROR_NOT_PERMITTED,
-                   "%s is not ReadHandler=socket; its reads are served from the stored value",
-                   chr->id);
+                   "%s is not ReadHandler=socket; its reads are served from the stored value", chr->id);
       return FALSE;
     }
   if (chr->server != NULL && chr->server != server)
     {
-      g_set_error (error, BP_ERROR, BP_ERROR_BUSY,
-                   "%s is already served by another connection", chr->id);
+      g_set_error (error, BP_ERROR, BP_ERROR_BUSY, "%s is already served by another connection", chr->id);
       return FALSE;
     }
   p->server_class = klass;
@@ -480,7 +474,7 @@ complete_read (PendingRead *pr, BpCharacteristic *chr, GBytes *value, guint8 att
   g_hash_table_remove (pr->p->pending_reads, &pr->id);
   if (value == NULL && att_error == 0 && chr != NULL)
     {
-      g_autoptr(GBytes) stored = g_bytes_new (chr->value->data, chr->value->len);
+      g_autoptr (GBytes) stored = g_bytes_new (chr->value->data, chr->value->len);
       done (stored, 0, user_data);
       return;
     }
@@ -494,7 +488,7 @@ bp_peripheral_unserve_all (BpPeripheral *p, gpointer server)
 {
   GHashTableIter iter;
   PendingRead *pr;
-  g_autoptr(GPtrArray) orphans = g_ptr_array_new ();
+  g_autoptr (GPtrArray) orphans = g_ptr_array_new ();
 
   for (guint i = 0; i < p->characteristics->len; i++)
     {
@@ -511,15 +505,15 @@ bp_peripheral_unserve_all (BpPeripheral *p, gpointer server)
   for (guint i = 0; i < orphans->len; i++)
     {
       pr = g_ptr_array_index (orphans, i);
-      bp_log_characteristic (G_LOG_LEVEL_MESSAGE, pr->chr_id, "%s: the producer serving read %" G_GUINT64_FORMAT " left; serving the stored value",
-                 pr->chr_id, pr->id);
+      bp_log_characteristic (G_LOG_LEVEL_MESSAGE, pr->chr_id,
+                             "%s: the producer serving read %" G_GUINT64_FORMAT " left; serving the stored value",
+                             pr->chr_id, pr->id);
       complete_read (pr, g_hash_table_lookup (p->by_id, pr->chr_id), NULL, 0);
     }
 }
 
 gboolean
-bp_peripheral_reply (BpPeripheral *p, gpointer server, guint64 id,
-                     GBytes *value, guint8 att_error, GError **error)
+bp_peripheral_reply (BpPeripheral *p, gpointer server, guint64 id, GBytes *value, guint8 att_error, GError **error)
 {
   PendingRead *pr = g_hash_table_lookup (p->pending_reads, &id);
   BpCharacteristic *chr;
@@ -527,12 +521,13 @@ bp_peripheral_reply (BpPeripheral *p, gpointer server, guint64 id,
   if (pr == NULL || pr->server != server)
     {
       g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
-                   "no read %" G_GUINT64_FORMAT " is waiting for this connection "
-                   "(unknown, already answered, or timed out and served the stored value)", id);
+                   "no read %" G_GUINT64_FORMAT
+                   " is waiting for this connection "
+                   "(unknown, already answered, or timed out and served the stored value)",
+                   id);
       return FALSE;
     }
-  if (value == NULL && !((att_error >= 0x01 && att_error <= 0x0f) ||
-                         (att_error >= 0x80 && att_error <= 0x9f)))
+  if (value == NULL && !((att_error >= 0x01 && att_error <= 0x0f) || (att_error >= 0x80 && att_error <= 0x9f)))
     {
       g_set_error (error, BP_ERROR, BP_ERROR_OUT_OF_RANGE,
                    "ATT error 0x%02x is not one a read can carry (0x01-0x0f, 0x80-0x9f)", att_error);
@@ -561,15 +556,16 @@ read_timed_out (gpointer user_data)
   BpCharacteristic *chr = g_hash_table_lookup (pr->p->by_id, pr->chr_id);
 
   pr->timeout_source = 0;
-  bp_log_characteristic (G_LOG_LEVEL_MESSAGE, pr->chr_id, "%s: read %" G_GUINT64_FORMAT " not answered within ReadTimeout; serving the stored value",
-             pr->chr_id, pr->id);
+  bp_log_characteristic (G_LOG_LEVEL_MESSAGE, pr->chr_id,
+                         "%s: read %" G_GUINT64_FORMAT " not answered within ReadTimeout; serving the stored value",
+                         pr->chr_id, pr->id);
   complete_read (pr, chr, NULL, 0);
   return G_SOURCE_REMOVE;
 }
 
 void
-bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *address,
-                    guint offset, BpReadDoneFunc done, gpointer user_data)
+bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *address, guint offset, BpReadDoneFunc done,
+                    gpointer user_data)
 {
   BpCharacteristicConfig *cc = chr->config;
   gint64 now = g_get_monotonic_time ();
@@ -588,8 +584,7 @@ bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *address,
     }
   chr->n_reads++;
 
-  if (offset == 0 && cc->read_handler == BP_READ_HANDLER_SOCKET && chr->server != NULL &&
-      p->server_class != NULL)
+  if (offset == 0 && cc->read_handler == BP_READ_HANDLER_SOCKET && chr->server != NULL && p->server_class != NULL)
     {
       PendingRead *pr = g_new0 (PendingRead, 1);
 
@@ -599,23 +594,22 @@ bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *address,
       pr->server = chr->server;
       pr->done = done;
       pr->user_data = user_data;
-      pr->timeout_source = g_timeout_add_full (G_PRIORITY_DEFAULT,
-                                               MAX (1, cc->read_timeout_us / 1000),
-                                               read_timed_out, pr, NULL);
+      pr->timeout_source = g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (1, cc->read_timeout_us / 1000), read_timed_out,
+                                               pr, NULL);
       g_hash_table_insert (p->pending_reads, &pr->id, pr);
       p->server_class->read_request (chr->server, pr->id, chr, address, offset);
       return;
     }
 
   {
-    g_autoptr(GBytes) value = g_bytes_new (chr->value->data, chr->value->len);
+    g_autoptr (GBytes) value = g_bytes_new (chr->value->data, chr->value->len);
     done (value, 0, user_data);
   }
 }
 
 guint8
-bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address,
-                     const guint8 *data, gsize len, guint offset)
+bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address, const guint8 *data, gsize len,
+                     guint offset)
 {
   BpCharacteristicConfig *cc = chr->config;
   BpEvent ev = {
@@ -703,11 +697,10 @@ bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on)
   chr->notifying = on;
   bp_peripheral_emit (p, &ev);
 
-  if (on && chr->config->notify_on_subscribe && p->backend_class != NULL &&
-      p->backend_class->notify != NULL)
+  if (on && chr->config->notify_on_subscribe && p->backend_class != NULL && p->backend_class->notify != NULL)
     {
-      g_autoptr(GBytes) value = g_bytes_new (chr->value->data, chr->value->len);
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GBytes) value = g_bytes_new (chr->value->data, chr->value->len);
+      g_autoptr (GError) error = NULL;
 
       if (!p->backend_class->notify (p->backend, chr, value, NULL, &error))
         bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: NotifyOnSubscribe: %s", chr->id, error->message);

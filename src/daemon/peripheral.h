@@ -23,7 +23,7 @@ typedef struct _BpCharacteristic BpCharacteristic;
 #define BP_ATT_UNLIKELY 0x0e
 
 typedef struct {
-  char *address;   /* "00:AA:01:01:00:01", or NULL when unknown */
+  char *address; /* "00:AA:01:01:00:01", or NULL when unknown */
   GBytes *data;
   guint offset;
 } BpCapturedWrite;
@@ -45,20 +45,20 @@ struct _BpCharacteristic {
 };
 
 typedef enum {
-  BP_EVENT_CONNECT,        /* address */
-  BP_EVENT_DISCONNECT,     /* address */
-  BP_EVENT_SUBSCRIBE,      /* characteristic (address unknown before BlueZ 5.76: NULL) */
-  BP_EVENT_UNSUBSCRIBE,    /* characteristic */
-  BP_EVENT_WRITE,          /* characteristic, address, data, offset; for Capture
+  BP_EVENT_CONNECT,     /* address */
+  BP_EVENT_DISCONNECT,  /* address */
+  BP_EVENT_SUBSCRIBE,   /* characteristic (address unknown before BlueZ 5.76: NULL) */
+  BP_EVENT_UNSUBSCRIBE, /* characteristic */
+  BP_EVENT_WRITE,       /* characteristic, address, data, offset; for Capture
                               characteristics the write is in the queue and
                               `captured` is TRUE: take it with
                               bp_characteristic_capture_drain() */
-  BP_EVENT_CONFIRM,        /* characteristic, address (may be NULL) */
-  BP_EVENT_DROPPED,        /* characteristic, count */
-  BP_EVENT_ADVERTISING,    /* on = started/stopped, reason ("timeout") or NULL */
-  BP_EVENT_ADAPTER,        /* address, on = up/down */
-  BP_EVENT_RELOADED,       /* the database was replaced (SIGHUP) */
-  BP_EVENT_DRAINED,        /* the way out has room again after bp_peripheral_congested() */
+  BP_EVENT_CONFIRM,     /* characteristic, address (may be NULL) */
+  BP_EVENT_DROPPED,     /* characteristic, count */
+  BP_EVENT_ADVERTISING, /* on = started/stopped, reason ("timeout") or NULL */
+  BP_EVENT_ADAPTER,     /* address, on = up/down */
+  BP_EVENT_RELOADED,    /* the database was replaced (SIGHUP) */
+  BP_EVENT_DRAINED,     /* the way out has room again after bp_peripheral_congested() */
 } BpEventType;
 
 typedef struct {
@@ -80,8 +80,7 @@ typedef void (*BpEventFunc) (const BpEvent *event, gpointer user_data);
 typedef struct {
   /* Send value to every subscriber of chr (or to one central when
    * to_address is not NULL). One call = one notification, in call order. */
-  gboolean (*notify) (gpointer backend, BpCharacteristic *chr, GBytes *value,
-                      const char *to_address, GError **error);
+  gboolean (*notify) (gpointer backend, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error);
   gboolean (*set_advertising) (gpointer backend, gboolean on, GError **error);
   gboolean (*disconnect) (gpointer backend, const char *address, GError **error);
   /* TRUE while values sent wait in the way out beyond its bound; the
@@ -92,8 +91,7 @@ typedef struct {
 /* A producer that answers reads (serve CHAR). */
 typedef struct {
   /* Ask the server for read `id` of chr; it answers with bp_peripheral_reply(). */
-  void (*read_request) (gpointer server, guint64 id, BpCharacteristic *chr,
-                        const char *address, guint offset);
+  void (*read_request) (gpointer server, guint64 id, BpCharacteristic *chr, const char *address, guint offset);
 } BpReadServerClass;
 
 /* Completes a read: value (from which the caller serves its offset) or, when
@@ -133,8 +131,8 @@ gboolean bp_peripheral_congested (BpPeripheral *p);
 gboolean bp_peripheral_set (BpPeripheral *p, BpCharacteristic *chr, GBytes *value, GError **error);
 /* Store and notify/indicate (through the backend). Refused with
  * BP_ERROR_NOT_PERMITTED when chr has neither notify nor indicate. */
-gboolean bp_peripheral_notify (BpPeripheral *p, BpCharacteristic *chr, GBytes *value,
-                               const char *to_address, GError **error);
+gboolean bp_peripheral_notify (BpPeripheral *p, BpCharacteristic *chr, GBytes *value, const char *to_address,
+                               GError **error);
 GBytes *bp_peripheral_get (BpPeripheral *p, BpCharacteristic *chr);
 /* The value, which is then emptied (Append buffers). */
 GBytes *bp_peripheral_take (BpPeripheral *p, BpCharacteristic *chr);
@@ -148,16 +146,16 @@ void bp_characteristic_capture_requeue (BpCharacteristic *chr, GQueue *writes);
 /* ReadHandler=socket: server answers reads of chr from now on. Fails with
  * BP_ERROR_BUSY when another server has it, BP_ERROR_NOT_PERMITTED when the
  * characteristic is not ReadHandler=socket. */
-gboolean bp_peripheral_serve (BpPeripheral *p, BpCharacteristic *chr,
-                              const BpReadServerClass *klass, gpointer server, GError **error);
+gboolean bp_peripheral_serve (BpPeripheral *p, BpCharacteristic *chr, const BpReadServerClass *klass, gpointer server,
+                              GError **error);
 /* The server is gone: its characteristics and its pending reads fall back
  * to the stored value. */
 void bp_peripheral_unserve_all (BpPeripheral *p, gpointer server);
 /* Answer read `id`: value, or (value NULL) att_error, which must be 0x01–0x0F
  * or 0x80–0x9F. BP_ERROR_UNKNOWN_READ for an unknown or timed-out ID, or one
  * that server does not own. */
-gboolean bp_peripheral_reply (BpPeripheral *p, gpointer server, guint64 id,
-                              GBytes *value, guint8 att_error, GError **error);
+gboolean bp_peripheral_reply (BpPeripheral *p, gpointer server, guint64 id, GBytes *value, guint8 att_error,
+                              GError **error);
 
 /* --- central side (called by the GATT objects) ------------------------ */
 
@@ -165,13 +163,13 @@ gboolean bp_peripheral_reply (BpPeripheral *p, gpointer server, guint64 id,
  * producer when ReadHandler=socket and offset is 0 (its answer becomes the
  * stored value; blob reads at offset > 0 continue from it), else serves the
  * stored value. done is called once, maybe before this returns. */
-void bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *address,
-                         guint offset, BpReadDoneFunc done, gpointer user_data);
+void bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *address, guint offset, BpReadDoneFunc done,
+                         gpointer user_data);
 /* A write from a central: offset and MaxLength checks (0x07, 0x0d), Append,
  * Capture (queued, oldest dropped past QueueLength), then BP_EVENT_WRITE.
  * Returns 0 or the ATT error code. */
-guint8 bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address,
-                            const guint8 *data, gsize len, guint offset);
+guint8 bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address, const guint8 *data, gsize len,
+                            guint offset);
 void bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on);
 void bp_peripheral_confirmed (BpPeripheral *p, BpCharacteristic *chr, const char *address);
 
@@ -188,13 +186,13 @@ void bp_peripheral_update_mtu (BpPeripheral *p, const char *address, guint16 mtu
 
 /* Daemon state for status lines, maintained by the BlueZ and advertising modules. */
 typedef struct {
-  char *adapter;            /* "hci0" or NULL */
+  char *adapter; /* "hci0" or NULL */
   char *adapter_address;
   gboolean bluez_present;
-  gboolean registered;      /* GATT application registered */
-  gboolean advertising;     /* advertisement registered */
+  gboolean registered;         /* GATT application registered */
+  gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
-  char *bluez_version;      /* best guess, or NULL */
+  char *bluez_version;         /* best guess, or NULL */
 } BpState;
 
 BpState *bp_peripheral_get_state (BpPeripheral *p);

@@ -61,9 +61,10 @@ notify (const char *state)
   if (!notify_address (socket_path, &addr, &len))
     {
       notify_disabled = TRUE;
-      g_warning ("NOTIFY_SOCKET=%s is not a Unix socket path or @abstract name: "
-                 "no readiness, status or watchdog notifications",
-                 socket_path);
+      g_warning (
+        "NOTIFY_SOCKET=%s is not a Unix socket path or @abstract name: "
+        "no readiness, status or watchdog notifications",
+        socket_path);
       return;
     }
   if (notify_fd < 0)
@@ -93,8 +94,7 @@ bp_service_reloading (void)
 {
   /* MONOTONIC_USEC lets a Type=notify-reload manager (systemd 253+) match
    * this RELOADING=1 with the SIGHUP it sent; older managers ignore it. */
-  g_autofree char *state = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
-                                            g_get_monotonic_time ());
+  g_autofree char *state = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT, g_get_monotonic_time ());
   notify (state);
 }
 
@@ -212,8 +212,9 @@ bp_service_listen_fd (void)
     }
   if (!is_listening_unix_stream (LISTEN_FDS_START))
     {
-      g_warning ("socket activation: the passed fd is not a listening stream Unix socket; "
-                 "binding the control socket myself");
+      g_warning (
+        "socket activation: the passed fd is not a listening stream Unix socket; "
+        "binding the control socket myself");
       return -1;
     }
   g_info ("socket activation: using the control socket passed as fd %d", LISTEN_FDS_START);

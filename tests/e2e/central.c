@@ -23,7 +23,7 @@
 
 #define CENTRAL_ERROR (central_error_quark ())
 GQuark central_error_quark (void);
-G_DEFINE_QUARK (central-error-quark, central_error)
+G_DEFINE_QUARK (central - error - quark, central_error)
 
 typedef enum {
   CENTRAL_ERROR_FAILED,
@@ -57,13 +57,13 @@ typedef struct {
   guint timeout_ms;
 
   /* what the signal handlers watch */
-  char *watched_path;       /* a device or characteristic object */
+  char *watched_path; /* a device or characteristic object */
   gboolean watched_appeared;
-  guint value_count;        /* notifications seen on watched_path */
+  guint value_count; /* notifications seen on watched_path */
   guint value_target;
-  gint64 first_value_at;    /* monotonic µs of the first and last of them */
+  gint64 first_value_at; /* monotonic µs of the first and last of them */
   gint64 last_value_at;
-  gint64 last_object_at;    /* monotonic µs of the last object added */
+  gint64 last_object_at; /* monotonic µs of the last object added */
 } Central;
 
 static void
@@ -77,8 +77,7 @@ central_free (Central *c)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Central, central_free)
 
-static void
-verbose (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static void verbose (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 static void
 verbose (const char *format, ...)
@@ -132,8 +131,7 @@ hex_decode (const char *text, GError **error)
         {
           if (high >= 0)
             {
-              g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE,
-                           "'%s': a separator splits a byte", text);
+              g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE, "'%s': a separator splits a byte", text);
               return NULL;
             }
           continue;
@@ -141,8 +139,7 @@ hex_decode (const char *text, GError **error)
       int digit = g_ascii_xdigit_value (*p);
       if (digit < 0)
         {
-          g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE,
-                       "'%s' is not hex bytes ('%c')", text, *p);
+          g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE, "'%s' is not hex bytes ('%c')", text, *p);
           return NULL;
         }
       if (high < 0)
@@ -158,8 +155,7 @@ hex_decode (const char *text, GError **error)
     }
   if (high >= 0)
     {
-      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE,
-                   "'%s' has an odd number of hex digits", text);
+      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE, "'%s' has an odd number of hex digits", text);
       return NULL;
     }
   return g_byte_array_free_to_bytes (g_steal_pointer (&out));
@@ -179,8 +175,8 @@ uuid_normalize (const char *text, GError **error)
     {
       if (!g_ascii_isxdigit (p[i]) && !(len == 36 && p[i] == '-'))
         {
-          g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE,
-                       "'%s' is not a UUID (16-bit, 32-bit or 128-bit)", text);
+          g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE, "'%s' is not a UUID (16-bit, 32-bit or 128-bit)",
+                       text);
           return NULL;
         }
     }
@@ -191,8 +187,7 @@ uuid_normalize (const char *text, GError **error)
     return g_strdup_printf ("%s-0000-1000-8000-00805f9b34fb", lower);
   if (len == 36 && g_uuid_string_is_valid (lower))
     return g_steal_pointer (&lower);
-  g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE,
-               "'%s' is not a UUID (16-bit, 32-bit or 128-bit)", text);
+  g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE, "'%s' is not a UUID (16-bit, 32-bit or 128-bit)", text);
   return NULL;
 }
 
@@ -265,12 +260,11 @@ proxy_string (GDBusProxy *proxy, const char *name)
 /* Calls a method with the central's timeout; D-Bus errors keep their name
  * in the message ("org.bluez.Error.Failed: ...") so scenarios can match it. */
 static GVariant *
-central_call (Central *c, GDBusProxy *proxy, const char *method, GVariant *args,
-              GError **error)
+central_call (Central *c, GDBusProxy *proxy, const char *method, GVariant *args, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
-  GVariant *reply = g_dbus_proxy_call_sync (proxy, method, args, G_DBUS_CALL_FLAGS_NONE,
-                                            (int) c->timeout_ms, NULL, &local_error);
+  GVariant *reply = g_dbus_proxy_call_sync (proxy, method, args, G_DBUS_CALL_FLAGS_NONE, (int) c->timeout_ms, NULL,
+                                            &local_error);
 
   if (reply != NULL)
     return reply;
@@ -278,27 +272,21 @@ central_call (Central *c, GDBusProxy *proxy, const char *method, GVariant *args,
   if (remote != NULL)
     g_dbus_error_strip_remote_error (local_error);
   g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_FAILED, "%s.%s on %s: %s%s%s",
-               g_dbus_proxy_get_interface_name (proxy), method,
-               g_dbus_proxy_get_object_path (proxy),
-               remote != NULL ? remote : "", remote != NULL ? ": " : "",
-               local_error->message);
+               g_dbus_proxy_get_interface_name (proxy), method, g_dbus_proxy_get_object_path (proxy),
+               remote != NULL ? remote : "", remote != NULL ? ": " : "", local_error->message);
   return NULL;
 }
 
 static gboolean
-central_set_property (Central *c, GDBusProxy *proxy, const char *name, GVariant *value,
-                      GError **error)
+central_set_property (Central *c, GDBusProxy *proxy, const char *name, GVariant *value, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GVariant) reply = NULL;
 
   reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (proxy), BLUEZ_NAME,
-                                       g_dbus_proxy_get_object_path (proxy),
-                                       "org.freedesktop.DBus.Properties", "Set",
-                                       g_variant_new ("(ssv)", g_dbus_proxy_get_interface_name (proxy),
-                                                      name, value),
-                                       NULL, G_DBUS_CALL_FLAGS_NONE, (int) c->timeout_ms,
-                                       NULL, &local_error);
+                                       g_dbus_proxy_get_object_path (proxy), "org.freedesktop.DBus.Properties", "Set",
+                                       g_variant_new ("(ssv)", g_dbus_proxy_get_interface_name (proxy), name, value),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, (int) c->timeout_ms, NULL, &local_error);
   if (reply == NULL)
     {
       g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_FAILED, "setting %s.%s: %s",
@@ -324,9 +312,8 @@ central_get_bool (Central *c, const char *path, const char *iface, const char *n
   if (proxy == NULL)
     return FALSE;
   reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (proxy), BLUEZ_NAME, path,
-                                       "org.freedesktop.DBus.Properties", "Get",
-                                       g_variant_new ("(ss)", iface, name), G_VARIANT_TYPE ("(v)"),
-                                       G_DBUS_CALL_FLAGS_NONE, (int) c->timeout_ms, NULL, NULL);
+                                       "org.freedesktop.DBus.Properties", "Get", g_variant_new ("(ss)", iface, name),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, (int) c->timeout_ms, NULL, NULL);
   if (reply == NULL)
     return FALSE;
   g_variant_get (reply, "(v)", &value);
@@ -353,8 +340,7 @@ wake_up (gpointer data)
 /* Runs the main loop until check() holds or timeout_ms pass. A periodic
  * source wakes the loop so the deadline is honoured without any event. */
 static gboolean
-central_wait (Central *c, CentralCheck check, gconstpointer data, guint timeout_ms,
-              const char *what, GError **error)
+central_wait (Central *c, CentralCheck check, gconstpointer data, guint timeout_ms, const char *what, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   guint ticker = g_timeout_add (50, wake_up, NULL);
@@ -364,8 +350,8 @@ central_wait (Central *c, CentralCheck check, gconstpointer data, guint timeout_
     {
       if (g_get_monotonic_time () >= deadline)
         {
-          g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT,
-                       "timed out after %u ms waiting for %s", timeout_ms, what);
+          g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT, "timed out after %u ms waiting for %s", timeout_ms,
+                       what);
           ok = FALSE;
           break;
         }
@@ -403,9 +389,8 @@ on_object_added (GDBusObjectManager *manager, GDBusObject *object, gpointer user
 /* One PropertiesChanged signal carrying Value = one notification or
  * indication (bluetoothd flushes each one as its own signal). */
 static void
-on_properties_changed (GDBusObjectManagerClient *manager, GDBusObjectProxy *object,
-                       GDBusProxy *proxy, GVariant *changed, const char *const *invalidated,
-                       gpointer user_data)
+on_properties_changed (GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDBusProxy *proxy,
+                       GVariant *changed, const char *const *invalidated, gpointer user_data)
 {
   Central *c = user_data;
   g_autoptr (GVariant) value = NULL;
@@ -441,8 +426,7 @@ central_new (GError **error)
   c->adapter_path = g_strdup_printf ("/org/bluez/%s", opt_adapter != NULL ? opt_adapter : "hci1");
   c->manager = g_dbus_object_manager_client_new_for_bus_sync (G_BUS_TYPE_SYSTEM,
                                                               G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
-                                                              BLUEZ_NAME, "/", NULL, NULL, NULL,
-                                                              NULL, error);
+                                                              BLUEZ_NAME, "/", NULL, NULL, NULL, NULL, error);
   if (c->manager == NULL)
     {
       g_prefix_error (error, "connecting to bluetoothd: ");
@@ -560,7 +544,8 @@ central_forget_device (Central *c, const char *path, GError **error)
     {
       g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_FAILED,
                    "%s is connected to %s: a scan cannot tell fresh advertising from cached data "
-                   "(disconnect first)", path, c->adapter_path);
+                   "(disconnect first)",
+                   path, c->adapter_path);
       return FALSE;
     }
   verbose ("removing cached %s", path);
@@ -591,8 +576,8 @@ check_discovering (Central *c, gconstpointer data)
 /* Discovers until the device object of ADDRESS exists (fresh when
  * forget_first), then keeps scanning settle_ms to collect late updates. */
 static gboolean
-central_find_device (Central *c, const char *address, gboolean forget_first, guint wait_ms,
-                     guint settle_ms, GError **error)
+central_find_device (Central *c, const char *address, gboolean forget_first, guint wait_ms, guint settle_ms,
+                     GError **error)
 {
   g_autofree char *path = central_device_path (c, address);
   g_autofree char *what = g_strdup_printf ("advertising from %s", address);
@@ -629,8 +614,7 @@ central_find_device (Central *c, const char *address, gboolean forget_first, gui
           verbose ("discovering: %s written", discovery_ready_file);
         }
       if (central_wait (c, check_watched_appeared, NULL,
-                        (guint) (opt_restart_ms > 0 ? MIN (left_ms, opt_restart_ms) : left_ms),
-                        what, &wait_error))
+                        (guint) (opt_restart_ms > 0 ? MIN (left_ms, opt_restart_ms) : left_ms), what, &wait_error))
         {
           g_printerr ("central: %s seen after %u discovery run(s), %.1f s\n", address, scans,
                       (double) (wait_ms - (deadline - g_get_monotonic_time ()) / 1000) / 1000);
@@ -641,8 +625,8 @@ central_find_device (Central *c, const char *address, gboolean forget_first, gui
       central_stop_discovery (c);
       central_pump (100);
     }
-  g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT,
-               "timed out after %u ms waiting for %s (%u scans)", wait_ms, what, scans);
+  g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT, "timed out after %u ms waiting for %s (%u scans)", wait_ms,
+               what, scans);
   return FALSE;
 }
 
@@ -662,10 +646,29 @@ static void
 print_device (GDBusProxy *device)
 {
   static const char *const order[] = {
-    "Address", "AddressType", "Name", "Alias", "Appearance", "Icon", "Class", "UUIDs",
-    "ManufacturerData", "ServiceData", "AdvertisingFlags", "AdvertisingData", "TxPower",
-    "RSSI", "Connected", "ServicesResolved", "Paired", "Bonded", "Trusted", "Blocked",
-    "LegacyPairing", "Modalias", "WakeAllowed",
+    "Address",
+    "AddressType",
+    "Name",
+    "Alias",
+    "Appearance",
+    "Icon",
+    "Class",
+    "UUIDs",
+    "ManufacturerData",
+    "ServiceData",
+    "AdvertisingFlags",
+    "AdvertisingData",
+    "TxPower",
+    "RSSI",
+    "Connected",
+    "ServicesResolved",
+    "Paired",
+    "Bonded",
+    "Trusted",
+    "Blocked",
+    "LegacyPairing",
+    "Modalias",
+    "WakeAllowed",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (order); i++)
@@ -811,8 +814,7 @@ central_connect (Central *c, const char *address, GError **error)
     return NULL;
   if (check_services_resolved (c, path) && central_device_connected (c, path))
     return g_steal_pointer (&path);
-  if (!check_object_exists (c, path) &&
-      !central_find_device (c, address, FALSE, c->timeout_ms, 0, error))
+  if (!check_object_exists (c, path) && !central_find_device (c, address, FALSE, c->timeout_ms, 0, error))
     {
       g_prefix_error (error, "no device object for %s: ", address);
       return NULL;
@@ -842,8 +844,7 @@ central_connect (Central *c, const char *address, GError **error)
         }
       g_clear_error (&last_error);
       verbose ("connected, waiting for ServicesResolved");
-      if (central_wait (c, check_services_resolved, path, c->timeout_ms,
-                        "the services to be resolved", &last_error))
+      if (central_wait (c, check_services_resolved, path, c->timeout_ms, "the services to be resolved", &last_error))
         {
           verbose ("services resolved");
           central_settle_objects (c);
@@ -968,24 +969,24 @@ central_find_characteristic (Central *c, const char *device_path, const char *sp
       for (guint j = 0; j < chars->len; j++)
         {
           GDBusProxy *chr = chars->pdata[j];
-          gboolean match = value_handle != 0
-                             ? handle_from_path (g_dbus_proxy_get_object_path (chr)) + 1 == value_handle
-                             : uuid_matches (chr, char_uuid);
+          gboolean match = value_handle != 0 ?
+                             handle_from_path (g_dbus_proxy_get_object_path (chr)) + 1 == value_handle :
+                             uuid_matches (chr, char_uuid);
           if (match)
             g_ptr_array_add (found, g_object_ref (chr));
         }
     }
   if (found->len == 0)
     {
-      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_NOT_FOUND,
-                   "no characteristic %s on %s (%u services)", spec, device_path, services->len);
+      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_NOT_FOUND, "no characteristic %s on %s (%u services)", spec,
+                   device_path, services->len);
       return NULL;
     }
   if (found->len > 1)
     {
       g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_USAGE,
-                   "%u characteristics match %s on %s: use SERVICE_UUID/CHAR_UUID or @HANDLE",
-                   found->len, spec, device_path);
+                   "%u characteristics match %s on %s: use SERVICE_UUID/CHAR_UUID or @HANDLE", found->len, spec,
+                   device_path);
       return NULL;
     }
   return g_object_ref (found->pdata[0]);
@@ -994,8 +995,7 @@ central_find_characteristic (Central *c, const char *device_path, const char *sp
 /* central_find_characteristic(), given up to 5 s for the object to appear
  * (see central_settle_objects()). */
 static GDBusProxy *
-central_find_characteristic_wait (Central *c, const char *device_path, const char *spec,
-                                  GError **error)
+central_find_characteristic_wait (Central *c, const char *device_path, const char *spec, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
@@ -1006,8 +1006,7 @@ central_find_characteristic_wait (Central *c, const char *device_path, const cha
 
       if (found != NULL)
         return found;
-      if (!g_error_matches (local_error, CENTRAL_ERROR, CENTRAL_ERROR_NOT_FOUND) ||
-          g_get_monotonic_time () >= deadline)
+      if (!g_error_matches (local_error, CENTRAL_ERROR, CENTRAL_ERROR_NOT_FOUND) || g_get_monotonic_time () >= deadline)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;
@@ -1057,8 +1056,7 @@ central_read (Central *c, GDBusProxy *attribute, guint offset, GError **error)
 }
 
 static gboolean
-central_write (Central *c, GDBusProxy *attribute, GBytes *bytes, guint offset,
-               const char *type, GError **error)
+central_write (Central *c, GDBusProxy *attribute, GBytes *bytes, guint offset, const char *type, GError **error)
 {
   GVariantBuilder options;
   g_autoptr (GVariant) reply = NULL;
@@ -1453,8 +1451,8 @@ cmd_listen (Central *c, char **args, GError **error)
     return FALSE;
   if (!ok)
     {
-      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT, "received %u of %u notifications: %s",
-                   c->value_count, c->value_target, wait_error->message);
+      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_TIMEOUT, "received %u of %u notifications: %s", c->value_count,
+                   c->value_target, wait_error->message);
       return FALSE;
     }
   return finish_connection (c, args[0], error);
@@ -1536,18 +1534,21 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-  { "scan", 0, 1, "scan [ADDR]             fresh advertising data of ADDR (or all devices seen in --duration)", cmd_scan },
+  { "scan", 0, 1, "scan [ADDR]             fresh advertising data of ADDR (or all devices seen in --duration)",
+    cmd_scan },
   { "absent", 1, 1, "absent ADDR             succeed if ADDR is not seen advertising for --duration", cmd_absent },
   { "info", 1, 1, "info ADDR               bluetoothd's cached properties of ADDR", cmd_info },
   { "connect", 1, 1, "connect ADDR            connect and wait until services are resolved", cmd_connect },
   { "disconnect", 1, 1, "disconnect ADDR         disconnect", cmd_disconnect },
   { "wait-disconnect", 1, 1, "wait-disconnect ADDR    wait until the link drops", cmd_wait_disconnect },
   { "remove", 1, 1, "remove ADDR             disconnect and forget the device", cmd_remove },
-  { "discover", 1, 1, "discover ADDR           print services, characteristics (flags, value), descriptors", cmd_discover },
+  { "discover", 1, 1, "discover ADDR           print services, characteristics (flags, value), descriptors",
+    cmd_discover },
   { "read", 2, 3, "read ADDR CHAR [DESC]   print the value as hex (--offset N)", cmd_read },
   { "write", 3, 4, "write ADDR CHAR [DESC] HEX  write (--offset N, --type request|command|reliable)", cmd_write },
   { "listen", 3, 3, "listen ADDR CHAR N      subscribe, print N notifications as hex, one per line", cmd_listen },
-  { "write-each", 3, 10000, "write-each ADDR CHAR HEX...  one write per value, in order, over one connection", cmd_write_each },
+  { "write-each", 3, 10000, "write-each ADDR CHAR HEX...  one write per value, in order, over one connection",
+    cmd_write_each },
   { "reads", 3, 3, "reads ADDR CHAR N       N reads in a row: value=HEX or error=NAME: message per line", cmd_reads },
 };
 
@@ -1575,17 +1576,23 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "adapter", 'a', 0, G_OPTION_ARG_STRING, &opt_adapter, "Adapter to use (default hci1)", "hciN" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &opt_timeout_s, "Bound for each wait and call (default 20)", "SECS" },
-    { "settle", 0, 0, G_OPTION_ARG_INT, &opt_settle_ms, "scan: keep scanning after the device appears (default 1000)", "MS" },
-    { "duration", 'd', 0, G_OPTION_ARG_INT, &opt_duration_s, "scan without ADDR, absent: how long (default 5)", "SECS" },
+    { "settle", 0, 0, G_OPTION_ARG_INT, &opt_settle_ms, "scan: keep scanning after the device appears (default 1000)",
+      "MS" },
+    { "duration", 'd', 0, G_OPTION_ARG_INT, &opt_duration_s, "scan without ADDR, absent: how long (default 5)",
+      "SECS" },
     { "offset", 'o', 0, G_OPTION_ARG_INT, &opt_offset, "read/write: offset option", "N" },
     { "type", 0, 0, G_OPTION_ARG_STRING, &opt_write_type, "write: type option (request, command, reliable)", "TYPE" },
-    { "times", 0, 0, G_OPTION_ARG_FILENAME, &opt_times_file, "listen: write each value's arrival (real time, seconds) and hex to FILE", "FILE" },
-    { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ready_file, "listen: create FILE once subscribed; scan: once discovering", "FILE" },
-    { "restart-ms", 0, 0, G_OPTION_ARG_INT, &opt_restart_ms, "scan: restart discovery this often until the device shows (default 1000, 0: never)", "MS" },
+    { "times", 0, 0, G_OPTION_ARG_FILENAME, &opt_times_file,
+      "listen: write each value's arrival (real time, seconds) and hex to FILE", "FILE" },
+    { "ready-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ready_file,
+      "listen: create FILE once subscribed; scan: once discovering", "FILE" },
+    { "restart-ms", 0, 0, G_OPTION_ARG_INT, &opt_restart_ms,
+      "scan: restart discovery this often until the device shows (default 1000, 0: never)", "MS" },
     { "trust", 0, 0, G_OPTION_ARG_NONE, &opt_trust, "scan: mark the device found Trusted (kept, never expires)", NULL },
     { "disconnect", 0, 0, G_OPTION_ARG_NONE, &opt_disconnect, "Disconnect when done", NULL },
     { "no-read", 0, 0, G_OPTION_ARG_NONE, &opt_no_read, "discover: do not read values", NULL },
-    { "stats", 0, 0, G_OPTION_ARG_NONE, &opt_stats, "listen, write-each: timing on stderr (values, seconds, per_s)", NULL },
+    { "stats", 0, 0, G_OPTION_ARG_NONE, &opt_stats, "listen, write-each: timing on stderr (values, seconds, per_s)",
+      NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Say what happens on stderr (also CENTRAL_VERBOSE=1)", NULL },
     { NULL },
   };
@@ -1609,14 +1616,14 @@ main (int argc, char **argv)
       g_printerr ("%s", help);
       return 2;
     }
-  if (opt_timeout_s <= 0 || opt_timeout_s > 3600 || opt_duration_s <= 0 || opt_duration_s > 3600 ||
-      opt_settle_ms < 0 || opt_settle_ms > 60000 || opt_offset < 0 || opt_offset > 0xffff ||
-      opt_restart_ms < 0 || opt_restart_ms > 3600000)
+  if (opt_timeout_s <= 0 || opt_timeout_s > 3600 || opt_duration_s <= 0 || opt_duration_s > 3600 || opt_settle_ms < 0 ||
+      opt_settle_ms > 60000 || opt_offset < 0 || opt_offset > 0xffff || opt_restart_ms < 0 || opt_restart_ms > 3600000)
     {
       g_printerr ("central: --timeout, --duration, --settle, --offset or --restart-ms out of range\n");
       return 2;
     }
-  if (opt_write_type != NULL && !g_strv_contains ((const char *const[]){ "request", "command", "reliable", NULL }, opt_write_type))
+  if (opt_write_type != NULL &&
+      !g_strv_contains ((const char *const[]) { "request", "command", "reliable", NULL }, opt_write_type))
     {
       g_printerr ("central: --type must be request, command or reliable\n");
       return 2;
@@ -1631,8 +1638,8 @@ main (int argc, char **argv)
   guint nargs = (guint) argc - 2;
   if (command == NULL || nargs < command->min_args || nargs > command->max_args)
     {
-      g_printerr ("central: %s '%s'\n%s\n", command == NULL ? "unknown command" : "wrong arguments for",
-                  argv[1], summary);
+      g_printerr ("central: %s '%s'\n%s\n", command == NULL ? "unknown command" : "wrong arguments for", argv[1],
+                  summary);
       return 2;
     }
 

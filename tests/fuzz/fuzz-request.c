@@ -66,8 +66,7 @@ check_error_reply (const GError *error)
 /* data as the daemon sends a value (get, take) and as an "event write", read
  * back as the client library reads them. */
 static void
-check_value_travels (const guint8 *data, gsize len, const char *characteristic,
-                     const char *address)
+check_value_travels (const guint8 *data, gsize len, const char *characteristic, const char *address)
 {
   g_autoptr (GString) out = g_string_new ("ok ");
   g_autofree char *line = NULL;

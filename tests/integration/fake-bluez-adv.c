@@ -110,11 +110,20 @@ advertisement_check (FakeBluez *fb, GVariant *props, gboolean *includes_appearan
     const char *name;
     const char *type;
   } types[] = {
-    { "Type", "s" },           { "ServiceUUIDs", "as" },      { "SolicitUUIDs", "as" },
-    { "ManufacturerData", "a{qv}" }, { "ServiceData", "a{sv}" }, { "Includes", "as" },
-    { "LocalName", "s" },      { "Appearance", "q" },         { "Duration", "q" },
-    { "Timeout", "q" },        { "Data", "a{yv}" },           { "Discoverable", "b" },
-    { "DiscoverableTimeout", "q" }, { "SecondaryChannel", "s" },
+    { "Type", "s" },
+    { "ServiceUUIDs", "as" },
+    { "SolicitUUIDs", "as" },
+    { "ManufacturerData", "a{qv}" },
+    { "ServiceData", "a{sv}" },
+    { "Includes", "as" },
+    { "LocalName", "s" },
+    { "Appearance", "q" },
+    { "Duration", "q" },
+    { "Timeout", "q" },
+    { "Data", "a{yv}" },
+    { "Discoverable", "b" },
+    { "DiscoverableTimeout", "q" },
+    { "SecondaryChannel", "s" },
   };
   const char *type = "broadcast";
   g_autofree const char **includes = NULL;
@@ -371,8 +380,8 @@ adv_properties_cb (GObject *source, GAsyncResult *res, gpointer data)
   if (reply == NULL)
     {
       g_message ("RegisterAdvertisement %s%s: GetAll failed: %s", adv->sender, adv->path, error->message);
-      fake_registration_fail (g_steal_pointer (&p->invocation), &adv->state, &adv->error_name, &adv->error_message, ERROR_FAILED,
-                         "Failed to parse advertisement.");
+      fake_registration_fail (g_steal_pointer (&p->invocation), &adv->state, &adv->error_name, &adv->error_message,
+                              ERROR_FAILED, "Failed to parse advertisement.");
       fake_pending_registration_free (p);
       return;
     }
@@ -382,8 +391,8 @@ adv_properties_cb (GObject *source, GAsyncResult *res, gpointer data)
   if (why != NULL)
     {
       g_message ("RegisterAdvertisement %s%s refused: %s", adv->sender, adv->path, why);
-      fake_registration_fail (g_steal_pointer (&p->invocation), &adv->state, &adv->error_name, &adv->error_message, ERROR_FAILED,
-                         "Failed to parse advertisement.");
+      fake_registration_fail (g_steal_pointer (&p->invocation), &adv->state, &adv->error_name, &adv->error_message,
+                              ERROR_FAILED, "Failed to parse advertisement.");
       fake_pending_registration_free (p);
       return;
     }
@@ -394,13 +403,13 @@ adv_properties_cb (GObject *source, GAsyncResult *res, gpointer data)
       g_message ("RegisterAdvertisement %s%s refused: advertising data of %" G_GSIZE_FORMAT
                  " bytes, room for %" G_GSIZE_FORMAT,
                  adv->sender, adv->path, adv->adv_data_len, adv_max);
-      fake_registration_fail (g_steal_pointer (&p->invocation), &adv->state, &adv->error_name, &adv->error_message, ERROR_FAILED,
-                         "Failed to register advertisement");
+      fake_registration_fail (g_steal_pointer (&p->invocation), &adv->state, &adv->error_name, &adv->error_message,
+                              ERROR_FAILED, "Failed to register advertisement");
       fake_pending_registration_free (p);
       return;
     }
-  g_debug ("RegisterAdvertisement %s%s: %s, %" G_GSIZE_FORMAT " + %" G_GSIZE_FORMAT " bytes", adv->sender,
-           adv->path, adv->type, adv->adv_data_len, adv->scan_rsp_len);
+  g_debug ("RegisterAdvertisement %s%s: %s, %" G_GSIZE_FORMAT " + %" G_GSIZE_FORMAT " bytes", adv->sender, adv->path,
+           adv->type, adv->adv_data_len, adv->scan_rsp_len);
   adv->state = FAKE_REGISTRATION_ACTIVE;
   adv->broadcasting = TRUE;
   advertisement_arm_timeout (fb, adv);
@@ -424,7 +433,7 @@ find_live_advertisement (FakeBluez *fb, const char *sender, const char *path)
 
 void
 fake_bluez_advertisement_properties_changed (FakeBluez *fb, const char *sender, const char *path, GVariant *changed,
-                                  const char *const *invalidated)
+                                             const char *const *invalidated)
 {
   FakeAdvertisement *adv = find_live_advertisement (fb, sender, path);
   GVariantDict dict;
@@ -454,7 +463,7 @@ fake_bluez_advertisement_properties_changed (FakeBluez *fb, const char *sender, 
 
 void
 fake_bluez_handle_register_advertisement (FakeBluez *fb, const char *sender, GVariant *params,
-                               GDBusMethodInvocation *invocation)
+                                          GDBusMethodInvocation *invocation)
 {
   const char *path;
   FakeAdvertisement *adv;
@@ -471,14 +480,14 @@ fake_bluez_handle_register_advertisement (FakeBluez *fb, const char *sender, GVa
     {
       g_ptr_array_add (fb->advertisements, adv);
       fake_registration_fail (invocation, &adv->state, &adv->error_name, &adv->error_message,
-                         "org.bluez.Error.AlreadyExists", "Already Exists");
+                              "org.bluez.Error.AlreadyExists", "Already Exists");
       return;
     }
   if (fake_bluez_count_live_advertisements (fb) >= SUPPORTED_INSTANCES)
     {
       g_ptr_array_add (fb->advertisements, adv);
       fake_registration_fail (invocation, &adv->state, &adv->error_name, &adv->error_message,
-                         "org.bluez.Error.NotPermitted", "Maximum advertisements reached");
+                              "org.bluez.Error.NotPermitted", "Maximum advertisements reached");
       return;
     }
   g_ptr_array_add (fb->advertisements, adv);
@@ -504,7 +513,7 @@ fake_advertisement_end (FakeBluez *fb, FakeAdvertisement *adv, FakeRegistrationS
 
 void
 fake_bluez_handle_unregister_advertisement (FakeBluez *fb, const char *sender, GVariant *params,
-                                 GDBusMethodInvocation *invocation)
+                                            GDBusMethodInvocation *invocation)
 {
   const char *path;
   FakeAdvertisement *adv;

@@ -223,8 +223,8 @@ request_new_failed (const char *method, const char *path, GError *error)
 }
 
 static FakeRequest *
-call_begin (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
-            GVariant *params, const GVariantType *reply_type, int timeout_ms)
+call_begin (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method, GVariant *params,
+            const GVariantType *reply_type, int timeout_ms)
 {
   FakeRequest *req;
 
@@ -367,8 +367,8 @@ fake_bluez_read_long (FakeBluez *fb, const char *path, const char *device_path, 
 }
 
 gboolean
-fake_bluez_write_value (FakeBluez *fb, const char *path, const char *device_path, guint16 offset,
-                        const void *data, gsize len, GError **error)
+fake_bluez_write_value (FakeBluez *fb, const char *path, const char *device_path, guint16 offset, const void *data,
+                        gsize len, GError **error)
 {
   gboolean is_desc = FALSE;
   FakeApplication *app = application_owning (fb, path, &is_desc);
@@ -390,8 +390,8 @@ fake_bluez_write_value (FakeBluez *fb, const char *path, const char *device_path
       fake_bluez_send_no_reply (fb, app->sender, path, IFACE_CHRC, "WriteValue", params);
       return TRUE;
     }
-  reply = call_and_wait (fb, app->sender, path, is_desc ? IFACE_DESC : IFACE_CHRC, "WriteValue", params,
-                         NULL, FAKE_BLUEZ_CALL_TIMEOUT_MS, error);
+  reply = call_and_wait (fb, app->sender, path, is_desc ? IFACE_DESC : IFACE_CHRC, "WriteValue", params, NULL,
+                         FAKE_BLUEZ_CALL_TIMEOUT_MS, error);
   return reply != NULL;
 }
 
@@ -459,6 +459,7 @@ guint8
 fake_error_to_att (const GError *error, gboolean is_write)
 {
   g_autofree char *name = NULL;
+  /* clang-format off */
   static const struct {
     const char *name;
     guint8 att;
@@ -469,6 +470,7 @@ fake_error_to_att (const GError *error, gboolean is_write)
     { "org.bluez.Error.InvalidOffset", 0x07 },
     { "org.bluez.Error.InProgress", 0xfe },
   };
+  /* clang-format on */
 
   if (error == NULL)
     return 0;
@@ -496,17 +498,43 @@ fake_error_to_att (const GError *error, gboolean is_write)
 /* --- GattManager1 --------------------------------------------------------- */
 
 static const char *const chrc_flag_names[] = {
-  "broadcast", "read", "write-without-response", "write", "notify", "indicate",
-  "authenticated-signed-writes", "extended-properties", "reliable-write", "writable-auxiliaries",
-  "encrypt-read", "encrypt-write", "encrypt-notify", "encrypt-indicate",
-  "encrypt-authenticated-read", "encrypt-authenticated-write", "encrypt-authenticated-notify",
-  "encrypt-authenticated-indicate", "secure-read", "secure-write", "secure-notify", "secure-indicate",
-  "authorize", NULL,
+  "broadcast",
+  "read",
+  "write-without-response",
+  "write",
+  "notify",
+  "indicate",
+  "authenticated-signed-writes",
+  "extended-properties",
+  "reliable-write",
+  "writable-auxiliaries",
+  "encrypt-read",
+  "encrypt-write",
+  "encrypt-notify",
+  "encrypt-indicate",
+  "encrypt-authenticated-read",
+  "encrypt-authenticated-write",
+  "encrypt-authenticated-notify",
+  "encrypt-authenticated-indicate",
+  "secure-read",
+  "secure-write",
+  "secure-notify",
+  "secure-indicate",
+  "authorize",
+  NULL,
 };
 
 static const char *const desc_flag_names[] = {
-  "read", "write", "encrypt-read", "encrypt-write", "encrypt-authenticated-read",
-  "encrypt-authenticated-write", "secure-read", "secure-write", "authorize", NULL,
+  "read",
+  "write",
+  "encrypt-read",
+  "encrypt-write",
+  "encrypt-authenticated-read",
+  "encrypt-authenticated-write",
+  "secure-read",
+  "secure-write",
+  "authorize",
+  NULL,
 };
 
 /* Flags as bluetoothd parses them: an array of known names, at least one. */
@@ -749,8 +777,8 @@ app_objects_cb (GObject *source, GAsyncResult *res, gpointer data)
   if (reply == NULL)
     {
       g_debug ("RegisterApplication %s%s: GetManagedObjects failed: %s", app->sender, app->path, error->message);
-      fake_registration_fail (g_steal_pointer (&p->invocation), &app->state, &app->error_name, &app->error_message, ERROR_FAILED,
-                         "No object received");
+      fake_registration_fail (g_steal_pointer (&p->invocation), &app->state, &app->error_name, &app->error_message,
+                              ERROR_FAILED, "No object received");
       fake_pending_registration_free (p);
       return;
     }
@@ -759,12 +787,13 @@ app_objects_cb (GObject *source, GAsyncResult *res, gpointer data)
   if (failure != NULL)
     {
       g_message ("RegisterApplication %s%s refused: %s (%s)", app->sender, app->path, failure, why);
-      fake_registration_fail (g_steal_pointer (&p->invocation), &app->state, &app->error_name, &app->error_message, ERROR_FAILED, failure);
+      fake_registration_fail (g_steal_pointer (&p->invocation), &app->state, &app->error_name, &app->error_message,
+                              ERROR_FAILED, failure);
     }
   else
     {
-      g_debug ("RegisterApplication %s%s: %u services, %u characteristics, %u descriptors", app->sender,
-               app->path, app->services->len, app->characteristics->len, app->descriptors->len);
+      g_debug ("RegisterApplication %s%s: %u services, %u characteristics, %u descriptors", app->sender, app->path,
+               app->services->len, app->characteristics->len, app->descriptors->len);
       app->state = FAKE_REGISTRATION_ACTIVE;
       g_dbus_method_invocation_return_value (g_steal_pointer (&p->invocation), NULL);
     }
@@ -785,7 +814,8 @@ find_live_application (FakeBluez *fb, const char *sender, const char *path)
 }
 
 void
-fake_bluez_handle_register_application (FakeBluez *fb, const char *sender, GVariant *params, GDBusMethodInvocation *invocation)
+fake_bluez_handle_register_application (FakeBluez *fb, const char *sender, GVariant *params,
+                                        GDBusMethodInvocation *invocation)
 {
   const char *path;
   FakeApplication *app;
@@ -806,7 +836,7 @@ fake_bluez_handle_register_application (FakeBluez *fb, const char *sender, GVari
     {
       g_ptr_array_add (fb->applications, app);
       fake_registration_fail (invocation, &app->state, &app->error_name, &app->error_message,
-                         "org.bluez.Error.AlreadyExists", "Already Exists");
+                              "org.bluez.Error.AlreadyExists", "Already Exists");
       return;
     }
   g_ptr_array_add (fb->applications, app);
@@ -824,7 +854,8 @@ fake_bluez_handle_register_application (FakeBluez *fb, const char *sender, GVari
 }
 
 void
-fake_bluez_handle_unregister_application (FakeBluez *fb, const char *sender, GVariant *params, GDBusMethodInvocation *invocation)
+fake_bluez_handle_unregister_application (FakeBluez *fb, const char *sender, GVariant *params,
+                                          GDBusMethodInvocation *invocation)
 {
   const char *path;
   FakeApplication *app;

@@ -74,8 +74,8 @@ run_command (App *app, char **argv, int argc)
     {
       FakeApplication *a = fake_bluez_get_active_application (fb);
       FakeAdvertisement *adv = fake_bluez_get_active_advertisement (fb);
-      return g_strdup_printf ("ok application=%s advertisement=%s signals=%" G_GUINT64_FORMAT,
-                              a ? "active" : "none", adv ? "active" : "none", fake_bluez_get_n_signals (fb));
+      return g_strdup_printf ("ok application=%s advertisement=%s signals=%" G_GUINT64_FORMAT, a ? "active" : "none",
+                              adv ? "active" : "none", fake_bluez_get_n_signals (fb));
     }
   if (g_str_equal (cmd, "count"))
     return g_strdup_printf ("ok %" G_GUINT64_FORMAT, fake_bluez_get_n_signals (fb));

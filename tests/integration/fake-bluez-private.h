@@ -53,7 +53,7 @@ struct _FakeBluez {
   GDBusNodeInfo *adv_manager_info;
 
   GDBusConnection *conn;
-  GCancellable *cancellable; /* replaced at each start */
+  GCancellable *cancellable;     /* replaced at each start */
   GArray *root_registrations;    /* of guint: "/" and "/org/bluez" */
   GArray *adapter_registrations; /* of guint, empty when the adapter is gone */
 
@@ -105,8 +105,8 @@ gboolean fake_uuid_equal (const char *uuid128, const char *text);
 /* Emits PropertiesChanged(iface, changed, []) on path; sinks changed. */
 void fake_bluez_emit_properties_changed (FakeBluez *fb, const char *path, const char *iface, GVariant *changed);
 /* A method call with no reply expected; sinks body (may be NULL). */
-void fake_bluez_send_no_reply (FakeBluez *fb, const char *dest, const char *path, const char *iface,
-                               const char *method, GVariant *body);
+void fake_bluez_send_no_reply (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
+                               GVariant *body);
 /* Follows a registrant's PropertiesChanged signals and its leaving. */
 void fake_bluez_ensure_watch (FakeBluez *fb, const char *sender);
 /* The a{sv} of one interface of one object (floating). */

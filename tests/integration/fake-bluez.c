@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+/* clang-format off */
 static const char introspection_xml[] =
   "<node>"
   " <interface name='org.freedesktop.DBus.ObjectManager'>"
@@ -85,6 +86,7 @@ static const char adv_manager_experimental_xml[] =
   "  <property name='SupportedFeatures' type='as' access='read'/>"
   "  <property name='SupportedCapabilities' type='a{sv}' access='read'/>"
   "</interface></node>";
+/* clang-format on */
 
 /* --- waiting -------------------------------------------------------------- */
 
@@ -504,9 +506,9 @@ fake_bluez_ensure_watch (FakeBluez *fb, const char *sender)
   w = g_new0 (FakeWatch, 1);
   w->fb = fb;
   w->sender = g_strdup (sender);
-  w->signal_subscription = g_dbus_connection_signal_subscribe (fb->conn, sender, IFACE_PROPS, "PropertiesChanged",
-                                                               NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                                               properties_changed_cb, w, NULL);
+  w->signal_subscription = g_dbus_connection_signal_subscribe (fb->conn, sender, IFACE_PROPS, "PropertiesChanged", NULL,
+                                                               NULL, G_DBUS_SIGNAL_FLAGS_NONE, properties_changed_cb, w,
+                                                               NULL);
   w->name_watch = g_bus_watch_name_on_connection (fb->conn, sender, G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
                                                   name_vanished_cb, w, NULL);
   g_hash_table_insert (fb->watches, w->sender, w);
@@ -514,7 +516,7 @@ fake_bluez_ensure_watch (FakeBluez *fb, const char *sender)
 
 void
 fake_bluez_send_no_reply (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
-               GVariant *body)
+                          GVariant *body)
 {
   g_autoptr (GDBusMessage) msg = NULL;
   g_autoptr (GError) error = NULL;
@@ -545,7 +547,7 @@ fake_pending_registration_free (PendingRegistration *p)
 /* Records the refusal and answers it; consumes the invocation. */
 void
 fake_registration_fail (GDBusMethodInvocation *invocation, FakeRegistrationState *state, char **error_name,
-                   char **error_message, const char *name, const char *message)
+                        char **error_message, const char *name, const char *message)
 {
   *state = FAKE_REGISTRATION_FAILED;
   g_free (*error_name);
@@ -662,7 +664,8 @@ method_call_cb (GDBusConnection *conn, const char *sender, const char *path, con
               g_variant_builder_add (&b, "{o@a{sa{sv}}}", d->path, object_interfaces (fb, d->path, device_ifaces));
             }
         }
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(@a{oa{sa{sv}}})", g_variant_builder_end (&b)));
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(@a{oa{sa{sv}}})", g_variant_builder_end (&b)));
     }
   else if (g_strcmp0 (iface, IFACE_GATT_MANAGER) == 0 && g_strcmp0 (method, "RegisterApplication") == 0)
     fake_bluez_handle_register_application (fb, sender, params, invocation);
@@ -730,8 +733,7 @@ set_property_cb (GDBusConnection *conn, const char *sender, const char *path, co
 
 static const GDBusInterfaceVTable vtable = { method_call_cb, get_property_cb, set_property_cb, { 0 } };
 
-static void
-export (FakeBluez *fb, GArray *ids, const char *path, const char *iface)
+static void export(FakeBluez *fb, GArray *ids, const char *path, const char *iface)
 {
   g_autoptr (GError) error = NULL;
   GDBusInterfaceInfo *info;
@@ -758,7 +760,7 @@ static void
 adapter_export (FakeBluez *fb)
 {
   for (guint i = 0; adapter_ifaces[i] != NULL; i++)
-    export (fb, fb->adapter_registrations, FAKE_BLUEZ_ADAPTER_PATH, adapter_ifaces[i]);
+    export(fb, fb->adapter_registrations, FAKE_BLUEZ_ADAPTER_PATH, adapter_ifaces[i]);
 }
 
 void
@@ -856,7 +858,7 @@ fake_bluez_add_device (FakeBluez *fb, const char *address, guint16 mtu)
   d->mtu = mtu ? mtu : 23;
   d->registrations = g_array_new (FALSE, FALSE, sizeof (guint));
   g_ptr_array_add (fb->devices, d);
-  export (fb, d->registrations, d->path, IFACE_DEVICE);
+  export(fb, d->registrations, d->path, IFACE_DEVICE);
   emit_interfaces_added (fb, d->path, device_ifaces);
   return d->path;
 }
@@ -1005,8 +1007,8 @@ fake_bluez_start (FakeBluez *fb, GError **error)
   fb->discoverable = FALSE;
   fb->pairable = TRUE;
 
-  export (fb, fb->root_registrations, "/", IFACE_OM);
-  export (fb, fb->root_registrations, "/org/bluez", IFACE_AGENT_MANAGER);
+  export(fb, fb->root_registrations, "/", IFACE_OM);
+  export(fb, fb->root_registrations, "/org/bluez", IFACE_AGENT_MANAGER);
   if (!(fb->flags & FAKE_BLUEZ_FLAGS_NO_ADAPTER))
     adapter_export (fb);
 

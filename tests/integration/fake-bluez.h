@@ -119,7 +119,7 @@ typedef struct {
   char *sender;
   char *path;
   FakeRegistrationState state;
-  char *error_name;    /* when FAILED */
+  char *error_name; /* when FAILED */
   char *error_message;
   GPtrArray *services;        /* of FakeGattService*, in GetManagedObjects order */
   GPtrArray *characteristics; /* of FakeGattCharacteristic* */
@@ -138,7 +138,7 @@ typedef struct {
   GVariant *properties; /* a{sv} of LEAdvertisement1, kept up to date */
   char *type;           /* "peripheral" or "broadcast" (also when Type is missing) */
   gboolean type_missing;
-  gsize adv_data_len;   /* legacy advertising data as bluetoothd builds it */
+  gsize adv_data_len; /* legacy advertising data as bluetoothd builds it */
   gsize scan_rsp_len;
   gboolean broadcasting; /* FALSE while a connection stopped the set */
   guint refreshes;       /* PropertiesChanged that bluetoothd applied */
@@ -150,12 +150,12 @@ typedef struct {
 GVariant *fake_advertisement_get (FakeAdvertisement *adv, const char *name);
 
 typedef struct {
-  guint64 index;  /* 0, 1, … in arrival order */
+  guint64 index; /* 0, 1, … in arrival order */
   char *sender;
   char *path;
   char *interface;
-  GVariant *changed; /* a{sv} */
-  GBytes *value;     /* the "Value" bytes, NULL when the signal has no Value */
+  GVariant *changed;         /* a{sv} */
+  GBytes *value;             /* the "Value" bytes, NULL when the signal has no Value */
   gboolean other_properties; /* keys other than Value changed too */
   gint64 time_us;
 } FakeSignal;
@@ -269,8 +269,8 @@ void fake_bluez_set_signal_func (FakeBluez *fb, FakeSignalFunc func, gpointer us
  * cut to 512 bytes as bluetoothd does, or NULL and the error: a D-Bus error
  * (g_dbus_error_get_remote_error() gives its name) or G_IO_ERROR_TIMED_OUT
  * after FAKE_BLUEZ_CALL_TIMEOUT_MS. */
-GBytes *fake_bluez_read_value (FakeBluez *fb, const char *path, const char *device_path,
-                               guint16 offset, GError **error);
+GBytes *fake_bluez_read_value (FakeBluez *fb, const char *path, const char *device_path, guint16 offset,
+                               GError **error);
 /* The same in two steps, for a test that must act (e.g. answer on the
  * control socket) while bluetoothd waits for the reply: begin sends the
  * call, finish waits for it (bounded) and frees the request. */
@@ -282,17 +282,16 @@ GBytes *fake_request_finish_read (FakeRequest *req, GError **error);
  * then at each offset the previous ATT responses (MTU-1 bytes each) reached,
  * until a short response; returns the reassembled value. n_calls, when not
  * NULL, gets the number of ReadValue calls made. */
-GBytes *fake_bluez_read_long (FakeBluez *fb, const char *path, const char *device_path,
-                              guint *n_calls, GError **error);
+GBytes *fake_bluez_read_long (FakeBluez *fb, const char *path, const char *device_path, guint *n_calls, GError **error);
 /* WriteValue(value, {device, offset, link, mtu}). When the characteristic has
  * write-without-response in its flags the call is sent with no reply expected
  * and TRUE is returned at once, as bluetoothd acknowledges such writes
  * itself. */
-gboolean fake_bluez_write_value (FakeBluez *fb, const char *path, const char *device_path,
-                                 guint16 offset, const void *data, gsize len, GError **error);
+gboolean fake_bluez_write_value (FakeBluez *fb, const char *path, const char *device_path, guint16 offset,
+                                 const void *data, gsize len, GError **error);
 /* A prepared (long) write: one WriteValue per MTU-5 chunk, each with its offset. */
-gboolean fake_bluez_write_long (FakeBluez *fb, const char *path, const char *device_path,
-                                const void *data, gsize len, GError **error);
+gboolean fake_bluez_write_long (FakeBluez *fb, const char *path, const char *device_path, const void *data, gsize len,
+                                GError **error);
 /* StartNotify(), StopNotify(), Confirm(): no reply expected. */
 void fake_bluez_start_notify (FakeBluez *fb, const char *path);
 void fake_bluez_stop_notify (FakeBluez *fb, const char *path);
@@ -315,23 +314,21 @@ gboolean fake_bluez_sync (FakeBluez *fb);
 guint8 fake_error_to_att (const GError *error, gboolean is_write);
 
 /* Asserts that error is the D-Bus error `name`. */
-#define fake_assert_dbus_error(error, name)                                        \
-  G_STMT_START                                                                     \
-  {                                                                                \
-    const GError *fake_e_ = (error);                                               \
-    g_autofree char *fake_n_ = NULL;                                               \
-    if (fake_e_ == NULL)                                                           \
-      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,            \
-                           "expected D-Bus error " name ", got success");          \
-    fake_n_ = g_dbus_error_get_remote_error (fake_e_);                             \
-    if (g_strcmp0 (fake_n_, (name)) != 0)                                          \
-      {                                                                            \
-        g_autofree char *fake_m_ = g_strdup_printf ("expected D-Bus error %s, got %s (%s)", \
-                                                    (name), fake_n_ ? fake_n_ : "no D-Bus error", \
-                                                    fake_e_->message);             \
-        g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, fake_m_); \
-      }                                                                            \
-  }                                                                                \
+#define fake_assert_dbus_error(error, name)                                                                            \
+  G_STMT_START                                                                                                         \
+  {                                                                                                                    \
+    const GError *fake_e_ = (error);                                                                                   \
+    g_autofree char *fake_n_ = NULL;                                                                                   \
+    if (fake_e_ == NULL)                                                                                               \
+      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, "expected D-Bus error " name ", got success"); \
+    fake_n_ = g_dbus_error_get_remote_error (fake_e_);                                                                 \
+    if (g_strcmp0 (fake_n_, (name)) != 0)                                                                              \
+      {                                                                                                                \
+        g_autofree char *fake_m_ = g_strdup_printf ("expected D-Bus error %s, got %s (%s)", (name),                    \
+                                                    fake_n_ ? fake_n_ : "no D-Bus error", fake_e_->message);           \
+        g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, fake_m_);                                    \
+      }                                                                                                                \
+  }                                                                                                                    \
   G_STMT_END
 
 G_END_DECLS

@@ -452,7 +452,7 @@ bp_bus_free (BpBus *bus)
 
 struct _BpDaemon {
   ChildOutput output;
-  int notify_fd;      /* -1 without NOTIFY_SOCKET */
+  int notify_fd; /* -1 without NOTIFY_SOCKET */
   guint notify_watch;
   GString *notifications;
   gboolean ready;
@@ -613,8 +613,7 @@ gboolean
 bp_daemon_wait_ready (BpDaemon *d, const char *socket_path, guint timeout_ms)
 {
   g_return_val_if_fail (d->notify_fd >= 0, FALSE);
-  if (!FAKE_WAIT_UNTIL (d->ready || d->output.exited, timeout_ms) ||
-      d->output.exited)
+  if (!FAKE_WAIT_UNTIL (d->ready || d->output.exited, timeout_ms) || d->output.exited)
     return FALSE;
   return bp_daemon_wait_socket (d, socket_path, timeout_ms);
 }
@@ -809,8 +808,7 @@ run_isolated (gconstpointer data)
       func ();
       return;
     }
-  g_test_trap_subprocess (NULL, CASE_TIMEOUT_US,
-                          G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_subprocess (NULL, CASE_TIMEOUT_US, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
   g_test_trap_assert_passed ();
 }
 
@@ -980,8 +978,7 @@ newest_active_advertisement (FakeBluez *fb, guint after)
 FakeApplication *
 bp_harness_wait_application (BpHarness *h, guint after, guint timeout_ms)
 {
-  FAKE_WAIT_UNTIL (newest_active_application (h->bluez, after) != NULL || bp_daemon_has_exited (h->daemon),
-                   timeout_ms);
+  FAKE_WAIT_UNTIL (newest_active_application (h->bluez, after) != NULL || bp_daemon_has_exited (h->daemon), timeout_ms);
   return newest_active_application (h->bluez, after);
 }
 
@@ -1022,8 +1019,7 @@ bp_harness_assert_no_refusals (BpHarness *h)
     {
       FakeAdvertisement *adv = g_ptr_array_index (advs, i);
       if (adv->state == FAKE_REGISTRATION_FAILED)
-        note_refusal (refusals, "RegisterAdvertisement", adv->serial, adv->path, adv->error_name,
-                      adv->error_message);
+        note_refusal (refusals, "RegisterAdvertisement", adv->serial, adv->path, adv->error_name, adv->error_message);
     }
   if (refusals->len > 0)
     g_error ("bluetoothd refused registrations%s", refusals->str);

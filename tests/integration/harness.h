@@ -97,11 +97,11 @@ char *bp_daemon_wait_log_line (BpDaemon *d, gsize from, const char *needle, guin
 
 /* A short run of ble-peripheral (e.g. --check-config): output and status. */
 typedef struct {
-  gboolean exited;   /* normal exit (else killed by signum) */
+  gboolean exited; /* normal exit (else killed by signum) */
   int status;
   int signum;
   gboolean timed_out;
-  char *out;         /* stdout, NUL-terminated (may hold any bytes) */
+  char *out; /* stdout, NUL-terminated (may hold any bytes) */
   char *err;
 } BpRun;
 
@@ -122,22 +122,22 @@ void bp_test_add (const char *path, GTestFunc func);
 
 typedef enum {
   BP_HARNESS_NONE = 0,
-  BP_HARNESS_NO_BLUEZ = 1 << 0,      /* the stand-in is created but not started */
-  BP_HARNESS_NO_ADAPTER = 1 << 1,    /* the stand-in starts without hci0 */
-  BP_HARNESS_EXPERIMENTAL = 1 << 2,  /* bluetoothd -E */
-  BP_HARNESS_NO_WAIT = 1 << 3,       /* do not wait for the application to register */
-  BP_HARNESS_POWERED_OFF = 1 << 4,   /* the adapter starts off */
+  BP_HARNESS_NO_BLUEZ = 1 << 0,     /* the stand-in is created but not started */
+  BP_HARNESS_NO_ADAPTER = 1 << 1,   /* the stand-in starts without hci0 */
+  BP_HARNESS_EXPERIMENTAL = 1 << 2, /* bluetoothd -E */
+  BP_HARNESS_NO_WAIT = 1 << 3,      /* do not wait for the application to register */
+  BP_HARNESS_POWERED_OFF = 1 << 4,  /* the adapter starts off */
 } BpHarnessFlags;
 
 typedef struct {
-  char *dir;          /* temporary directory, removed at the end */
+  char *dir; /* temporary directory, removed at the end */
   BpBus *bus;
   FakeBluez *bluez;
   BpDaemon *daemon;
-  char *config_path;  /* dir/ble-peripheral.conf */
-  char *socket_path;  /* dir/control */
-  BpControl *ctl;     /* a connection to the control socket */
-  gboolean stopped;   /* the daemon was stopped (and checked) by the test */
+  char *config_path; /* dir/ble-peripheral.conf */
+  char *socket_path; /* dir/control */
+  BpControl *ctl;    /* a connection to the control socket */
+  gboolean stopped;  /* the daemon was stopped (and checked) by the test */
 } BpHarness;
 
 /* Starts the bus, the stand-in (unless NO_BLUEZ), and the daemon on a

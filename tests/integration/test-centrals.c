@@ -7,12 +7,12 @@
 
 #include "harness.h"
 
-#define CONFIG_BODY                  \
-  "[Service s]\n"                    \
-  "UUID=0xFFF0\n"                    \
-  "\n"                               \
-  "[Characteristic s/value]\n"       \
-  "UUID=0xFFF1\n"                    \
+#define CONFIG_BODY            \
+  "[Service s]\n"              \
+  "UUID=0xFFF0\n"              \
+  "\n"                         \
+  "[Characteristic s/value]\n" \
+  "UUID=0xFFF1\n"              \
   "Flags=read,notify\n"
 
 static const char config[] = "[Peripheral]\nName=bp-test\n\n" CONFIG_BODY;

@@ -116,9 +116,10 @@ assert_handled (BpRun *run, const void *data, gsize len, const char *what)
     {
       g_autofree char *head = g_strndup (data, MIN (len, (gsize) 2000));
       g_autofree char *shown = g_strescape (head, NULL);
-      g_error ("%s: %s (status %d, signal %d)\n--- input (%" G_GSIZE_FORMAT " bytes) ---\n%s\n--- stderr ---\n%s",
-               what,
-               run->timed_out ? "timed out" : !run->exited ? "killed by a signal" : "bad exit or message",
+      g_error ("%s: %s (status %d, signal %d)\n--- input (%" G_GSIZE_FORMAT " bytes) ---\n%s\n--- stderr ---\n%s", what,
+               run->timed_out ? "timed out" :
+               !run->exited   ? "killed by a signal" :
+                                "bad exit or message",
                run->status, run->signum, len, shown, run->err);
     }
 }
@@ -191,9 +192,11 @@ test_known_errors (void)
       { "Colour", NULL, NULL } },
     { "[Servise s]\nUUID=0xFFF0\n", { "Servise", NULL, NULL } },
     { "[Service s]\nUUID=0xFFF0\n[Characteristic s/c]\nUUID=0xFFF1\nFlags=read\n"
-      "[Descriptor s/c/d]\nUUID=0x2902\nFlags=read\n", { "2902", NULL, NULL } },
+      "[Descriptor s/c/d]\nUUID=0x2902\nFlags=read\n",
+      { "2902", NULL, NULL } },
     { "[Advertising]\nManufacturerData=0xffff:00112233445566778899aabbccddeeff00112233445566778899aabbccdd\n"
-      "[Service s]\nUUID=0xFFF0\n[Characteristic s/c]\nUUID=0xFFF1\nFlags=read\n", { "byte", NULL, NULL } },
+      "[Service s]\nUUID=0xFFF0\n[Characteristic s/c]\nUUID=0xFFF1\nFlags=read\n",
+      { "byte", NULL, NULL } },
   };
   Files f;
 
@@ -257,11 +260,58 @@ test_garbage (void)
   guint refused = 0;
   Files f;
   static const char *const fragments[] = {
-    "[", "]", "[Service ", "[Characteristic ", "[Descriptor ", "[Advertising]", "[Peripheral]", "[Control]",
-    "=", "\n", "UUID=", "Flags=", "read", "write", "notify", ",", "0x", "ffff", "\"", "\\", "\\x", "/", "s/c",
-    "MaxLength=", "99999999999999999999999", "-1", "Format=", "sint16", "Exponent=", "-128", "Initial=",
-    "24.58", "ms", "Interval=", "ManufacturerData=", ":", "ServiceData=", "Value=", "\xff\xfe", "\xc3", "\t",
-    " ", "#", ";", "Data=", "020106", "Timeout=", "1e308", "nan", "QueueLength=0", "Unit=", "Description=",
+    "[",
+    "]",
+    "[Service ",
+    "[Characteristic ",
+    "[Descriptor ",
+    "[Advertising]",
+    "[Peripheral]",
+    "[Control]",
+    "=",
+    "\n",
+    "UUID=",
+    "Flags=",
+    "read",
+    "write",
+    "notify",
+    ",",
+    "0x",
+    "ffff",
+    "\"",
+    "\\",
+    "\\x",
+    "/",
+    "s/c",
+    "MaxLength=",
+    "99999999999999999999999",
+    "-1",
+    "Format=",
+    "sint16",
+    "Exponent=",
+    "-128",
+    "Initial=",
+    "24.58",
+    "ms",
+    "Interval=",
+    "ManufacturerData=",
+    ":",
+    "ServiceData=",
+    "Value=",
+    "\xff\xfe",
+    "\xc3",
+    "\t",
+    " ",
+    "#",
+    ";",
+    "Data=",
+    "020106",
+    "Timeout=",
+    "1e308",
+    "nan",
+    "QueueLength=0",
+    "Unit=",
+    "Description=",
   };
 
   g_test_message ("garbage seed %u", seed);

@@ -61,13 +61,13 @@ typedef struct {
   GDBusNodeInfo *info;
   GArray *ids;
   guint adv_id;
-  GVariant *objects;     /* what GetManagedObjects returns */
-  GVariant *adv_props;   /* a{sv} of the advertisement */
-  GByteArray *value;     /* of CHAR_PATH */
+  GVariant *objects;      /* what GetManagedObjects returns */
+  GVariant *adv_props;    /* a{sv} of the advertisement */
+  GByteArray *value;      /* of CHAR_PATH */
   const char *read_error; /* a D-Bus error name ReadValue answers with */
   gboolean read_silent;   /* ReadValue is never answered */
   GPtrArray *held;        /* of GDBusMethodInvocation*, unanswered */
-  GPtrArray *calls;      /* of AppCall* */
+  GPtrArray *calls;       /* of AppCall* */
   gboolean done;
   GVariant *reply;
   GError *error;
@@ -135,7 +135,7 @@ app_method_cb (GDBusConnection *conn, const char *sender, const char *path, cons
       else
         g_dbus_method_invocation_return_value (
           invocation, g_variant_new ("(@ay)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, f->value->data + offset,
-                                                                           f->value->len - offset, 1)));
+                                                                         f->value->len - offset, 1)));
     }
   else if (g_str_equal (method, "WriteValue"))
     {
@@ -156,8 +156,8 @@ app_method_cb (GDBusConnection *conn, const char *sender, const char *path, cons
 }
 
 static GVariant *
-app_get_property_cb (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-                     const char *name, GError **error, gpointer data)
+app_get_property_cb (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *name,
+                     GError **error, gpointer data)
 {
   Fixture *f = data;
   GVariant *v = f->adv_props ? g_variant_lookup_value (f->adv_props, name, NULL) : NULL;
@@ -243,8 +243,8 @@ good_objects (void)
   g_variant_builder_add (&b, "{o@a{sa{sv}}}", CHAR_PATH, props_characteristic ("2a6e", SERVICE_PATH, rwn));
   g_variant_builder_add (&b, "{o@a{sa{sv}}}", WWR_PATH,
                          props_characteristic ("12345678-1234-5678-1234-56789abcdef0", SERVICE_PATH, wwr));
-  g_variant_builder_add (&b, "{o@a{sa{sv}}}", DESC_PATH, props_descriptor ("00002901-0000-1000-8000-00805f9b34fb",
-                                                                           CHAR_PATH, r));
+  g_variant_builder_add (&b, "{o@a{sa{sv}}}", DESC_PATH,
+                         props_descriptor ("00002901-0000-1000-8000-00805f9b34fb", CHAR_PATH, r));
   return g_variant_builder_end (&b);
 }
 
@@ -284,9 +284,9 @@ register_advertisement (Fixture *f, GVariant *props)
   g_autoptr (GError) error = NULL;
 
   if (f->adv_id == 0)
-    f->adv_id = g_dbus_connection_register_object (f->conn, ADV_PATH,
-                                                   g_dbus_node_info_lookup_interface (f->info, "org.bluez.LEAdvertisement1"),
-                                                   &app_vtable, f, NULL, &error);
+    f->adv_id = g_dbus_connection_register_object (
+      f->conn, ADV_PATH, g_dbus_node_info_lookup_interface (f->info, "org.bluez.LEAdvertisement1"), &app_vtable, f,
+      NULL, &error);
   g_assert_no_error (error);
   g_clear_pointer (&f->adv_props, g_variant_unref);
   f->adv_props = g_variant_ref_sink (props);
@@ -306,10 +306,9 @@ setup (Fixture *f, gconstpointer data)
   f->fb = fake_bluez_new (bp_bus_get_address (f->bus), GPOINTER_TO_UINT (data));
   g_assert_true (fake_bluez_start (f->fb, &error));
   g_assert_no_error (error);
-  f->conn = g_dbus_connection_new_for_address_sync (bp_bus_get_address (f->bus),
-                                                    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                      G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                    NULL, NULL, &error);
+  f->conn = g_dbus_connection_new_for_address_sync (
+    bp_bus_get_address (f->bus),
+    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
   g_assert_no_error (error);
   f->info = g_dbus_node_info_new_for_xml (app_xml, &error);
   g_assert_no_error (error);
@@ -378,8 +377,9 @@ test_adapter (Fixture *f, gconstpointer data)
   }
 
   /* Powered is settable through Properties.Set. */
-  g_assert_true (app_call_bluez (f, FAKE_BLUEZ_ADAPTER_PATH, "org.freedesktop.DBus.Properties", "Set",
-                                 g_variant_new ("(ssv)", "org.bluez.Adapter1", "Powered", g_variant_new_boolean (FALSE))));
+  g_assert_true (
+    app_call_bluez (f, FAKE_BLUEZ_ADAPTER_PATH, "org.freedesktop.DBus.Properties", "Set",
+                    g_variant_new ("(ssv)", "org.bluez.Adapter1", "Powered", g_variant_new_boolean (FALSE))));
   g_assert_false (fake_bluez_get_powered (f->fb));
   g_assert_cmpuint (fake_bluez_get_n_adapter_sets (f->fb, "Powered"), ==, 1);
 
@@ -420,8 +420,8 @@ test_register_application (Fixture *f, gconstpointer data)
   g_assert_cmpstr (chr->service_path, ==, SERVICE_PATH);
   g_assert_true (fake_characteristic_has_flag (chr, "notify"));
   g_assert_false (chr->write_without_response);
-  g_assert_true (fake_application_find_characteristic (app, "12345678-1234-5678-1234-56789ABCDEF0")
-                   ->write_without_response);
+  g_assert_true (
+    fake_application_find_characteristic (app, "12345678-1234-5678-1234-56789ABCDEF0")->write_without_response);
   desc = fake_application_find_descriptor (app, CHAR_PATH, "2901");
   g_assert_nonnull (desc);
   g_assert_cmpstr (desc->path, ==, DESC_PATH);
@@ -476,38 +476,46 @@ test_refused_applications (Fixture *f, gconstpointer data)
   /* Nothing at the path. */
   assert_refused (f, g_variant_new_parsed ("@a{oa{sa{sv}}} {}"), "No object received");
   /* A characteristic with an unknown flag, an empty flag, no flags. */
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("2a00", SERVICE_PATH, unknown)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("2a00", SERVICE_PATH, unknown)),
                   "No valid service object found");
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("2a00", SERVICE_PATH, empty_flag)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("2a00", SERVICE_PATH, empty_flag)),
                   "No valid service object found");
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("2a00", SERVICE_PATH, none)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("2a00", SERVICE_PATH, none)),
                   "No valid service object found");
   /* A characteristic whose Service is not a service. */
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("2a00", "/elsewhere", r)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("2a00", "/elsewhere", r)),
                   "No valid service object found");
   /* A descriptor whose Characteristic is not one, or with a characteristic-only flag. */
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("2a00", SERVICE_PATH, r), DESC_PATH,
-                                           props_descriptor ("2901", SERVICE_PATH, r)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("2a00", SERVICE_PATH, r), DESC_PATH,
+                                        props_descriptor ("2901", SERVICE_PATH, r)),
                   "No valid service object found");
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("2a00", SERVICE_PATH, r), DESC_PATH,
-                                           props_descriptor ("2901", CHAR_PATH, desc_notify)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("2a00", SERVICE_PATH, r), DESC_PATH,
+                                        props_descriptor ("2901", CHAR_PATH, desc_notify)),
                   "No valid service object found");
   /* A CCCD of the application's own. */
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("2a00", SERVICE_PATH, r), DESC_PATH,
-                                           props_descriptor ("0x2902", CHAR_PATH, r)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("2a00", SERVICE_PATH, r), DESC_PATH,
+                                        props_descriptor ("0x2902", CHAR_PATH, r)),
                   "Failed to create entry in database");
   /* Bad UUIDs, and the GATT service that is bluetoothd's. */
   assert_refused (f, g_variant_new_parsed ("{%o: %*}", SERVICE_PATH, props_service ("18")),
                   "Failed to create entry in database");
-  assert_refused (f, g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
-                                           props_characteristic ("not-a-uuid", SERVICE_PATH, r)),
+  assert_refused (f,
+                  g_variant_new_parsed ("{%o: %*, %o: %*}", SERVICE_PATH, props_service ("180a"), CHAR_PATH,
+                                        props_characteristic ("not-a-uuid", SERVICE_PATH, r)),
                   "Failed to create entry in database");
   assert_refused (f, g_variant_new_parsed ("{%o: %*}", SERVICE_PATH, props_service ("1801")),
                   "Failed to create entry in database");
@@ -886,8 +894,8 @@ exchange (GSubprocess *proc, LineReader *r, const char *command)
   if (command != NULL)
     {
       g_autofree char *line = g_strconcat (command, "\n", NULL);
-      g_assert_true (g_output_stream_write_all (g_subprocess_get_stdin_pipe (proc), line, strlen (line), NULL, NULL,
-                                                NULL));
+      g_assert_true (
+        g_output_stream_write_all (g_subprocess_get_stdin_pipe (proc), line, strlen (line), NULL, NULL, NULL));
     }
   r->done = FALSE;
   r->line = NULL;
@@ -971,8 +979,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/fake-bluez/uuid", test_uuid_normalize);
-#define ADD(name, fn, flags) \
-  g_test_add ("/fake-bluez/" name, Fixture, GUINT_TO_POINTER (flags), setup, fn, teardown)
+#define ADD(name, fn, flags) g_test_add ("/fake-bluez/" name, Fixture, GUINT_TO_POINTER (flags), setup, fn, teardown)
   ADD ("adapter", test_adapter, FAKE_BLUEZ_FLAGS_NONE);
   ADD ("adapter-experimental", test_adapter, FAKE_BLUEZ_FLAGS_EXPERIMENTAL);
   ADD ("register-application", test_register_application, FAKE_BLUEZ_FLAGS_NONE);

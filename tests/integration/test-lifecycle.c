@@ -159,16 +159,15 @@ test_sigterm (void)
 
   g_assert_nonnull (adv);
   bp_harness_stop_daemon (h);
-  g_assert_true (FAKE_WAIT_UNTIL (app->state != FAKE_REGISTRATION_ACTIVE && adv->state != FAKE_REGISTRATION_ACTIVE,
-                                  BP_WAIT_MS));
+  g_assert_true (
+    FAKE_WAIT_UNTIL (app->state != FAKE_REGISTRATION_ACTIVE && adv->state != FAKE_REGISTRATION_ACTIVE, BP_WAIT_MS));
   g_assert_true (app->state == FAKE_REGISTRATION_UNREGISTERED || app->state == FAKE_REGISTRATION_VANISHED);
   g_assert_true (adv->state == FAKE_REGISTRATION_UNREGISTERED || adv->state == FAKE_REGISTRATION_VANISHED);
   g_test_message ("application %s, advertisement %s", fake_registration_state_name (app->state),
                   fake_registration_state_name (adv->state));
   /* The service manager heard it stop. */
   g_assert_nonnull (strstr (bp_daemon_get_notifications (h->daemon), "READY=1"));
-  g_assert_true (FAKE_WAIT_UNTIL (strstr (bp_daemon_get_notifications (h->daemon), "STOPPING=1") != NULL,
-                                  BP_WAIT_MS));
+  g_assert_true (FAKE_WAIT_UNTIL (strstr (bp_daemon_get_notifications (h->daemon), "STOPPING=1") != NULL, BP_WAIT_MS));
 }
 
 /* SIGTERM while bluetoothd is not there: nothing to unregister, still 0. */

@@ -17,6 +17,7 @@
 
 #define CAM "12345678-1234-5678-1234-56789abcdef"
 
+/* clang-format off */
 static const char config_text[] =
   "[Peripheral]\n"
   "Name=producers\n"
@@ -59,6 +60,7 @@ static const char config_text[] =
   "UUID=" CAM "4\n"
   "Flags=read,notify\n"
   "MaxLength=512\n";
+/* clang-format on */
 
 typedef struct {
   BpHarness *h;
@@ -113,7 +115,7 @@ static void
 write_index (Setup *s, const char *path, guint32 index, gsize len)
 {
   g_autofree guint8 *data = g_malloc0 (len);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   data[0] = index & 0xff;
   data[1] = (index >> 8) & 0xff;
@@ -127,7 +129,7 @@ write_index (Setup *s, const char *path, guint32 index, gsize len)
 static gint64
 event_index (const char *line, const char *chr)
 {
-  g_auto(GStrv) w = g_strsplit (line, " ", -1);
+  g_auto (GStrv) w = g_strsplit (line, " ", -1);
   guint32 index = 0;
 
   if (g_strv_length (w) < 5 || g_strcmp0 (w[0], "event") != 0 || g_strcmp0 (w[1], "write") != 0 ||
@@ -180,7 +182,7 @@ static void
 test_500_writes_in_order (void)
 {
   Setup s = { 0 };
-  g_autoptr(BpControl) watcher = NULL;
+  g_autoptr (BpControl) watcher = NULL;
   const char *cmd;
 
   setup_start (&s);
@@ -212,9 +214,9 @@ static void
 test_restart_loses_nothing (void)
 {
   Setup s = { 0 };
-  g_autoptr(BpControl) first = NULL;
-  g_autoptr(BpControl) second = NULL;
-  g_autoptr(BpControl) third = NULL;
+  g_autoptr (BpControl) first = NULL;
+  g_autoptr (BpControl) second = NULL;
+  g_autoptr (BpControl) third = NULL;
   const char *cmd;
   g_autofree char *line = NULL;
 
@@ -333,8 +335,8 @@ test_delegated_reads (void)
   GThread *thread;
   const char *name;
   g_autofree char *msg = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) value = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) value = NULL;
 
   setup_start (&s);
   name = path_of (&s, CAM "3");
@@ -439,10 +441,10 @@ test_slow_watcher (void)
   guint written = 0;
   Notifier nt = { 0 };
   GThread *thread;
-  g_autoptr(GString) got = g_string_new (NULL);
-  g_auto(GStrv) lines = NULL;
+  g_autoptr (GString) got = g_string_new (NULL);
+  g_auto (GStrv) lines = NULL;
   gint64 last = -1;
-  g_autoptr(BpControl) next = NULL;
+  g_autoptr (BpControl) next = NULL;
 
   setup_start (&s);
   log_path = path_of (&s, CAM "2");
@@ -561,7 +563,7 @@ ctl_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   CtlRun *run = user_data;
   GSubprocess *p = G_SUBPROCESS (source);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_subprocess_communicate_utf8_finish (p, result, &run->out, &run->err, &error);
   g_assert_no_error (error);
@@ -574,10 +576,10 @@ ctl_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static int
 run_ctl (Setup *s, const char *input, char **out, char **err, ...)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) p = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) p = NULL;
+  g_autoptr (GError) error = NULL;
   CtlRun run = { 0 };
   const char *arg;
   va_list ap;
@@ -601,8 +603,8 @@ run_ctl (Setup *s, const char *input, char **out, char **err, ...)
       g_subprocess_force_exit (p);
       g_error ("ble-peripheralctl %s did not finish within 20 s", (char *) argv->pdata[1]);
     }
-  g_test_message ("ble-peripheralctl %s → %d\n%s%s", (char *) argv->pdata[1],
-                  g_subprocess_get_exit_status (p), run.out, run.err);
+  g_test_message ("ble-peripheralctl %s → %d\n%s%s", (char *) argv->pdata[1], g_subprocess_get_exit_status (p), run.out,
+                  run.err);
   if (out != NULL)
     *out = g_steal_pointer (&run.out);
   if (err != NULL)
@@ -718,18 +720,18 @@ test_ctl_serve (void)
   Setup s = { 0 };
   const char *name;
   g_autofree char *ctl = ctl_path ();
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr(GSubprocess) good = NULL;
-  g_autoptr(GSubprocess) bad = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) value = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) good = NULL;
+  g_autoptr (GSubprocess) bad = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) value = NULL;
 
   setup_start (&s);
   name = path_of (&s, CAM "3");
   g_subprocess_launcher_setenv (launcher, "BLE_PERIPHERAL_SOCKET", s.h->socket_path, TRUE);
 
-  good = g_subprocess_launcher_spawn (launcher, &error, ctl, "serve", "cam/name", "--",
-                                      "sh", "-c", "echo \"read by $BLE_PERIPHERAL_ADDRESS\"", NULL);
+  good = g_subprocess_launcher_spawn (launcher, &error, ctl, "serve", "cam/name", "--", "sh", "-c",
+                                      "echo \"read by $BLE_PERIPHERAL_ADDRESS\"", NULL);
   g_assert_no_error (error);
   g_assert_true (FAKE_WAIT_UNTIL (served (&s), BP_WAIT_MS));
   value = fake_bluez_read_value (s.h->bluez, name, s.device, 0, &error);
@@ -765,10 +767,10 @@ test_ctl_watch_json (void)
 {
   Setup s = { 0 };
   g_autofree char *ctl = ctl_path ();
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr(GSubprocess) watch = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) watch = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *line = NULL;
   g_autofree char *status = NULL;
   const guint8 data[] = { 0x01, 0x02 };
@@ -782,11 +784,13 @@ test_ctl_watch_json (void)
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (watch));
   g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, on_watch_line, &line);
   g_assert_true (FAKE_WAIT_UNTIL (line != NULL, BP_WAIT_MS));
-  g_assert_cmpstr (line, ==, "{\"event\":\"write\",\"characteristic\":\"cam/command\",\"address\":\""
-                   FAKE_BLUEZ_CENTRAL_ADDRESS "\",\"offset\":0,\"hex\":\"0102\"}");
+  g_assert_cmpstr (line, ==,
+                   "{\"event\":\"write\",\"characteristic\":\"cam/command\",\"address\":\"" FAKE_BLUEZ_CENTRAL_ADDRESS
+                   "\",\"offset\":0,\"hex\":\"0102\"}");
   g_subprocess_force_exit (watch);
   g_assert_true (FAKE_WAIT_UNTIL ((status = bp_control_request (s.h->ctl, "status")) != NULL &&
-                                  strstr (status, " cam/command.queued=0 ") != NULL, BP_WAIT_MS));
+                                    strstr (status, " cam/command.queued=0 ") != NULL,
+                                  BP_WAIT_MS));
   setup_stop (&s);
 }
 

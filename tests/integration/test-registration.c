@@ -320,8 +320,7 @@ test_match_rules (void)
   g_assert_nonnull (app);
   reply = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                        "org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", NULL,
-                                       G_VARIANT_TYPE ("(a{sas})"), G_DBUS_CALL_FLAGS_NONE, BP_WAIT_MS, NULL,
-                                       &error);
+                                       G_VARIANT_TYPE ("(a{sas})"), G_DBUS_CALL_FLAGS_NONE, BP_WAIT_MS, NULL, &error);
   /* Debian's dbus-daemon is built with these statistics. */
   g_assert_no_error (error);
   all = g_variant_get_child_value (reply, 0);

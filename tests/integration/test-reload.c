@@ -94,8 +94,7 @@ test_good_reload (void)
   g_assert_nonnull (app);
   /* The service manager heard the reload. */
   g_assert_nonnull (strstr (bp_daemon_get_notifications (h->daemon), "READY=1"));
-  g_assert_true (FAKE_WAIT_UNTIL (strstr (bp_daemon_get_notifications (h->daemon), "RELOADING=1") != NULL,
-                                  BP_WAIT_MS));
+  g_assert_true (FAKE_WAIT_UNTIL (strstr (bp_daemon_get_notifications (h->daemon), "RELOADING=1") != NULL, BP_WAIT_MS));
   /* One application at a time: the old one was unregistered. */
   g_assert_cmpint (old->state, ==, FAKE_REGISTRATION_UNREGISTERED);
   g_assert_cmpuint (fake_bluez_count_applications (h->bluez, FAKE_REGISTRATION_ACTIVE), ==, 1);
@@ -129,7 +128,7 @@ test_good_reload (void)
                                       g_autoptr (GVariant) name = NULL;
                                       now = fake_bluez_get_active_advertisement (h->bluez);
                                       name = now ? fake_advertisement_get (now, "LocalName") : NULL;
-                                      name != NULL && g_strcmp0 (g_variant_get_string (name, NULL), "bp-test-2") == 0;
+                                      name != NULL &&g_strcmp0 (g_variant_get_string (name, NULL), "bp-test-2") == 0;
                                     }),
                                     BP_WAIT_MS));
   }

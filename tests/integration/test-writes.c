@@ -266,8 +266,8 @@ test_write_without_response (void)
   const char *dev = central (h);
   const guint n = 50;
 
-  g_assert_true (fake_application_get_characteristic (fake_bluez_get_active_application (h->bluez), path)
-                   ->write_without_response);
+  g_assert_true (
+    fake_application_get_characteristic (fake_bluez_get_active_application (h->bluez), path)->write_without_response);
   g_free (bp_assert_request_ok (h->ctl, "watch write"));
   for (guint i = 0; i < n; i++)
     {

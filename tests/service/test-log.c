@@ -16,10 +16,10 @@
 #include "daemon/log.h"
 
 typedef struct {
-  GPtrArray *records;       /* GHashTable key → value, one per record */
-  GPtrArray *levels;        /* GLogLevelFlags, as pointers */
-  GLogWriterOutput answer;  /* what the fake journal returns */
-  FILE *plain;              /* the plain lines */
+  GPtrArray *records;      /* GHashTable key → value, one per record */
+  GPtrArray *levels;       /* GLogLevelFlags, as pointers */
+  GLogWriterOutput answer; /* what the fake journal returns */
+  FILE *plain;             /* the plain lines */
 } Capture;
 
 static GLogWriterOutput
@@ -136,8 +136,7 @@ test_journal_fields (void **state)
   assert_true (g_str_has_suffix (get (cap, 0, "CODE_FILE"), "test-log.c"));
   assert_true (atoi (get (cap, 0, "CODE_LINE")) > 0);
   assert_string_equal (get (cap, 0, "CODE_FUNC"), "test_journal_fields");
-  assert_int_equal (GPOINTER_TO_UINT (g_ptr_array_index (cap->levels, 0)) & G_LOG_LEVEL_MASK,
-                    G_LOG_LEVEL_MESSAGE);
+  assert_int_equal (GPOINTER_TO_UINT (g_ptr_array_index (cap->levels, 0)) & G_LOG_LEVEL_MASK, G_LOG_LEVEL_MESSAGE);
 
   assert_string_equal (get (cap, 1, "MESSAGE"), "central 00:AA:01:01:00:01 went away");
   assert_string_equal (get (cap, 1, "PRIORITY"), "4");

@@ -33,7 +33,7 @@ typedef struct {
   char *path;
   int listen_fd;
   GThread *thread;
-  GHashTable *answers;   /* request line → what to send back; default "ok\n" */
+  GHashTable *answers; /* request line → what to send back; default "ok\n" */
   GMutex lock;
   GAsyncQueue *received; /* of char*: the lines the server got */
   bp_client *client;
@@ -259,8 +259,7 @@ test_error_reply (void **state)
   answer (f, "notify env/x 01", "error unknown-characteristic: notify: no characteristic \"env/x\"\n");
   assert_int_equal (bp_client_notify_text (f->client, "env/x", "01", NULL), -1);
   assert_string_equal (bp_client_error_name (f->client), "unknown-characteristic");
-  assert_string_equal (bp_client_error (f->client),
-                       "unknown-characteristic: notify: no characteristic \"env/x\"");
+  assert_string_equal (bp_client_error (f->client), "unknown-characteristic: notify: no characteristic \"env/x\"");
   assert_received (f, "notify env/x 01");
 
   /* The connection goes on, and the error is cleared by the next success. */
@@ -420,7 +419,8 @@ test_read_and_reply (void **state)
   bp_client_event ev;
   const uint8_t value[] = { 0x68, 0x69 };
 
-  answer (f, "serve env/name", "ok\nevent read 7 env/name 00:AA:01:01:00:01 offset=0\n"
+  answer (f, "serve env/name",
+          "ok\nevent read 7 env/name 00:AA:01:01:00:01 offset=0\n"
           "event read 8 env/name -\nevent sparkle 1 2 3\n");
   assert_int_equal (bp_client_serve (f->client, "env/name"), 0);
   assert_int_equal (bp_client_next_event (f->client, 5000, &ev), 1);

@@ -54,24 +54,24 @@ load_error (const char *text)
   return g_strdup (error->message);
 }
 
-#define assert_error(text, expected)                                   \
-  do                                                                   \
-    {                                                                  \
-      g_autofree char *msg_ = load_error (text);                       \
-      assert_string_equal (msg_, expected);                            \
-    }                                                                  \
+#define assert_error(text, expected)             \
+  do                                             \
+    {                                            \
+      g_autofree char *msg_ = load_error (text); \
+      assert_string_equal (msg_, expected);      \
+    }                                            \
   while (0)
 
-#define assert_error_contains(text, part)                              \
-  do                                                                   \
-    {                                                                  \
-      g_autofree char *msg_ = load_error (text);                       \
-      if (strstr (msg_, part) == NULL)                                 \
-        {                                                              \
-          print_error ("'%s' does not contain '%s'\n", msg_, part);    \
-          fail ();                                                     \
-        }                                                              \
-    }                                                                  \
+#define assert_error_contains(text, part)                           \
+  do                                                                \
+    {                                                               \
+      g_autofree char *msg_ = load_error (text);                    \
+      if (strstr (msg_, part) == NULL)                              \
+        {                                                           \
+          print_error ("'%s' does not contain '%s'\n", msg_, part); \
+          fail ();                                                  \
+        }                                                           \
+    }                                                               \
   while (0)
 
 static BpCharacteristicConfig *
@@ -92,12 +92,12 @@ hex (GBytes *bytes)
   return bp_value_to_hex (data, len);
 }
 
-#define assert_bytes(bytes, expected)                                  \
-  do                                                                   \
-    {                                                                  \
-      g_autofree char *h_ = hex (bytes);                               \
-      assert_string_equal (h_, expected);                              \
-    }                                                                  \
+#define assert_bytes(bytes, expected)     \
+  do                                      \
+    {                                     \
+      g_autofree char *h_ = hex (bytes);  \
+      assert_string_equal (h_, expected); \
+    }                                     \
   while (0)
 
 static guint16
@@ -164,12 +164,30 @@ static void
 test_flag_names (void **state)
 {
   static const char *const names[] = {
-    "broadcast", "read", "write-without-response", "write", "notify", "indicate",
-    "authenticated-signed-writes", "extended-properties", "reliable-write", "writable-auxiliaries",
-    "encrypt-read", "encrypt-write", "encrypt-notify", "encrypt-indicate",
-    "encrypt-authenticated-read", "encrypt-authenticated-write", "encrypt-authenticated-notify",
-    "encrypt-authenticated-indicate", "secure-read", "secure-write", "secure-notify",
-    "secure-indicate", "authorize", NULL,
+    "broadcast",
+    "read",
+    "write-without-response",
+    "write",
+    "notify",
+    "indicate",
+    "authenticated-signed-writes",
+    "extended-properties",
+    "reliable-write",
+    "writable-auxiliaries",
+    "encrypt-read",
+    "encrypt-write",
+    "encrypt-notify",
+    "encrypt-indicate",
+    "encrypt-authenticated-read",
+    "encrypt-authenticated-write",
+    "encrypt-authenticated-notify",
+    "encrypt-authenticated-indicate",
+    "secure-read",
+    "secure-write",
+    "secure-notify",
+    "secure-indicate",
+    "authorize",
+    NULL,
   };
   BpFlags all = 0;
   g_auto (GStrv) back = NULL;
@@ -358,8 +376,9 @@ test_missing_file (void **state)
 static void
 test_peripheral_keys (void **state)
 {
-  g_autoptr (BpConfig) c = load ("[Peripheral]\nName = My Camera \nAdapter=hci1\nMaxConnections=0\n"
-                                 "PowerOn=false\n");
+  g_autoptr (BpConfig) c = load (
+    "[Peripheral]\nName = My Camera \nAdapter=hci1\nMaxConnections=0\n"
+    "PowerOn=false\n");
   g_autoptr (BpConfig) d = load ("[Peripheral]\nAdapter=00:1a:7D:DA:71:13\nMaxConnections=0x3\n");
   g_autoptr (BpConfig) q = load ("[Peripheral]\nName=\" padded \"\n");
 
@@ -411,9 +430,10 @@ test_control_keys (void **state)
 static void
 test_service_keys (void **state)
 {
-  g_autoptr (BpConfig) c = load ("[Service a]\nUUID=environmental_sensing\n"
-                                 "[Service b-2.x]\nUUID=6e400001-b5a3-f393-e0a9-e50e24dcca9e\nPrimary=false\n"
-                                 "[Service c]\nUUID=0x0000180F\n");
+  g_autoptr (BpConfig) c = load (
+    "[Service a]\nUUID=environmental_sensing\n"
+    "[Service b-2.x]\nUUID=6e400001-b5a3-f393-e0a9-e50e24dcca9e\nPrimary=false\n"
+    "[Service c]\nUUID=0x0000180F\n");
   BpServiceConfig *a = g_ptr_array_index (c->services, 0);
   BpServiceConfig *b = g_ptr_array_index (c->services, 1);
   BpServiceConfig *s3 = g_ptr_array_index (c->services, 2);
@@ -429,8 +449,7 @@ test_service_keys (void **state)
   assert_false (b->primary);
   assert_int_equal (u16 (&s3->uuid), 0x180F);
 
-  assert_error ("[Service a]\nPrimary=true\n",
-                "ble-peripheral.conf: [Service a] UUID is required, e.g. UUID=0x181A");
+  assert_error ("[Service a]\nPrimary=true\n", "ble-peripheral.conf: [Service a] UUID is required, e.g. UUID=0x181A");
   assert_error ("[Service a]\nUUID=0x18\n",
                 "ble-peripheral.conf: [Service a] UUID: '0x18' is not a UUID: expected 16-bit (0x180A or "
                 "180A), 32-bit (0x0000180A), 128-bit (0000180a-0000-1000-8000-00805f9b34fb) or a SIG "
@@ -503,13 +522,14 @@ test_characteristic_keys (void **state)
 static void
 test_characteristic_formats (void **state)
 {
-  g_autoptr (BpConfig) c = load (BASE
-                                 "[Characteristic env/a]\nUUID=0x2A00\nFlags=read\nFormat=utf8\nInitial=hello world\n"
-                                 "[Characteristic env/b]\nUUID=0x2A01\nFlags=read\nFormat=boolean\nInitial=true\n"
-                                 "[Characteristic env/c]\nUUID=0x2A02\nFlags=read\nFormat=float32\nInitial=1.5\n"
-                                 "[Characteristic env/d]\nUUID=0x2A03\nFlags=read\nInitial=9a:09:\n"
-                                 "[Characteristic env/e]\nUUID=0x2A04\nFlags=read\nFormat=uint16\nInitial=0x0102\n"
-                                 "[Characteristic env/f]\nUUID=0x2A05\nFlags=read\nFormat=uint8\nPresentationFormat=false\n");
+  g_autoptr (BpConfig) c = load (
+    BASE
+    "[Characteristic env/a]\nUUID=0x2A00\nFlags=read\nFormat=utf8\nInitial=hello world\n"
+    "[Characteristic env/b]\nUUID=0x2A01\nFlags=read\nFormat=boolean\nInitial=true\n"
+    "[Characteristic env/c]\nUUID=0x2A02\nFlags=read\nFormat=float32\nInitial=1.5\n"
+    "[Characteristic env/d]\nUUID=0x2A03\nFlags=read\nInitial=9a:09:\n"
+    "[Characteristic env/e]\nUUID=0x2A04\nFlags=read\nFormat=uint16\nInitial=0x0102\n"
+    "[Characteristic env/f]\nUUID=0x2A05\nFlags=read\nFormat=uint8\nPresentationFormat=false\n");
 
   assert_bytes (chr (c, "a")->initial, "68656c6c6f20776f726c64");
   assert_bytes (chr (c, "b")->initial, "01");
@@ -527,8 +547,8 @@ test_descriptor_keys (void **state)
                                  /* declared before its characteristic: any order works */
                                  "[Descriptor env/c/range]\nUUID=valid_range\nValue=0000ff7f\n"
                                  "[Descriptor env/c/note]\nUUID=6e400009-b5a3-f393-e0a9-e50e24dcca9e\n"
-                                 "Flags=read,write,encrypt-write\nValue=\"hi\\n\"\n"
-                                 CHAR_HEAD "Flags=read\n"
+                                 "Flags=read,write,encrypt-write\nValue=\"hi\\n\"\n" CHAR_HEAD
+                                 "Flags=read\n"
                                  "[Descriptor env/c/empty]\nUUID=0x2905\n");
   BpCharacteristicConfig *ch = chr (c, "env/c");
   BpDescriptorConfig *range, *note, *empty;
@@ -562,30 +582,32 @@ test_descriptor_keys (void **state)
 static void
 test_advertising_keys (void **state)
 {
-  g_autoptr (BpConfig) c = load ("[Peripheral]\nName=t\n"
-                                 "[Service env]\nUUID=0x181A\n"
-                                 "[Advertising]\n"
-                                 "Enabled=false\n"
-                                 "IntervalMin=100ms\n"
-                                 "IntervalMax=0.2s\n"
-                                 "Services=env, 0x180F,env\n"
-                                 "SolicitServices=heart_rate\n"
-                                 "Appearance=833\n"
-                                 "ManufacturerData=0xFFFF:0102\n"
-                                 "Connectable=false\n"
-                                 "Discoverable=true\n"
-                                 "LimitedDiscoverable=true\n"
-                                 "Timeout=2min\n"
-                                 "TxPower=-8\n"
-                                 "IncludeTxPower=true\n");
-  g_autoptr (BpConfig) d = load ("[Peripheral]\nName=t\n"
-                                 "[Advertising]\n"
-                                 "ManufacturerData=76:\"a,b\", 0x0059 : 9a:09\n"
-                                 "ServiceData=0xFEAA:10eb\n"
-                                 "ScanResponseData=0509414243 44\n"
-                                 "Discoverable=false\n"
-                                 "Interval=1s\n"
-                                 "Timeout=0\n");
+  g_autoptr (BpConfig) c = load (
+    "[Peripheral]\nName=t\n"
+    "[Service env]\nUUID=0x181A\n"
+    "[Advertising]\n"
+    "Enabled=false\n"
+    "IntervalMin=100ms\n"
+    "IntervalMax=0.2s\n"
+    "Services=env, 0x180F,env\n"
+    "SolicitServices=heart_rate\n"
+    "Appearance=833\n"
+    "ManufacturerData=0xFFFF:0102\n"
+    "Connectable=false\n"
+    "Discoverable=true\n"
+    "LimitedDiscoverable=true\n"
+    "Timeout=2min\n"
+    "TxPower=-8\n"
+    "IncludeTxPower=true\n");
+  g_autoptr (BpConfig) d = load (
+    "[Peripheral]\nName=t\n"
+    "[Advertising]\n"
+    "ManufacturerData=76:\"a,b\", 0x0059 : 9a:09\n"
+    "ServiceData=0xFEAA:10eb\n"
+    "ScanResponseData=0509414243 44\n"
+    "Discoverable=false\n"
+    "Interval=1s\n"
+    "Timeout=0\n");
   const BpAdvertisingConfig *a = &c->advertising;
   const BpAdvertisingConfig *b = &d->advertising;
   BpManufacturerData *m;
@@ -673,9 +695,8 @@ test_durations (void **state)
     const char *text;
     guint64 us;
   } ok[] = {
-    { "1s", 1000000 }, { "1.5s", 1500000 }, { "250ms", 250000 }, { "250 ms", 250000 },
-    { "100us", 100 }, { "2min", 120000000 }, { "0.5min", 30000000 }, { "0", 0 }, { "0ms", 0 },
-    { ".25s", 250000 },
+    { "1s", 1000000 },     { "1.5s", 1500000 },    { "250ms", 250000 }, { "250 ms", 250000 }, { "100us", 100 },
+    { "2min", 120000000 }, { "0.5min", 30000000 }, { "0", 0 },          { "0ms", 0 },         { ".25s", 250000 },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (ok); i++)
@@ -844,7 +865,8 @@ test_impossible_combinations (void **state)
 
   /* ... and what does work */
   {
-    g_autoptr (BpConfig) c = load (BASE CHAR_HEAD "Flags=write-without-response,write\nMaxLength=512\n"
+    g_autoptr (BpConfig) c = load (BASE CHAR_HEAD
+                                   "Flags=write-without-response,write\nMaxLength=512\n"
                                    "Capture=true\n"
                                    "[Characteristic env/r]\nUUID=0x2A6F\nFlags=read\nReadHandler=socket\n"
                                    "ReadTimeout=4999ms\n"
@@ -885,8 +907,7 @@ test_services_entries (void **state)
   assert_error ("[Service env]\nUUID=0x181A\n[Advertising]\nServices=env,nosuch\n",
                 "ble-peripheral.conf: [Advertising] Services: 'nosuch' names no service: expected the ID of a "
                 "[Service ID] group or a UUID");
-  assert_error_contains ("[Advertising]\nSolicitServices=zz\n",
-                         "[Advertising] SolicitServices: 'zz' names no service");
+  assert_error_contains ("[Advertising]\nSolicitServices=zz\n", "[Advertising] SolicitServices: 'zz' names no service");
   assert_error ("[Advertising]\nManufacturerData=0102\n",
                 "ble-peripheral.conf: [Advertising] ManufacturerData: expected COMPANY:VALUE such as "
                 "0xFFFF:0102, got '0102'");
@@ -899,8 +920,9 @@ test_services_entries (void **state)
   assert_error ("[Advertising]\nManufacturerData=0x004C:01,76:02\n",
                 "ble-peripheral.conf: [Advertising] ManufacturerData: company 0x004C appears twice: the "
                 "advertisement holds one value per company");
-  assert_error ("[Advertising]\nServiceData=0x181A\n",
-                "ble-peripheral.conf: [Advertising] ServiceData: expected UUID:VALUE such as 0x181A:0102, got '0x181A'");
+  assert_error (
+    "[Advertising]\nServiceData=0x181A\n",
+    "ble-peripheral.conf: [Advertising] ServiceData: expected UUID:VALUE such as 0x181A:0102, got '0x181A'");
   assert_error_contains ("[Advertising]\nServiceData=0x181A:01,181A:02\n",
                          "[Advertising] ServiceData: service 0000181a-0000-1000-8000-00805f9b34fb appears twice");
   assert_error ("[Advertising]\nDiscoverable=false\nLimitedDiscoverable=true\n",
@@ -916,11 +938,13 @@ test_advertising_data_mapping (void **state)
   g_autoptr (BpConfig) c = load ("[Advertising]\nData=020106 05030f181a18 0409636166 03194005 020afc\n");
   /* service data 0xFEAA, manufacturer 0x004C, a URI (0x24) that maps to
    * nothing, a solicit list */
-  g_autoptr (BpConfig) c2 = load ("[Peripheral]\nName=t\n[Advertising]\n"
-                                  "Data=0516aafe1020 05ff4c000102 0424017878 03140d18\n");
+  g_autoptr (BpConfig) c2 = load (
+    "[Peripheral]\nName=t\n[Advertising]\n"
+    "Data=0516aafe1020 05ff4c000102 0424017878 03140d18\n");
   /* a 128-bit list */
-  g_autoptr (BpConfig) c3 = load ("[Peripheral]\nName=t\n[Advertising]\n"
-                                  "Data=1107 9ecadc240ee5a9e093f3a3b50100406e\n");
+  g_autoptr (BpConfig) c3 = load (
+    "[Peripheral]\nName=t\n[Advertising]\n"
+    "Data=1107 9ecadc240ee5a9e093f3a3b50100406e\n");
   const BpAdvertisingConfig *a = &c->advertising;
   const BpAdvertisingConfig *a2 = &c2->advertising;
   char buf[BP_UUID_STRLEN];
@@ -1005,44 +1029,54 @@ test_advertising_size (void **state)
 {
   /* flags 3, service UUIDs 4, manufacturer data 28 = 35; the name goes in
    * the scan response */
-  assert_error ("[Peripheral]\nName=0123456789abcd\n[Advertising]\nServices=0x181A\n"
-                "ManufacturerData=0xFFFF:00112233445566778899aabbccddeeff0011223344556677\n",
-                "ble-peripheral.conf: [Advertising] ManufacturerData: the advertising data is 35 bytes, 4 over "
-                "the 31-byte limit (flags 3, service UUIDs 4, manufacturer data 28)");
+  assert_error (
+    "[Peripheral]\nName=0123456789abcd\n[Advertising]\nServices=0x181A\n"
+    "ManufacturerData=0xFFFF:00112233445566778899aabbccddeeff0011223344556677\n",
+    "ble-peripheral.conf: [Advertising] ManufacturerData: the advertising data is 35 bytes, 4 over "
+    "the 31-byte limit (flags 3, service UUIDs 4, manufacturer data 28)");
   /* the name alone, in the scan response */
   assert_error ("[Peripheral]\nName=a name of exactly thirty chars\n",
                 "ble-peripheral.conf: [Peripheral] Name: the scan response is 32 bytes, 1 over the 31-byte "
                 "limit (name 32, scan response data 0)");
   /* exactly 31 fits: flags 3, 128-bit UUID 18, manufacturer data 10 */
   {
-    g_autoptr (BpConfig) c = load ("[Peripheral]\nName=12345678\n[Advertising]\n"
-                                   "Services=6e400001-b5a3-f393-e0a9-e50e24dcca9e\nManufacturerData=0xFFFF:001122334455\n");
+    g_autoptr (BpConfig) c = load (
+      "[Peripheral]\nName=12345678\n[Advertising]\n"
+      "Services=6e400001-b5a3-f393-e0a9-e50e24dcca9e\nManufacturerData=0xFFFF:001122334455\n");
     g_autoptr (GError) error = NULL;
     assert_true (bp_config_check_advertising_size (c, &error));
   }
   /* a beacon that is neither connectable nor discoverable has no flags */
   {
-    g_autoptr (BpConfig) c = load ("[Peripheral]\nName=123456789012345678901234567\n[Advertising]\n"
-                                   "Connectable=false\nDiscoverable=false\n");
+    g_autoptr (BpConfig) c = load (
+      "[Peripheral]\nName=123456789012345678901234567\n[Advertising]\n"
+      "Connectable=false\nDiscoverable=false\n");
     assert_non_null (c);
   }
   /* UUIDs grouped by size: 2+2*2 + 2+4 + 2+16 */
-  assert_error_contains ("[Peripheral]\nName=x\n[Advertising]\nServices=0x180F,0x181A,0x12345678,"
-                         "6e400001-b5a3-f393-e0a9-e50e24dcca9e\nIncludeTxPower=true\nAppearance=1\n",
-                         "the advertising data is 40 bytes, 9 over the 31-byte limit (flags 3, "
-                         "appearance 4, service UUIDs 30, TX power 3)");
+  assert_error_contains (
+    "[Peripheral]\nName=x\n[Advertising]\nServices=0x180F,0x181A,0x12345678,"
+    "6e400001-b5a3-f393-e0a9-e50e24dcca9e\nIncludeTxPower=true\nAppearance=1\n",
+    "the advertising data is 40 bytes, 9 over the 31-byte limit (flags 3, "
+    "appearance 4, service UUIDs 30, TX power 3)");
   /* the field is named in the drop-in or Data where it was set */
-  assert_error_contains ("[Peripheral]\nName=x\n[Advertising]\nData=1cff4c00 0102030405060708090a0b0c0d0e0f10111213141516171819\n",
-                         "ble-peripheral.conf: [Advertising] Data: the advertising data is 32 bytes");
-  assert_error ("[Peripheral]\nName=x\n[Advertising]\nScanResponseData=20ff" "4c00" "0102030405060708090a0b0c0d0e0f"
-                "101112131415161718191a1b1c1d\n",
-                "ble-peripheral.conf: [Advertising] ScanResponseData: the scan response is 33 bytes, 2 over the "
-                "31-byte limit");
+  assert_error_contains (
+    "[Peripheral]\nName=x\n[Advertising]\nData=1cff4c00 0102030405060708090a0b0c0d0e0f10111213141516171819\n",
+    "ble-peripheral.conf: [Advertising] Data: the advertising data is 32 bytes");
+  assert_error (
+    "[Peripheral]\nName=x\n[Advertising]\nScanResponseData=20ff"
+    "4c00"
+    "0102030405060708090a0b0c0d0e0f"
+    "101112131415161718191a1b1c1d\n",
+    "ble-peripheral.conf: [Advertising] ScanResponseData: the scan response is 33 bytes, 2 over the "
+    "31-byte limit");
   /* the name shares the scan response with ScanResponseData */
-  assert_error ("[Peripheral]\nName=0123456789\n[Advertising]\nScanResponseData=14ff" "4c00"
-                "0102030405060708090a0b0c0d0e0f1011\n",
-                "ble-peripheral.conf: [Peripheral] Name: the scan response is 33 bytes, 2 over the "
-                "31-byte limit (name 12, scan response data 21)");
+  assert_error (
+    "[Peripheral]\nName=0123456789\n[Advertising]\nScanResponseData=14ff"
+    "4c00"
+    "0102030405060708090a0b0c0d0e0f1011\n",
+    "ble-peripheral.conf: [Peripheral] Name: the scan response is 33 bytes, 2 over the "
+    "31-byte limit (name 12, scan response data 21)");
 
   /* the public check, on a configuration changed after loading */
   {
@@ -1070,8 +1104,7 @@ test_syntax_errors (void **state)
 {
   assert_error ("[Peripheral]\nName=x\ngarbage\n",
                 "ble-peripheral.conf: line 3: expected [Group], Key=Value or a # comment, got 'garbage'");
-  assert_error ("Name=x\n[Peripheral]\n",
-                "ble-peripheral.conf: line 1: 'Name=x' comes before the first [Group]");
+  assert_error ("Name=x\n[Peripheral]\n", "ble-peripheral.conf: line 1: 'Name=x' comes before the first [Group]");
   assert_error ("[Peripheral\nName=x\n",
                 "ble-peripheral.conf: line 1: expected a group header such as [Peripheral], got '[Peripheral'");
   assert_error_contains ("[]\n", "line 1: expected a group header");
@@ -1273,10 +1306,11 @@ test_drop_in_errors (void **state)
 static void
 test_find_characteristic (void **state)
 {
-  g_autoptr (BpConfig) c = load ("[Service a]\nUUID=0x1800\n[Service b]\nUUID=0x1801\n"
-                                 "[Characteristic a/x]\nUUID=0x2A00\nFlags=read\n"
-                                 "[Characteristic b/x]\nUUID=0x2A01\nFlags=read\n"
-                                 "[Characteristic b/y]\nUUID=0x2A02\nFlags=read\n");
+  g_autoptr (BpConfig) c = load (
+    "[Service a]\nUUID=0x1800\n[Service b]\nUUID=0x1801\n"
+    "[Characteristic a/x]\nUUID=0x2A00\nFlags=read\n"
+    "[Characteristic b/x]\nUUID=0x2A01\nFlags=read\n"
+    "[Characteristic b/y]\nUUID=0x2A02\nFlags=read\n");
   BpCharacteristicConfig *found;
 
   found = bp_config_find_characteristic (c, "a/x", NULL);
@@ -1336,7 +1370,8 @@ test_describe (void **state)
       }
 
   {
-    g_autoptr (BpConfig) d = load (BASE CHAR_HEAD "Flags=read\nDescription=Hi\n"
+    g_autoptr (BpConfig) d = load (BASE CHAR_HEAD
+                                   "Flags=read\nDescription=Hi\n"
                                    "[Descriptor env/c/r]\nUUID=0x2906\nFlags=read,write\nValue=0010\n"
                                    "[Advertising]\nScanResponseData=03ff4c00\n");
     g_autofree char *dt = bp_config_describe (d);

@@ -24,8 +24,8 @@ static const char conf_text[] =
 
 typedef struct {
   BpPeripheral *p;
-  GPtrArray *notified;   /* GBytes* in order */
-  GPtrArray *events;     /* char* descriptions */
+  GPtrArray *notified; /* GBytes* in order */
+  GPtrArray *events;   /* char* descriptions */
   guint64 read_id;
   gboolean read_asked;
   GBytes *read_value;
@@ -47,15 +47,14 @@ static void
 on_event (const BpEvent *ev, gpointer user_data)
 {
   Fixture *f = user_data;
-  g_ptr_array_add (f->events, g_strdup_printf ("%d %s %s", ev->type,
-                                               ev->characteristic ? ev->characteristic->id : "-",
+  g_ptr_array_add (f->events, g_strdup_printf ("%d %s %s", ev->type, ev->characteristic ? ev->characteristic->id : "-",
                                                ev->address ? ev->address : "-"));
 }
 
 static int
 setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   Fixture *f = g_new0 (Fixture, 1);
   BpConfig *config = bp_config_load_from_data (conf_text, -1, "test.conf", &error);
 
@@ -84,7 +83,7 @@ teardown (void **state)
 static BpCharacteristic *
 lookup (Fixture *f, const char *name)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   BpCharacteristic *chr = bp_peripheral_lookup (f->p, name, &error);
   assert_non_null (chr);
   return chr;
@@ -149,11 +148,11 @@ test_write_max_length (void **state)
   Fixture *f = *state;
   BpCharacteristic *val = lookup (f, "s/val");
   guint8 data[21] = { 0 };
-  g_autoptr(GBytes) now = NULL;
+  g_autoptr (GBytes) now = NULL;
 
   assert_int_equal (bp_peripheral_write (f->p, val, NULL, data, 21, 0), 0x0d);
   now = bp_peripheral_get (f->p, val);
-  assert_int_equal (g_bytes_get_size (now), 5);  /* unchanged, not truncated */
+  assert_int_equal (g_bytes_get_size (now), 5); /* unchanged, not truncated */
   assert_int_equal (bp_peripheral_write (f->p, val, NULL, data, 20, 0), 0);
   assert_int_equal (bp_peripheral_write (f->p, val, NULL, data, 2, 19), 0x0d);
   assert_int_equal (bp_peripheral_write (f->p, val, NULL, data, 1, 21), 0x07);
@@ -166,7 +165,7 @@ test_write_at_offset (void **state)
   BpCharacteristic *val = lookup (f, "s/val");
   const guint8 chunk[] = { 0xee, 0xff };
   const guint8 want[] = { 0x01, 0x02, 0xee, 0xff };
-  g_autoptr(GBytes) now = NULL;
+  g_autoptr (GBytes) now = NULL;
 
   assert_int_equal (bp_peripheral_write (f->p, val, NULL, chunk, 2, 2), 0);
   now = bp_peripheral_get (f->p, val);
@@ -180,8 +179,8 @@ test_append_and_take (void **state)
   Fixture *f = *state;
   BpCharacteristic *buf = lookup (f, "s/buf");
   const guint8 a[] = { 1, 2, 3 }, b[] = { 4, 5, 6 }, c[] = { 7, 8, 9 };
-  g_autoptr(GBytes) taken = NULL;
-  g_autoptr(GBytes) after = NULL;
+  g_autoptr (GBytes) taken = NULL;
+  g_autoptr (GBytes) after = NULL;
 
   assert_int_equal (bp_peripheral_write (f->p, buf, NULL, a, 3, 0), 0);
   assert_int_equal (bp_peripheral_write (f->p, buf, NULL, b, 3, 0), 0);
@@ -238,8 +237,8 @@ test_delegated_read (void **state)
 {
   Fixture *f = *state;
   BpCharacteristic *live = lookup (f, "s/live");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) answer = g_bytes_new ("\x10\x20", 2);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) answer = g_bytes_new ("\x10\x20", 2);
 
   /* With no server the stored value is served at once. */
   bp_peripheral_read (f->p, live, NULL, 0, read_cb, f);
@@ -260,7 +259,7 @@ test_delegated_read (void **state)
   assert_int_equal (g_bytes_get_size (f->read_value), 2);
   /* The answer is now the stored value. */
   {
-    g_autoptr(GBytes) now = bp_peripheral_get (f->p, live);
+    g_autoptr (GBytes) now = bp_peripheral_get (f->p, live);
     assert_int_equal (g_bytes_get_size (now), 2);
   }
   /* Answered twice: refused. */
@@ -304,13 +303,13 @@ test_notify_order_and_refusals (void **state)
   Fixture *f = *state;
   BpCharacteristic *val = lookup (f, "s/val");
   BpCharacteristic *cmd = lookup (f, "s/cmd");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   guint8 big[513] = { 0 };
-  g_autoptr(GBytes) too_big = g_bytes_new (big, sizeof big);
+  g_autoptr (GBytes) too_big = g_bytes_new (big, sizeof big);
 
   for (guint32 i = 0; i < 100; i++)
     {
-      g_autoptr(GBytes) v = g_bytes_new (&i, sizeof i);
+      g_autoptr (GBytes) v = g_bytes_new (&i, sizeof i);
       assert_true (bp_peripheral_notify (f->p, val, v, NULL, &error));
     }
   assert_int_equal (f->notified->len, 100);
@@ -328,7 +327,7 @@ static void
 test_lookup (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   assert_non_null (bp_peripheral_lookup (f->p, "cmd", &error));
   assert_null (bp_peripheral_lookup (f->p, "val", &error));
@@ -342,9 +341,9 @@ static void
 test_reload_keeps_values (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   BpCharacteristic *val = lookup (f, "s/val");
-  g_autoptr(GBytes) v = g_bytes_new ("\x42", 1);
+  g_autoptr (GBytes) v = g_bytes_new ("\x42", 1);
   BpConfig *config;
 
   assert_true (bp_peripheral_set (f->p, val, v, &error));
@@ -353,7 +352,7 @@ test_reload_keeps_values (void **state)
   bp_peripheral_reconfigure (f->p, config);
   val = lookup (f, "s/val");
   {
-    g_autoptr(GBytes) now = bp_peripheral_get (f->p, val);
+    g_autoptr (GBytes) now = bp_peripheral_get (f->p, val);
     assert_int_equal (g_bytes_get_size (now), 1);
     assert_int_equal (((const guint8 *) g_bytes_get_data (now, NULL))[0], 0x42);
   }

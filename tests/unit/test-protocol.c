@@ -32,14 +32,14 @@ static void
 assert_parse_error (const char *text, int code, const char *fragment)
 {
   BpRequest r;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (parse (text, &r, &error))
     fail_msg ("\"%s\" was accepted", text);
   assert_non_null (error);
   if (!g_error_matches (error, BP_ERROR, code))
-    fail_msg ("\"%s\": expected %s, got %s: %s", text, bp_error_name (code),
-              bp_error_name (error->code), error->message);
+    fail_msg ("\"%s\": expected %s, got %s: %s", text, bp_error_name (code), bp_error_name (error->code),
+              error->message);
   if (strstr (error->message, fragment) == NULL)
     fail_msg ("\"%s\": message \"%s\" lacks \"%s\"", text, error->message, fragment);
 }
@@ -250,7 +250,7 @@ test_error_nul_byte (void **state)
 {
   char line[] = "set env/x 01\0002";
   BpRequest r;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   assert_false (bp_request_parse (line, sizeof line - 1, &r, &error));
   assert_true (g_error_matches (error, BP_ERROR, BP_ERROR_BAD_VALUE));
@@ -265,8 +265,9 @@ test_error_unterminated_quote (void **state)
 
   /* The message quotes at most 64 bytes of the rest of the line. */
   {
-    g_autofree char *line = g_strdup_printf ("set dev/name \"%s", "0123456789abcdefghij0123456789abcdefghij"
-                                                                 "0123456789abcdefghij0123456789abcdefghij");
+    g_autofree char *line = g_strdup_printf ("set dev/name \"%s",
+                                             "0123456789abcdefghij0123456789abcdefghij"
+                                             "0123456789abcdefghij0123456789abcdefghij");
     g_autoptr (GError) error = NULL;
     BpRequest r;
 
@@ -334,11 +335,10 @@ test_error_long_word_utf8 (void **state)
   /* Error messages cut long words, never inside a character: the reply
    * must stay UTF-8. After "a", the two-byte "é"s straddle both cuts (64
    * bytes for a word, 32 for the verb named in a quoting error). */
-  g_autoptr(GString) word = g_string_new ("a");
+  g_autoptr (GString) word = g_string_new ("a");
   /* before and after the word */
   const char *const requests[][2] = {
-    { "", " x" }, { "", " \"open" }, { "advertise ", "" }, { "reply ", " 00" },
-    { "notify c 01 ", "" },
+    { "", " x" }, { "", " \"open" }, { "advertise ", "" }, { "reply ", " 00" }, { "notify c 01 ", "" },
   };
 
   for (guint i = 0; i < 40; i++)
@@ -347,7 +347,7 @@ test_error_long_word_utf8 (void **state)
     {
       g_autofree char *text = g_strconcat (requests[i][0], word->str, requests[i][1], NULL);
       BpRequest r;
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
 
       assert_false (parse (text, &r, &error));
       assert_non_null (error);
@@ -380,7 +380,7 @@ test_split_too_many (void **state)
   char line[] = "a b c";
   char *w[2];
   guint n;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   assert_false (bp_protocol_split (line, w, 2, &n, &error));
   assert_true (g_error_matches (error, BP_ERROR, BP_ERROR_BAD_REQUEST));
@@ -415,7 +415,7 @@ test_word_valid (void **state)
 static void
 test_append_value (void **state)
 {
-  g_autoptr(GString) s = g_string_new ("x ");
+  g_autoptr (GString) s = g_string_new ("x ");
   const guint8 bytes[] = { 0x9a, 0x09, 0x00, 0xff };
 
   bp_protocol_append_value (s, bytes, sizeof bytes);
@@ -453,8 +453,8 @@ check_quote_round_trip (const char *text, gssize len)
 {
   gsize n = len < 0 ? strlen (text) : (gsize) len;
   g_autofree char *quoted = bp_protocol_quote (text, len);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = NULL;
   gsize got_len;
   const guint8 *got;
 
@@ -484,9 +484,9 @@ test_quote_round_trip (void **state)
 static void
 test_reply_append_error (void **state)
 {
-  g_autoptr(GString) s = g_string_new (NULL);
-  g_autoptr(GError) e1 = g_error_new (BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC, "get: no \"x\"\nsecond line");
-  g_autoptr(GError) e2 = g_error_new (G_FILE_ERROR, G_FILE_ERROR_NOENT, "elsewhere");
+  g_autoptr (GString) s = g_string_new (NULL);
+  g_autoptr (GError) e1 = g_error_new (BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC, "get: no \"x\"\nsecond line");
+  g_autoptr (GError) e2 = g_error_new (G_FILE_ERROR, G_FILE_ERROR_NOENT, "elsewhere");
 
   bp_reply_append_error (s, e1);
   assert_string_equal (s->str, "error unknown-characteristic: get: no \"x\" second line\n");
@@ -504,7 +504,7 @@ test_reply_parse (void **state)
   char junk[] = "okay";
   char junk2[] = "error nocolon";
   BpReply r;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   assert_true (bp_reply_parse (ok, &r, NULL));
   assert_true (r.ok);
@@ -533,10 +533,10 @@ test_error_from_name (void **state)
 static void
 check_event (const BpProtoEvent *ev, const char *expected)
 {
-  g_autoptr(GString) s = g_string_new (NULL);
+  g_autoptr (GString) s = g_string_new (NULL);
   BpProtoEvent back;
   guint8 buf[BP_VALUE_MAX];
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   bp_proto_event_append (s, ev);
   assert_string_equal (s->str, expected);
@@ -546,8 +546,7 @@ check_event (const BpProtoEvent *ev, const char *expected)
   assert_int_equal (back.kind, ev->kind);
   assert_string_equal (back.characteristic != NULL ? back.characteristic : "(none)",
                        ev->characteristic != NULL ? ev->characteristic : "(none)");
-  assert_string_equal (back.address != NULL ? back.address : "(none)",
-                       ev->address != NULL ? ev->address : "(none)");
+  assert_string_equal (back.address != NULL ? back.address : "(none)", ev->address != NULL ? ev->address : "(none)");
   assert_int_equal (back.len, ev->len);
   if (ev->len > 0)
     assert_memory_equal (back.data, ev->data, ev->len);
@@ -555,8 +554,7 @@ check_event (const BpProtoEvent *ev, const char *expected)
   assert_true (back.id == ev->id);
   assert_true (back.count == ev->count);
   assert_int_equal (back.on, ev->on);
-  assert_string_equal (back.reason != NULL ? back.reason : "(none)",
-                       ev->reason != NULL ? ev->reason : "(none)");
+  assert_string_equal (back.reason != NULL ? back.reason : "(none)", ev->reason != NULL ? ev->reason : "(none)");
 }
 
 static void
@@ -573,32 +571,28 @@ test_events (void **state)
                "event subscribe env/t\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_UNSUBSCRIBE, .characteristic = "env/t", .address = addr },
                "event unsubscribe env/t 00:AA:01:01:00:01\n");
-  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_WRITE, .characteristic = "env/raw", .address = addr,
-                                 .data = data, .len = 2 },
-               "event write env/raw 00:AA:01:01:00:01 9a09\n");
-  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_WRITE, .characteristic = "env/raw",
-                                 .data = data, .len = 2, .offset = 18 },
-               "event write env/raw - 9a09 offset=18\n");
+  check_event (
+    &(BpProtoEvent) {
+      .kind = BP_PROTO_EVENT_WRITE, .characteristic = "env/raw", .address = addr, .data = data, .len = 2 },
+    "event write env/raw 00:AA:01:01:00:01 9a09\n");
+  check_event (
+    &(BpProtoEvent) { .kind = BP_PROTO_EVENT_WRITE, .characteristic = "env/raw", .data = data, .len = 2, .offset = 18 },
+    "event write env/raw - 9a09 offset=18\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_WRITE, .characteristic = "env/raw", .address = addr },
                "event write env/raw 00:AA:01:01:00:01 \"\"\n");
-  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_READ, .id = 7, .characteristic = "env/name",
-                                 .address = addr },
+  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_READ, .id = 7, .characteristic = "env/name", .address = addr },
                "event read 7 env/name 00:AA:01:01:00:01\n");
-  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_READ, .id = 8, .characteristic = "env/name",
-                                 .offset = 22 },
+  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_READ, .id = 8, .characteristic = "env/name", .offset = 22 },
                "event read 8 env/name - offset=22\n");
-  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_CONFIRM, .characteristic = "env/t" },
-               "event confirm env/t\n");
+  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_CONFIRM, .characteristic = "env/t" }, "event confirm env/t\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_DROPPED, .characteristic = "env/raw", .count = 3 },
                "event dropped env/raw 3\n");
-  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_ADVERTISING, .on = TRUE },
-               "event advertising started\n");
+  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_ADVERTISING, .on = TRUE }, "event advertising started\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_ADVERTISING, .reason = "timeout" },
                "event advertising stopped timeout\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_ADAPTER, .address = addr, .on = TRUE },
                "event adapter 00:AA:01:01:00:01 up\n");
-  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_ADAPTER },
-               "event adapter - down\n");
+  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_ADAPTER }, "event adapter - down\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_RELOADED }, "event reloaded\n");
 }
 
@@ -649,7 +643,7 @@ test_event_malformed (void **state)
       g_autofree char *line = g_strdup (bad[i]);
       BpProtoEvent ev;
       guint8 buf[BP_VALUE_MAX];
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
 
       if (bp_proto_event_parse (line, &ev, buf, &error))
         fail_msg ("\"%s\" was accepted", bad[i]);

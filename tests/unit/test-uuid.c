@@ -67,8 +67,7 @@ test_128bit_forms (void **state)
   BpUuid uuid;
   guint16 u16 = 1234;
 
-  assert_string_equal (parsed ("6E400001-B5A3-F393-E0A9-E50E24DCCA9E"),
-                       "6e400001-b5a3-f393-e0a9-e50e24dcca9e");
+  assert_string_equal (parsed ("6E400001-B5A3-F393-E0A9-E50E24DCCA9E"), "6e400001-b5a3-f393-e0a9-e50e24dcca9e");
   assert_true (bp_uuid_parse ("6e400001-b5a3-f393-e0a9-e50e24dcca9e", &uuid, NULL));
   assert_int_equal (uuid.bytes[0], 0x6e);
   assert_int_equal (uuid.bytes[15], 0x9e);
@@ -129,13 +128,25 @@ static void
 test_errors (void **state)
 {
   static const char *const bad[] = {
-    "", "0x", "180", "0x180", "180AB", "0x180G", "xyz", "0x1234567", "123456789",
-    "6E400001B5A3F393E0A9E50E24DCCA9E",          /* no dashes */
-    "6E400001-B5A3-F393-E0A9-E50E24DCCA9",       /* short */
-    "6E400001-B5A3-F393-E0A9-E50E24DCCA9EE",     /* long */
-    "6E400001_B5A3-F393-E0A9-E50E24DCCA9E",      /* wrong separator */
-    "6E40000G-B5A3-F393-E0A9-E50E24DCCA9E",      /* not hex */
-    " 180A", "180A ", "-180A", "temperature_", "0xtemperature",
+    "",
+    "0x",
+    "180",
+    "0x180",
+    "180AB",
+    "0x180G",
+    "xyz",
+    "0x1234567",
+    "123456789",
+    "6E400001B5A3F393E0A9E50E24DCCA9E",      /* no dashes */
+    "6E400001-B5A3-F393-E0A9-E50E24DCCA9",   /* short */
+    "6E400001-B5A3-F393-E0A9-E50E24DCCA9EE", /* long */
+    "6E400001_B5A3-F393-E0A9-E50E24DCCA9E",  /* wrong separator */
+    "6E40000G-B5A3-F393-E0A9-E50E24DCCA9E",  /* not hex */
+    " 180A",
+    "180A ",
+    "-180A",
+    "temperature_",
+    "0xtemperature",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)

@@ -29,23 +29,21 @@ hex_of (const char *text, BpFormat format, int exponent)
 
   if (bytes == NULL)
     {
-      print_error ("'%s' as %s (exponent %d): %s\n", text, bp_format_name (format), exponent,
-                   error->message);
+      print_error ("'%s' as %s (exponent %d): %s\n", text, bp_format_name (format), exponent, error->message);
       fail ();
     }
   data = g_bytes_get_data (bytes, &len);
   return bp_value_to_hex (data, len);
 }
 
-#define assert_parses(text, format, exponent, expected)                \
-  do                                                                   \
-    {                                                                  \
-      g_autofree char *hex_ = hex_of (text, format, exponent);         \
-      if (strcmp (hex_, expected) != 0)                                \
-        print_error ("'%s' as %s (exponent %d) gave %s\n", text,       \
-                     bp_format_name (format), exponent, hex_);         \
-      assert_string_equal (hex_, expected);                            \
-    }                                                                  \
+#define assert_parses(text, format, exponent, expected)                                                    \
+  do                                                                                                       \
+    {                                                                                                      \
+      g_autofree char *hex_ = hex_of (text, format, exponent);                                             \
+      if (strcmp (hex_, expected) != 0)                                                                    \
+        print_error ("'%s' as %s (exponent %d) gave %s\n", text, bp_format_name (format), exponent, hex_); \
+      assert_string_equal (hex_, expected);                                                                \
+    }                                                                                                      \
   while (0)
 
 /* Asserts that parsing fails with code and, when given, exactly message. */
@@ -82,12 +80,12 @@ display_of (const char *hex, BpFormat format, int exponent)
   return bp_value_to_display (data, len, format, exponent);
 }
 
-#define assert_display(hex, format, exponent, expected)                \
-  do                                                                   \
-    {                                                                  \
-      g_autofree char *d_ = display_of (hex, format, exponent);        \
-      assert_string_equal (d_, expected);                              \
-    }                                                                  \
+#define assert_display(hex, format, exponent, expected)         \
+  do                                                            \
+    {                                                           \
+      g_autofree char *d_ = display_of (hex, format, exponent); \
+      assert_string_equal (d_, expected);                       \
+    }                                                           \
   while (0)
 
 /* ------------------------------------------------------------------------ */
@@ -124,6 +122,7 @@ test_error_names (void **state)
 static void
 test_formats (void **state)
 {
+  /* clang-format off */
   static const struct {
     const char *name;
     BpFormat format;
@@ -145,6 +144,7 @@ test_formats (void **state)
     { "float64", BP_FORMAT_FLOAT64, 0x15, 8 },
     { "utf8", BP_FORMAT_UTF8, 0x19, 0 },
   };
+  /* clang-format on */
   BpFormat f = BP_FORMAT_NONE;
 
   for (gsize i = 0; i < G_N_ELEMENTS (formats); i++)
@@ -188,14 +188,14 @@ static void
 test_rounding (void **state)
 {
   /* round(number / 10^exponent), half away from zero */
-  assert_parses ("-3.5", BP_FORMAT_SINT8, 0, "fc");     /* -4 */
-  assert_parses ("-3.5", BP_FORMAT_SINT8, -1, "dd");    /* -35 */
+  assert_parses ("-3.5", BP_FORMAT_SINT8, 0, "fc");  /* -4 */
+  assert_parses ("-3.5", BP_FORMAT_SINT8, -1, "dd"); /* -35 */
   assert_parses ("2.5", BP_FORMAT_UINT8, 0, "03");
   assert_parses ("2.4999", BP_FORMAT_UINT8, 0, "02");
   assert_parses ("0.5", BP_FORMAT_UINT8, 0, "01");
   assert_parses ("0.49", BP_FORMAT_UINT8, 0, "00");
   assert_parses ("-0.5", BP_FORMAT_SINT8, 0, "ff");
-  assert_parses ("-0.4", BP_FORMAT_UINT8, 0, "00");     /* rounds to 0: fits */
+  assert_parses ("-0.4", BP_FORMAT_UINT8, 0, "00"); /* rounds to 0: fits */
   assert_parses ("24.584", BP_FORMAT_SINT16, -2, "9a09");
   assert_parses ("24.585", BP_FORMAT_SINT16, -2, "9b09");
   assert_parses ("0.001", BP_FORMAT_UINT8, 0, "00");
@@ -245,16 +245,13 @@ test_integer_formats (void **state)
 static void
 test_ranges (void **state)
 {
-  assert_refused ("256", BP_FORMAT_UINT8, 0, BP_ERROR_OUT_OF_RANGE,
-                  "256 is out of range for uint8 (0 to 255)");
-  assert_refused ("-1", BP_FORMAT_UINT8, 0, BP_ERROR_OUT_OF_RANGE,
-                  "-1 is out of range for uint8 (0 to 255)");
+  assert_refused ("256", BP_FORMAT_UINT8, 0, BP_ERROR_OUT_OF_RANGE, "256 is out of range for uint8 (0 to 255)");
+  assert_refused ("-1", BP_FORMAT_UINT8, 0, BP_ERROR_OUT_OF_RANGE, "-1 is out of range for uint8 (0 to 255)");
   assert_refused ("400", BP_FORMAT_SINT16, -2, BP_ERROR_OUT_OF_RANGE,
                   "400 is out of range for sint16 with exponent -2 (-327.68 to 327.67)");
   assert_refused ("-327.69", BP_FORMAT_SINT16, -2, BP_ERROR_OUT_OF_RANGE, NULL);
   assert_refused ("327.675", BP_FORMAT_SINT16, -2, BP_ERROR_OUT_OF_RANGE, NULL); /* rounds to 32768 */
-  assert_refused ("128", BP_FORMAT_SINT8, 0, BP_ERROR_OUT_OF_RANGE,
-                  "128 is out of range for sint8 (-128 to 127)");
+  assert_refused ("128", BP_FORMAT_SINT8, 0, BP_ERROR_OUT_OF_RANGE, "128 is out of range for sint8 (-128 to 127)");
   assert_refused ("16777216", BP_FORMAT_UINT24, 0, BP_ERROR_OUT_OF_RANGE, NULL);
   assert_refused ("8388608", BP_FORMAT_SINT24, 0, BP_ERROR_OUT_OF_RANGE,
                   "8388608 is out of range for sint24 (-8388608 to 8388607)");
@@ -265,8 +262,7 @@ test_ranges (void **state)
   assert_refused ("-9223372036854775809", BP_FORMAT_SINT64, 0, BP_ERROR_OUT_OF_RANGE, NULL);
   assert_refused ("1e30", BP_FORMAT_UINT64, 0, BP_ERROR_OUT_OF_RANGE, NULL);
   assert_refused ("1e999999999999", BP_FORMAT_UINT8, 0, BP_ERROR_OUT_OF_RANGE, NULL);
-  assert_refused ("99999999999999999999999999999999999999999", BP_FORMAT_UINT64, 0,
-                  BP_ERROR_OUT_OF_RANGE, NULL);
+  assert_refused ("99999999999999999999999999999999999999999", BP_FORMAT_UINT64, 0, BP_ERROR_OUT_OF_RANGE, NULL);
   assert_refused ("0x10000000000000000", BP_FORMAT_UINT64, 0, BP_ERROR_OUT_OF_RANGE, NULL);
   /* a positive exponent shows the range in the written unit */
   assert_refused ("25600", BP_FORMAT_UINT8, 2, BP_ERROR_OUT_OF_RANGE,
@@ -277,14 +273,13 @@ static void
 test_not_numbers (void **state)
 {
   static const char *const bad[] = {
-    "12abc", "abc", ".", "-", "+", "1e", "1e+", "0x", "0xg", "1.2.3", "--1", " 1", "1 ",
-    "1,5", "nan", "inf", "-inf", "infinity", "\xff", "1e5x", "0x1.8",
+    "12abc", "abc", ".",   "-",   "+",   "1e",   "1e+",      "0x",   "0xg",  "1.2.3", "--1",
+    " 1",    "1 ",  "1,5", "nan", "inf", "-inf", "infinity", "\xff", "1e5x", "0x1.8",
   };
 
   assert_refused ("12abc", BP_FORMAT_SINT16, -2, BP_ERROR_BAD_VALUE,
                   "expected a number such as 24.58, -3 or 0x10 for sint16, got '12abc'");
-  assert_refused ("", BP_FORMAT_SINT16, -2, BP_ERROR_BAD_VALUE,
-                  "expected a number for sint16, got an empty value");
+  assert_refused ("", BP_FORMAT_SINT16, -2, BP_ERROR_BAD_VALUE, "expected a number for sint16, got an empty value");
   assert_refused (NULL, BP_FORMAT_UINT8, 0, BP_ERROR_BAD_VALUE, NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -325,8 +320,7 @@ test_boolean (void **state)
   assert_parses ("TRUE", BP_FORMAT_BOOLEAN, 0, "01");
   assert_parses ("1", BP_FORMAT_BOOLEAN, 0, "01");
   assert_parses ("0", BP_FORMAT_BOOLEAN, 0, "00");
-  assert_refused ("2", BP_FORMAT_BOOLEAN, 0, BP_ERROR_BAD_VALUE,
-                  "expected true or false for boolean, got '2'");
+  assert_refused ("2", BP_FORMAT_BOOLEAN, 0, BP_ERROR_BAD_VALUE, "expected true or false for boolean, got '2'");
   assert_refused ("", BP_FORMAT_BOOLEAN, 0, BP_ERROR_BAD_VALUE, NULL);
   assert_refused ("truee", BP_FORMAT_BOOLEAN, 0, BP_ERROR_BAD_VALUE, NULL);
 }
@@ -342,8 +336,7 @@ test_utf8 (void **state)
   assert_parses ("\"\"", BP_FORMAT_UTF8, 0, "");
   /* U+0000 is a character */
   assert_parses ("\"a\\0b\"", BP_FORMAT_UTF8, 0, "610062");
-  assert_refused ("\"\\xff\"", BP_FORMAT_UTF8, 0, BP_ERROR_BAD_VALUE,
-                  "\"\\xff\" is not valid UTF-8, which utf8 needs");
+  assert_refused ("\"\\xff\"", BP_FORMAT_UTF8, 0, BP_ERROR_BAD_VALUE, "\"\\xff\" is not valid UTF-8, which utf8 needs");
   assert_refused ("\"\\xc3\"", BP_FORMAT_UTF8, 0, BP_ERROR_BAD_VALUE, NULL);
   assert_refused ("a\xff", BP_FORMAT_UTF8, 0, BP_ERROR_BAD_VALUE, NULL);
   /* for no format, a quoted string is its bytes, UTF-8 or not */
@@ -379,8 +372,8 @@ test_quoted_strings (void **state)
   assert_parses ("\"\\n\\t\\r\\\\\\\"\\'\\0\\x41\\a\\b\\f\\v\\101\\7\\?\"", BP_FORMAT_NONE, 0,
                  "0a090d5c2227004107080c0b41073f");
   assert_parses ("\"\\x4\"", BP_FORMAT_NONE, 0, "04");
-  assert_parses ("\"\\x414\"", BP_FORMAT_NONE, 0, "4134");   /* two hex digits at most */
-  assert_parses ("\"\\0101\"", BP_FORMAT_NONE, 0, "0831");   /* three octal digits at most */
+  assert_parses ("\"\\x414\"", BP_FORMAT_NONE, 0, "4134"); /* two hex digits at most */
+  assert_parses ("\"\\0101\"", BP_FORMAT_NONE, 0, "0831"); /* three octal digits at most */
   assert_parses ("\"\\377\"", BP_FORMAT_NONE, 0, "ff");
   assert_parses ("\"a b, c\"", BP_FORMAT_NONE, 0, "6120622c2063");
   /* a quoted string is its bytes whatever the format */
@@ -390,8 +383,7 @@ test_quoted_strings (void **state)
                   "unterminated string: expected a closing \" in \"abc");
   assert_refused ("\"abc\\", BP_FORMAT_NONE, 0, BP_ERROR_BAD_VALUE, NULL);
   assert_refused ("\"abc\\\"", BP_FORMAT_NONE, 0, BP_ERROR_BAD_VALUE, NULL);
-  assert_refused ("\"abc\"x", BP_FORMAT_NONE, 0, BP_ERROR_BAD_VALUE,
-                  "unexpected text after the closing quote: x");
+  assert_refused ("\"abc\"x", BP_FORMAT_NONE, 0, BP_ERROR_BAD_VALUE, "unexpected text after the closing quote: x");
   assert_refused ("\"\\q\"", BP_FORMAT_NONE, 0, BP_ERROR_BAD_VALUE,
                   "unknown escape '\\q' in \"\\q\": expected \\n \\t \\r \\\\ \\\" \\' \\0 \\xHH "
                   "\\a \\b \\f \\v or an octal \\NNN");
@@ -421,10 +413,8 @@ test_too_long (void **state)
   g_string_append (hex, "cd");
   g_string_append (quoted, "x\"");
   g_string_append_c (text, 'y');
-  assert_refused (hex->str, BP_FORMAT_NONE, 0, BP_ERROR_TOO_LONG,
-                  "the value is 513 bytes, over the limit of 512");
-  assert_refused (quoted->str, BP_FORMAT_NONE, 0, BP_ERROR_TOO_LONG,
-                  "the string is 513 bytes, over the limit of 512");
+  assert_refused (hex->str, BP_FORMAT_NONE, 0, BP_ERROR_TOO_LONG, "the value is 513 bytes, over the limit of 512");
+  assert_refused (quoted->str, BP_FORMAT_NONE, 0, BP_ERROR_TOO_LONG, "the string is 513 bytes, over the limit of 512");
   assert_refused (text->str, BP_FORMAT_UTF8, 0, BP_ERROR_TOO_LONG, NULL);
 }
 
@@ -481,9 +471,8 @@ static void
 test_display_round_trip (void **state)
 {
   static const BpFormat numeric[] = {
-    BP_FORMAT_UINT8, BP_FORMAT_UINT16, BP_FORMAT_UINT24, BP_FORMAT_UINT32, BP_FORMAT_UINT64,
-    BP_FORMAT_SINT8, BP_FORMAT_SINT16, BP_FORMAT_SINT24, BP_FORMAT_SINT32, BP_FORMAT_SINT64,
-    BP_FORMAT_FLOAT32, BP_FORMAT_FLOAT64,
+    BP_FORMAT_UINT8,  BP_FORMAT_UINT16, BP_FORMAT_UINT24, BP_FORMAT_UINT32, BP_FORMAT_UINT64,  BP_FORMAT_SINT8,
+    BP_FORMAT_SINT16, BP_FORMAT_SINT24, BP_FORMAT_SINT32, BP_FORMAT_SINT64, BP_FORMAT_FLOAT32, BP_FORMAT_FLOAT64,
   };
   static const int exponents[] = { 0, -2, 3, -7 };
   GRand *rand = g_rand_new_with_seed (1234);
@@ -508,9 +497,8 @@ test_display_round_trip (void **state)
               memcmp (g_bytes_get_data (back, NULL), data, size) != 0)
             {
               g_autofree char *hex = bp_value_to_hex (data, size);
-              print_error ("%s exponent %d: %s shown as %s did not come back (%s)\n",
-                           bp_format_name (numeric[f]), exponents[e], hex, shown,
-                           error ? error->message : "other bytes");
+              print_error ("%s exponent %d: %s shown as %s did not come back (%s)\n", bp_format_name (numeric[f]),
+                           exponents[e], hex, shown, error ? error->message : "other bytes");
               g_rand_free (rand);
               fail ();
             }
