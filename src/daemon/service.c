@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -69,12 +70,18 @@ notify (const char *state)
     }
   if (notify_fd < 0)
     {
-      notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      /* Blocking, with a bound: a datagram to a manager whose queue is full
+       * waits rather than being dropped (a lost READY=1 fails the start),
+       * but a stuck manager cannot hold the main loop for long. */
+      struct timeval limit = { .tv_sec = 2 };
+
+      notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (notify_fd < 0)
         {
           g_debug ("notify socket: %s", g_strerror (errno));
           return;
         }
+      setsockopt (notify_fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
     }
   /* The manager learns our pid from the credentials the kernel attaches
    * (it sets SO_PASSCRED), so nothing but the text is sent. The address is

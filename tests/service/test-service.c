@@ -149,6 +149,55 @@ test_status_once_per_change (void **state)
   manager_free (m);
 }
 
+/* Drains the manager's socket until READY=1 comes (or a second passes with
+ * nothing), after giving the daemon's side time to find the queue full. */
+static gpointer
+drain_until_ready (gpointer data)
+{
+  Manager *m = data;
+  gboolean ready = FALSE;
+
+  g_usleep (200 * 1000);
+  for (;;)
+    {
+      g_autofree char *text = manager_receive (m);
+
+      if (text == NULL)
+        break;
+      if (g_str_equal (text, "READY=1"))
+        {
+          ready = TRUE;
+          break;
+        }
+    }
+  return GINT_TO_POINTER (ready);
+}
+
+/* A manager whose queue is full: READY=1 waits for room, it is not dropped
+ * (a lost READY=1 would fail the unit's start). */
+static void
+test_notify_full_queue (void **state)
+{
+  Manager *m = manager_new (FALSE);
+  const char *path = g_getenv ("NOTIFY_SOCKET");
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int filler = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  GThread *drainer;
+  guint sent = 0;
+
+  assert_true (filler >= 0);
+  g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
+  while (sent < 1000000 &&
+         sendto (filler, "STATUS=filler", 13, MSG_NOSIGNAL, (struct sockaddr *) &addr, sizeof addr) == 13)
+    sent++;
+  assert_int_equal (errno, EAGAIN);
+  drainer = g_thread_new ("drainer", drain_until_ready, m);
+  bp_service_ready ();
+  assert_true (GPOINTER_TO_INT (g_thread_join (drainer)));
+  close (filler);
+  manager_free (m);
+}
+
 static void
 test_no_manager (void **state)
 {
@@ -292,6 +341,7 @@ main (void)
     cmocka_unit_test (test_notify_path),
     cmocka_unit_test (test_notify_abstract),
     cmocka_unit_test (test_status_once_per_change),
+    cmocka_unit_test (test_notify_full_queue),
     cmocka_unit_test (test_no_manager),
     cmocka_unit_test (test_watchdog),
     cmocka_unit_test (test_listen_fd),
