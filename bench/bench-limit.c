@@ -25,37 +25,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-bus.h"
 #include "bench-value.h"
 
-#define CHAR_IFACE "org.bluez.GattCharacteristic1"
 #define LIMIT_PATH "/org/bench/limit/service0"
-
-/* The parts of the signal that never change, made once. */
-static GVariant *char_iface, *value_key, *no_invalidated;
 
 static gboolean
 emit (GDBusConnection *conn, const char *path, uint64_t seq, gsize size)
 {
   guint8 value[BENCH_VALUE_MAX];
-  g_autoptr (GError) error = NULL;
-  GVariant *entry;
-  GVariant *body[3];
 
   bench_value_fill (value, size, seq, bench_now_ns ());
-  /* (sa{sv}as) from its parts, as the daemon builds it: cheaper than a
-   * format string and a builder. */
-  entry = g_variant_new_dict_entry (
-    value_key, g_variant_new_variant (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, value, size, 1)));
-  body[0] = char_iface;
-  body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
-  body[2] = no_invalidated;
-  if (!g_dbus_connection_emit_signal (conn, NULL, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                      g_variant_new_tuple (body, 3), &error))
-    {
-      g_printerr ("bench-limit: %s\n", error->message);
-      return FALSE;
-    }
-  return TRUE;
+  return bench_emit_value (conn, "bench-limit", path, value, size);
 }
 
 static void
@@ -118,24 +99,11 @@ main (int argc, char **argv)
       g_printerr ("bench-limit: %s\n", error->message);
       return 2;
     }
-  if (address == NULL)
-    address = g_strdup (g_getenv ("DBUS_SYSTEM_BUS_ADDRESS"));
-  if (address == NULL)
-    {
-      g_printerr ("bench-limit: no bus: give --address or set DBUS_SYSTEM_BUS_ADDRESS\n");
-      return 2;
-    }
-  conn = g_dbus_connection_new_for_address_sync (
-    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL,
-    &error);
+  if (!bench_bus_address ("bench-limit", &address))
+    return 2;
+  conn = bench_bus_connect ("bench-limit", address);
   if (conn == NULL)
-    {
-      g_printerr ("bench-limit: %s\n", error->message);
-      return 1;
-    }
-  char_iface = g_variant_ref_sink (g_variant_new_string (CHAR_IFACE));
-  value_key = g_variant_ref_sink (g_variant_new_string ("Value"));
-  no_invalidated = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_STRING, NULL, 0));
+    return 1;
   printf ("name %s\n", g_dbus_connection_get_unique_name (conn));
   fflush (stdout);
 

@@ -41,11 +41,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench-bus.h"
 #include "bench-value.h"
 #include "fake-bluez.h"
 
 #define PROPS_IFACE "org.freedesktop.DBus.Properties"
-#define CHAR_IFACE "org.bluez.GattCharacteristic1"
+#define CHAR_IFACE BENCH_CHAR_IFACE
 #define REPLY_RING 16
 
 typedef struct {
@@ -602,13 +603,8 @@ main (int argc, char **argv)
       g_printerr ("bench-receiver: %s\n", error->message);
       return 2;
     }
-  if (address == NULL)
-    address = g_strdup (g_getenv ("DBUS_SYSTEM_BUS_ADDRESS"));
-  if (address == NULL)
-    {
-      g_printerr ("bench-receiver: no bus: give --address or set DBUS_SYSTEM_BUS_ADDRESS\n");
-      return 2;
-    }
+  if (!bench_bus_address ("bench-receiver", &address))
+    return 2;
 
   g_mutex_init (&r.fig.lock);
   r.fig.last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -27,9 +27,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bench-bus.h"
 #include "bench-value.h"
 
-#define CHAR_IFACE "org.bluez.GattCharacteristic1"
 #define RELAY_PATH "/org/bench/relay"
 
 typedef struct {
@@ -42,30 +42,6 @@ static GDBusConnection *bus;
 static GHashTable *paths; /* CHAR → object path */
 static guint n_open;
 static guint64 sent, start_ns;
-/* The parts of the signal that never change, made once. */
-static GVariant *char_iface, *value_key, *no_invalidated;
-
-/* bench-limit's emit(), with the value given. */
-static gboolean
-emit (const char *path, const guint8 *value, gsize size)
-{
-  g_autoptr (GError) error = NULL;
-  GVariant *entry;
-  GVariant *body[3];
-
-  entry = g_variant_new_dict_entry (
-    value_key, g_variant_new_variant (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, value, size, 1)));
-  body[0] = char_iface;
-  body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
-  body[2] = no_invalidated;
-  if (!g_dbus_connection_emit_signal (bus, NULL, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                      g_variant_new_tuple (body, 3), &error))
-    {
-      g_printerr ("bench-relay: %s\n", error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
 
 /* "notify CHAR HEX" (no newline, NUL-terminated): TRUE once emitted. */
 static gboolean
@@ -102,7 +78,7 @@ handle_line (char *line)
       g_hash_table_insert (paths, g_strdup (name), p);
       path = p;
     }
-  if (!emit (path, value, len / 2))
+  if (!bench_emit_value (bus, "bench-relay", path, value, len / 2))
     return FALSE;
   sent++;
   return TRUE;
@@ -202,24 +178,11 @@ main (int argc, char **argv)
       g_printerr ("bench-relay: %s\n", error != NULL ? error->message : "give the socket's path");
       return 2;
     }
-  if (address == NULL)
-    address = g_strdup (g_getenv ("DBUS_SYSTEM_BUS_ADDRESS"));
-  if (address == NULL)
-    {
-      g_printerr ("bench-relay: no bus: give --address or set DBUS_SYSTEM_BUS_ADDRESS\n");
-      return 2;
-    }
-  bus = g_dbus_connection_new_for_address_sync (
-    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL,
-    &error);
+  if (!bench_bus_address ("bench-relay", &address))
+    return 2;
+  bus = bench_bus_connect ("bench-relay", address);
   if (bus == NULL)
-    {
-      g_printerr ("bench-relay: %s\n", error->message);
-      return 1;
-    }
-  char_iface = g_variant_ref_sink (g_variant_new_string (CHAR_IFACE));
-  value_key = g_variant_ref_sink (g_variant_new_string ("Value"));
-  no_invalidated = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_STRING, NULL, 0));
+    return 1;
   paths = g_hash_table_new (g_str_hash, g_str_equal);
 
   if (strlen (argv[1]) >= sizeof addr.sun_path)
