@@ -216,20 +216,6 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def context_switches(pid):
-    """Voluntary + involuntary context switches of every thread."""
-    total = 0
-    for tid in os.listdir('/proc/{}/task'.format(pid)):
-        try:
-            with open('/proc/{}/task/{}/status'.format(pid, tid)) as f:
-                for line in f:
-                    if line.startswith(('voluntary_ctxt_switches:', 'nonvoluntary_ctxt_switches:')):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
 def thread_counters(pid):
     """Per thread: (voluntary + involuntary context switches, moves from one
     CPU to another or None where the kernel does not say: se.nr_migrations
@@ -606,12 +592,13 @@ class Bench:
         py = self.start_python('python-default', 2)
         time.sleep(2)
         secs = self.window
-        cs = (context_switches(default.pid), context_switches(py.pid))
+        before = (thread_counters(default.pid), thread_counters(py.pid))
         pings = self.watchdog_pings
         w = CpuWindow(default.pid, py.pid)
         time.sleep(secs)
         w.end()
-        cs = (context_switches(default.pid) - cs[0], context_switches(py.pid) - cs[1])
+        cs = (counters_since(before[0], thread_counters(default.pid))[0],
+              counters_since(before[1], thread_counters(py.pid))[0])
         self.fig('idle_wakeups_per_s', cs[0] / w.wall, '/s')
         self.fig('idle_cpu_pct', 100.0 * w.cpu[0] / w.wall, '%')
         self.fig('python_idle_wakeups_per_s', cs[1] / w.wall, '/s')
