@@ -130,6 +130,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GDBusConnection) conn = NULL;
+  int listen_fd;
   BpConfig *config;
   Daemon d = { 0 };
 
@@ -180,6 +181,9 @@ main (int argc, char **argv)
   else
     g_message ("configuration: %s", config->source);
 
+  /* Before the bus connection starts GDBus's threads: taking a passed
+   * socket clears LISTEN_* from the environment, which is not thread-safe. */
+  listen_fd = bp_service_listen_fd ();
   conn = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (conn == NULL)
     {
@@ -212,7 +216,7 @@ main (int argc, char **argv)
       g_printerr ("ble-peripheral: exporting the advertisement: %s\n", error->message);
       return 1;
     }
-  d.control = bp_control_new (d.p, sock, config->control.mode, config->control.group, bp_service_listen_fd (), &error);
+  d.control = bp_control_new (d.p, sock, config->control.mode, config->control.group, listen_fd, &error);
   if (d.control == NULL)
     {
       g_printerr ("ble-peripheral: control socket: %s\n", error->message);
