@@ -272,7 +272,17 @@ typedef struct {
   char *socket;
   GAsyncQueue *to_producer;   /* "answer", "error", "late", then "go" for late */
   GAsyncQueue *from_producer; /* "ready", then what each reply got */
+  GMainContext *test_context; /* woken at each of those */
 } ReadProducer;
+
+/* Tells the test, waking its main context: it waits for the message while
+ * turning that context, which nothing else may wake for a while. */
+static void
+producer_says (ReadProducer *rp, const char *text)
+{
+  g_async_queue_push (rp->from_producer, g_strdup (text));
+  g_main_context_wakeup (rp->test_context);
+}
 
 static gpointer
 read_producer_thread (gpointer data)
@@ -283,11 +293,11 @@ read_producer_thread (gpointer data)
 
   if (c == NULL || bp_client_serve (c, "cam/name") < 0)
     {
-      g_async_queue_push (rp->from_producer, g_strdup ("serve failed"));
+      producer_says (rp, "serve failed");
       bp_client_close (c);
       return NULL;
     }
-  g_async_queue_push (rp->from_producer, g_strdup ("ready"));
+  producer_says (rp, "ready");
   for (;;)
     {
       g_autofree char *mode = g_async_queue_timeout_pop (rp->to_producer, 10 * G_USEC_PER_SEC);
@@ -297,7 +307,7 @@ read_producer_thread (gpointer data)
         break;
       if (bp_client_next_event (c, BP_WAIT_MS, &ev) != 1 || ev.type != BP_CLIENT_EVENT_READ)
         {
-          g_async_queue_push (rp->from_producer, g_strdup ("no read event"));
+          producer_says (rp, "no read event");
           continue;
         }
       if (strcmp (mode, "answer") == 0)
@@ -310,7 +320,7 @@ read_producer_thread (gpointer data)
 
           r = bp_client_reply_text (c, ev.id, "\"too late\"");
         }
-      g_async_queue_push (rp->from_producer, g_strdup (r == 0 ? "ok" : bp_client_error (c)));
+      producer_says (rp, r == 0 ? "ok" : bp_client_error (c));
     }
   bp_client_close (c);
   return NULL;
@@ -343,6 +353,7 @@ test_delegated_reads (void)
   rp.socket = s.h->socket_path;
   rp.to_producer = g_async_queue_new_full (g_free);
   rp.from_producer = g_async_queue_new_full (g_free);
+  rp.test_context = g_main_context_get_thread_default ();
   thread = g_thread_new ("read producer", read_producer_thread, &rp);
   msg = pop_producer (&s, &rp);
   g_assert_cmpstr (msg, ==, "ready");
