@@ -1,7 +1,7 @@
 /* libble-peripheral: see include/ble-peripheral/client.h. */
 #define G_LOG_DOMAIN "ble-peripheral-client"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "ble-peripheral/client.h"
 

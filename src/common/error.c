@@ -1,7 +1,7 @@
 /* The ble-peripheral error domain and the protocol names of its codes. */
 #define G_LOG_DOMAIN "error"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "common/error.h"
 

@@ -1,7 +1,7 @@
 /* The control protocol's lines: see protocol.h and docs/protocol.md. */
 #define G_LOG_DOMAIN "protocol"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "common/protocol.h"
 

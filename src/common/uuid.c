@@ -2,7 +2,7 @@
  * UUID they share, and the SIG names people actually type. */
 #define G_LOG_DOMAIN "uuid"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "common/uuid.h"
 

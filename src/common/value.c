@@ -5,7 +5,7 @@
  * 2458. */
 #define G_LOG_DOMAIN "value"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "common/value.h"
 

@@ -2,7 +2,7 @@
  * libble-peripheral. */
 #define G_LOG_DOMAIN "ctl"
 
-#include "config.h"
+#include "build-config.h"
 
 #include <errno.h>
 #include <locale.h>

@@ -2,7 +2,7 @@
  * BlueZ module's; this module says what is advertised. */
 #define G_LOG_DOMAIN "advertising"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon/advertising.h"
 

@@ -4,7 +4,7 @@
  * generation number and ignored. */
 #define G_LOG_DOMAIN "bluez"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon/bluez.h"
 

@@ -11,7 +11,7 @@
 /* accept4(), struct ucred */
 #define _GNU_SOURCE
 
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon/control.h"
 

@@ -4,7 +4,7 @@
  * be its own PropertiesChanged signal, in order. */
 #define G_LOG_DOMAIN "gatt"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon/gatt.h"
 

@@ -1,6 +1,6 @@
 #define G_LOG_DOMAIN "log"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon/log.h"
 

@@ -1,7 +1,7 @@
 /* ble-peripheral: options, logging, signals, systemd, the main loop. */
 #define G_LOG_DOMAIN "main"
 
-#include "config.h"
+#include "build-config.h"
 
 #include <glib-unix.h>
 #include <locale.h>

@@ -1,7 +1,7 @@
 /* The peripheral: values, capture queues, delegated reads and events. */
 #define G_LOG_DOMAIN "peripheral"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon/peripheral.h"
 

@@ -1,6 +1,6 @@
 #define G_LOG_DOMAIN "service"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "daemon/service.h"
 

@@ -2,7 +2,7 @@
  * also describe and size-check without trouble. */
 #define G_LOG_DOMAIN "fuzz-config"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "fuzz.h"
 

@@ -4,7 +4,7 @@
  * failed check fails the test. */
 #define G_LOG_DOMAIN "fuzz-replay"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "fuzz.h"
 

@@ -15,7 +15,7 @@
  *     quoted word must travel in a request and parse back to the same bytes. */
 #define G_LOG_DOMAIN "fuzz-request"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "fuzz.h"
 

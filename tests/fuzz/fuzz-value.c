@@ -3,7 +3,7 @@
  * split into words. */
 #define G_LOG_DOMAIN "fuzz-value"
 
-#include "config.h"
+#include "build-config.h"
 
 #include "fuzz.h"
 

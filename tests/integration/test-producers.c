@@ -1,7 +1,7 @@
 /* Producers against the real daemon and the stand-in bluetoothd: the
  * control socket (raw lines), libble-peripheral (in threads, as a producer
  * program would use it) and ble-peripheralctl (as processes). */
-#include "config.h"
+#include "build-config.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * helpers) and the plain lines it prints otherwise; --verbose. */
 #define G_LOG_DOMAIN "test-log"
 
-#include "config.h"
+#include "build-config.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

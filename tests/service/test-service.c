@@ -6,7 +6,7 @@
  * test-watchdog.py and test-socket-activation.py. */
 #define G_LOG_DOMAIN "test-service"
 
-#include "config.h"
+#include "build-config.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* Unit tests of libble-peripheral against a tiny scripted server in a
  * thread: what the library sends, how it reads replies and events, and its
  * errors. */
-#include "config.h"
+#include "build-config.h"
 
 #include <stdarg.h>
 #include <stddef.h>

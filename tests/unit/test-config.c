@@ -2,7 +2,7 @@
  * message, drop-ins, the advertising size, the description. */
 #define G_LOG_DOMAIN "test-config"
 
-#include "config.h"
+#include "build-config.h"
 
 #include <stdarg.h>
 #include <stddef.h>

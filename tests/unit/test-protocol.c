@@ -1,6 +1,6 @@
 /* Unit tests of src/common/protocol.c: request parsing (one test per
  * error), replies, events and values as they travel. */
-#include "config.h"
+#include "build-config.h"
 
 #include <stdarg.h>
 #include <stddef.h>

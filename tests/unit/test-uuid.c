@@ -2,7 +2,7 @@
  * short forms used in advertising data. */
 #define G_LOG_DOMAIN "test-uuid"
 
-#include "config.h"
+#include "build-config.h"
 
 #include <stdarg.h>
 #include <stddef.h>

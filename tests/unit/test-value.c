@@ -2,7 +2,7 @@
  * encoding) and src/common/error.c (the error names). */
 #define G_LOG_DOMAIN "test-value"
 
-#include "config.h"
+#include "build-config.h"
 
 #include <stdarg.h>
 #include <stddef.h>
