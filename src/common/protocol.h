@@ -116,7 +116,7 @@ int bp_error_from_name (const char *name);
 typedef enum {
   BP_PROTO_EVENT_CONNECT,     /* event connect ADDR */
   BP_PROTO_EVENT_DISCONNECT,  /* event disconnect ADDR */
-  BP_PROTO_EVENT_SUBSCRIBE,   /* event subscribe CHAR [ADDR] */
+  BP_PROTO_EVENT_SUBSCRIBE,   /* event subscribe CHAR [ADDR [mtu=N]] */
   BP_PROTO_EVENT_UNSUBSCRIBE, /* event unsubscribe CHAR [ADDR] */
   BP_PROTO_EVENT_WRITE,       /* event write CHAR ADDR VALUE [offset=N] */
   BP_PROTO_EVENT_READ,        /* event read ID CHAR ADDR [offset=N] */
@@ -139,6 +139,7 @@ typedef struct {
   guint64 count;      /* dropped */
   gboolean on;        /* advertising started, adapter up */
   const char *reason; /* advertising stopped REASON, or NULL */
+  guint mtu;          /* subscribe: the central's ATT MTU, 0 when unknown */
 } BpProtoEvent;
 
 /* The watch class an event belongs to; 0 for read (sent to its server). */

@@ -8,6 +8,8 @@
 
 #include "daemon/bluez.h"
 
+#include "daemon/fastpath.h"
+
 #include "common/error.h"
 #include "daemon/log.h"
 
@@ -463,6 +465,9 @@ update (BpBluez *bluez)
                       bluez->adapter_name);
       call_adapter (bluez, GATT_MANAGER_IFACE, "RegisterApplication", g_variant_new ("(oa{sv})", BP_APP_PATH, NULL),
                     REGISTER_TIMEOUT_MS, register_app_done);
+      /* What the acquired-socket path may count on (fastpath.h). */
+      if (bluez->adapter->has_connectable)
+        bp_fastpath_set_bluez_floor (bp_gatt_get_fastpath (bluez->gatt), 5, 79);
     }
   if (bluez->app != REG_DONE)
     {
@@ -574,6 +579,11 @@ device_apply (BpBluez *bluez, Device *d, GVariant *props)
       g_free (d->adapter);
       d->adapter = g_strdup (s);
     }
+  /* Bonded since 5.65 (Paired before): a bonded central may stay
+   * subscribed across reconnections without a new notify socket. */
+  if (d->address != NULL &&
+      (g_variant_lookup (props, "Bonded", "b", &b) || g_variant_lookup (props, "Paired", "b", &b)))
+    bp_fastpath_set_bonded (bp_gatt_get_fastpath (bluez->gatt), d->address, b);
   if (g_variant_lookup (props, "Connected", "b", &b))
     device_set_connected (bluez, d, b);
 }

@@ -72,6 +72,7 @@ typedef struct {
   guint64 count;
   gboolean on;
   const char *reason;
+  guint16 mtu; /* subscribe: the central's ATT MTU when bluetoothd said, else 0 */
 } BpEvent;
 
 typedef void (*BpEventFunc) (const BpEvent *event, gpointer user_data);
@@ -171,6 +172,11 @@ void bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *add
 guint8 bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address, const guint8 *data, gsize len,
                             guint offset);
 void bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on);
+/* A subscription bluetoothd told with the central (AcquireNotify and its
+ * socket's closing): BP_EVENT_SUBSCRIBE/UNSUBSCRIBE with address (NULL when
+ * unknown) and mtu; notifying is whether any central stays subscribed. */
+void bp_peripheral_central_subscribed (BpPeripheral *p, BpCharacteristic *chr, const char *address, guint16 mtu,
+                                       gboolean on, gboolean notifying);
 void bp_peripheral_confirmed (BpPeripheral *p, BpCharacteristic *chr, const char *address);
 
 /* --- link side (called by the BlueZ module) --------------------------- */

@@ -887,6 +887,15 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   h->config_path = g_build_filename (h->dir, "ble-peripheral.conf", NULL);
   h->socket_path = g_build_filename (h->dir, "control", NULL);
   bp_harness_write_config (h, config_text);
+  if (!(flags & BP_HARNESS_ACQUIRE_SOCKETS))
+    {
+      g_autofree char *confd = g_build_filename (h->dir, "conf.d", NULL);
+      g_autofree char *dropin = g_build_filename (confd, "00-harness.conf", NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (confd, 0700), ==, 0);
+      g_file_set_contents (dropin, "[Peripheral]\nAcquireSockets=off\n", -1, &error);
+      g_assert_no_error (error);
+    }
   g_ptr_array_add (args, "--config");
   g_ptr_array_add (args, h->config_path);
   g_ptr_array_add (args, "--socket");

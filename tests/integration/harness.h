@@ -127,6 +127,10 @@ typedef enum {
   BP_HARNESS_EXPERIMENTAL = 1 << 2, /* bluetoothd -E */
   BP_HARNESS_NO_WAIT = 1 << 3,      /* do not wait for the application to register */
   BP_HARNESS_POWERED_OFF = 1 << 4,  /* the adapter starts off */
+  /* Leave AcquireSockets at its default (auto). Without it the harness adds
+   * conf.d/00-harness.conf with [Peripheral] AcquireSockets=off, so that
+   * the tests of the D-Bus path see every value as PropertiesChanged. */
+  BP_HARNESS_ACQUIRE_SOCKETS = 1 << 5,
 } BpHarnessFlags;
 
 typedef struct {
