@@ -772,6 +772,15 @@ bp_fastpath_congested (BpFastPath *fp)
 
 /* --- write sockets --------------------------------------------------------- */
 
+/* recv() gave 0 bytes: the end (TRUE) or an empty message. */
+static gboolean
+peer_closed (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+  return poll (&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 static gboolean
 wlink_readable (int fd, GIOCondition cond, gpointer user_data)
 {
@@ -783,12 +792,13 @@ wlink_readable (int fd, GIOCondition cond, gpointer user_data)
   if (cond & G_IO_IN)
     {
       BpCharacteristic *chr = fpchar_characteristic (fc);
-      /* The writer is known when the socket is one central's: 5.69+, or
-       * the only central connected (5.66 shares one socket for all). */
-      const char *address = (l->address != NULL &&
-                             (bp_fastpath_bluez_at_least (fp, 5, 69) || bp_peripheral_get_centrals (fp->p)->len <= 1)) ?
-                              l->address :
-                              NULL;
+      /* The writer: the socket's central when sockets are per connection
+       * (5.69+ proven), else the only central connected (5.66 shares one
+       * socket among all, named after the first writer), else unknown. */
+      const GPtrArray *centrals = bp_peripheral_get_centrals (fp->p);
+      const char *address = bp_fastpath_bluez_at_least (fp, 5, 69) ? l->address :
+                            centrals->len == 1                     ? g_ptr_array_index (centrals, 0) :
+                                                                     NULL;
 
       for (guint i = 0; i < READS_PER_TURN; i++)
         {
@@ -797,11 +807,12 @@ wlink_readable (int fd, GIOCondition cond, gpointer user_data)
 
           if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
-          if (n <= 0)
+          if (n < 0 || (n == 0 && peer_closed (fd)))
             {
               cond |= G_IO_HUP;
               break;
             }
+          /* Without a hang-up, 0 bytes are an empty write. */
           if (chr == NULL)
             continue;
           fp->n_writes++;

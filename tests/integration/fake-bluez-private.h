@@ -35,6 +35,8 @@ typedef struct {
   guint16 mtu;
   guint n_disconnect_calls;
   GArray *registrations; /* of guint */
+  gboolean bonded;
+  GPtrArray *received; /* of FakeReceived*: what reached this central */
 } FakeDevice;
 
 /* A registrant (bus name) the stand-in follows: its disappearance and its
@@ -85,6 +87,13 @@ struct _FakeBluez {
 
   gboolean unresponsive;
   GPtrArray *held; /* of GDBusMethodInvocation*, never answered */
+
+  /* fake-bluez-sockets.c */
+  guint version;    /* 566, 569, 576, 580 … */
+  GPtrArray *socks; /* of FakeSock* (private there) */
+  guint n_empty_messages;
+  guint64 n_socket_messages;
+  guint n_acquires_pending;
 };
 
 /* A RegisterApplication or RegisterAdvertisement waiting for the
@@ -125,6 +134,24 @@ void fake_bluez_handle_unregister_application (FakeBluez *fb, const char *sender
                                                GDBusMethodInvocation *invocation);
 /* A central is gone: its subscriptions end (StopNotify for the last one). */
 void fake_bluez_unsubscribe_device (FakeBluez *fb, const char *device_path);
+
+/* fake-bluez-sockets.c */
+void fake_bluez_sockets_init (FakeBluez *fb);
+/* bluetoothd is gone: every socket closes. */
+void fake_bluez_sockets_clear (FakeBluez *fb);
+void fake_received_free (FakeReceived *r);
+/* A PropertiesChanged(Value) of path reaches its connected subscribers. */
+void fake_bluez_sockets_signal (FakeBluez *fb, const char *path, GBytes *value);
+/* A CCCD write of a NotifyAcquired characteristic (after the subscriber list changed). */
+void fake_bluez_sockets_subscribe (FakeBluez *fb, FakeApplication *app, FakeGattCharacteristic *chr,
+                                   const char *device_path, gboolean on);
+/* device_path disconnected (its subscription already updated). */
+void fake_bluez_sockets_disconnect (FakeBluez *fb, FakeGattCharacteristic *chr, const char *device_path,
+                                    const char *first_subscriber, gboolean bonded);
+/* A write on a WriteAcquired characteristic; FALSE (5.76+) when
+ * AcquireWrite failed and WriteValue must carry it. */
+gboolean fake_bluez_sockets_write (FakeBluez *fb, FakeApplication *app, FakeGattCharacteristic *chr,
+                                   const char *device_path, const void *data, gsize len, GError **error);
 
 /* fake-bluez-adv.c */
 void fake_advertisement_free (FakeAdvertisement *adv);

@@ -857,8 +857,23 @@ bp_harness_connect (BpHarness *h)
   return c;
 }
 
+static BpHarness *harness_new (const char *config_text, BpHarnessFlags flags, const char *const *extra_args,
+                               guint bluez_version);
+
 BpHarness *
 bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *const *extra_args)
+{
+  return harness_new (config_text, flags, extra_args, 566);
+}
+
+BpHarness *
+bp_harness_new_version (const char *config_text, BpHarnessFlags flags, guint bluez_version)
+{
+  return harness_new (config_text, flags, NULL, bluez_version);
+}
+
+static BpHarness *
+harness_new (const char *config_text, BpHarnessFlags flags, const char *const *extra_args, guint bluez_version)
 {
   BpHarness *h = g_new0 (BpHarness, 1);
   g_autoptr (GError) error = NULL;
@@ -878,6 +893,7 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   if (flags & BP_HARNESS_POWERED_OFF)
     fake_flags |= FAKE_BLUEZ_FLAGS_POWERED_OFF;
   h->bluez = fake_bluez_new (bp_bus_get_address (h->bus), fake_flags);
+  fake_bluez_set_version (h->bluez, bluez_version);
   if (!(flags & BP_HARNESS_NO_BLUEZ))
     {
       fake_bluez_start (h->bluez, &error);

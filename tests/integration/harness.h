@@ -151,6 +151,8 @@ typedef struct {
 BpHarness *bp_harness_new (const char *config_text, BpHarnessFlags flags);
 /* Same, with extra daemon arguments. */
 BpHarness *bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *const *extra_args);
+/* The same with the stand-in playing that BlueZ version (fake_bluez_set_version). */
+BpHarness *bp_harness_new_version (const char *config_text, BpHarnessFlags flags, guint bluez_version);
 /* Stops the daemon with SIGTERM if it runs, asserting it exits 0 in time;
  * then the stand-in and the bus; removes the directory. */
 void bp_harness_free (BpHarness *h);
