@@ -203,6 +203,24 @@ test_two_centrals (void)
   fixture_teardown (&f);
 }
 
+/* More values than the sockets hold while bluetoothd does not read: the
+ * daemon queues them (EAGAIN), holds the producer back, and loses none. */
+static void
+test_flood (void)
+{
+  Fixture f = { 0 };
+  const guint n = 5000;
+
+  fixture_setup (&f);
+  subscribe (&f, f.dev1, ADDR1, f.counter, "s/counter");
+  /* The stand-in reads nothing until the test waits below. */
+  notify_values (&f, "s/counter", 0, n);
+  g_assert_true (FAKE_WAIT_UNTIL (received_at_least (&f, f.dev1, f.counter, n), 20000));
+  g_assert_true (fake_bluez_sync (f.h->bluez));
+  assert_received (&f, f.dev1, f.counter, 0, n);
+  fixture_teardown (&f);
+}
+
 /* notify … to=ADDR: that central alone on 5.76+ proven, a named error before. */
 static void
 test_to (void)
@@ -384,9 +402,13 @@ main (int argc, char **argv)
     const char *name;
     GTestFunc func;
   } cases[] = {
-    { "two-centrals", test_two_centrals }, { "to", test_to },
-    { "disconnect", test_disconnect },     { "bonded", test_bonded },
-    { "confirm", test_confirm },           { "writes", test_writes },
+    { "two-centrals", test_two_centrals },
+    { "to", test_to },
+    { "disconnect", test_disconnect },
+    { "bonded", test_bonded },
+    { "confirm", test_confirm },
+    { "writes", test_writes },
+    { "flood", test_flood },
   };
 
   bp_test_init (&argc, &argv);
