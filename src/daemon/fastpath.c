@@ -84,7 +84,6 @@ struct _BpFastPath {
   guint64 queued;
   gboolean congested;
   gboolean closing;
-  guint64 n_socket, n_fallback, n_writes;
 };
 
 static void fpchar_run (FpChar *fc);
@@ -614,7 +613,7 @@ try_send (FpChar *fc, BpCharacteristic *chr, const Item *it, GError **error)
       fc->last = WAY_BUS;
       fc->bus_sent++;
       if (fc->links->len > 0)
-        fp->n_fallback++;
+        bp_peripheral_get_state (fp->p)->socket_fallbacks++;
       return bp_gatt_emit_value (fp->gatt, chr, it->value, error);
     }
 
@@ -627,7 +626,7 @@ try_send (FpChar *fc, BpCharacteristic *chr, const Item *it, GError **error)
         bp_log_characteristic (G_LOG_LEVEL_INFO, chr->id, "%s: the value for %s was not sent: its socket closed",
                                chr->id, it->to);
       else
-        fp->n_socket++;
+        bp_peripheral_get_state (fp->p)->socket_values++;
       return TRUE;
     }
   if (fc->links->len == 1)
@@ -636,7 +635,7 @@ try_send (FpChar *fc, BpCharacteristic *chr, const Item *it, GError **error)
 
       if (link_send (l, it->value))
         {
-          fp->n_socket++;
+          bp_peripheral_get_state (fp->p)->socket_values++;
           return TRUE;
         }
       /* The only socket had closed: the value reached nobody, so the bus
@@ -645,7 +644,7 @@ try_send (FpChar *fc, BpCharacteristic *chr, const Item *it, GError **error)
       close_link (l, FALSE);
       fc->last = WAY_BUS;
       fc->bus_sent++;
-      fp->n_fallback++;
+      bp_peripheral_get_state (fp->p)->socket_fallbacks++;
       return bp_gatt_emit_value (fp->gatt, chr, it->value, error);
     }
   for (guint i = 0; i < fc->links->len; i++)
@@ -653,7 +652,7 @@ try_send (FpChar *fc, BpCharacteristic *chr, const Item *it, GError **error)
       NotifyLink *l = g_ptr_array_index (fc->links, i);
 
       if (link_send (l, it->value))
-        fp->n_socket++;
+        bp_peripheral_get_state (fp->p)->socket_values++;
       else
         bp_log_characteristic (G_LOG_LEVEL_INFO, chr->id, "%s: the value for %s was not sent: its socket closed",
                                chr->id, l->address ? l->address : "a central");
@@ -815,7 +814,7 @@ wlink_readable (int fd, GIOCondition cond, gpointer user_data)
           /* Without a hang-up, 0 bytes are an empty write. */
           if (chr == NULL)
             continue;
-          fp->n_writes++;
+          bp_peripheral_get_state (fp->p)->socket_writes++;
           att = bp_peripheral_write (fp->p, chr, address, buf, (gsize) n, 0);
           if (att != 0)
             bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id,
@@ -926,12 +925,4 @@ bp_fastpath_free (BpFastPath *fp)
   g_clear_object (&fp->cancellable);
   g_clear_object (&fp->conn);
   g_free (fp);
-}
-
-void
-bp_fastpath_get_counters (BpFastPath *fp, guint64 *n_socket, guint64 *n_fallback, guint64 *n_writes)
-{
-  *n_socket = fp->n_socket;
-  *n_fallback = fp->n_fallback;
-  *n_writes = fp->n_writes;
 }

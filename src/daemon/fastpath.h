@@ -85,8 +85,4 @@ void bp_fastpath_set_bluez_floor (BpFastPath *fp, guint major, guint minor);
  * reconnects subscribed no new socket. */
 void bp_fastpath_set_bonded (BpFastPath *fp, const char *address, gboolean bonded);
 
-/* Counters for status: values written to sockets, sent as signals while
- * sockets were open (the fallback), writes read from sockets. */
-void bp_fastpath_get_counters (BpFastPath *fp, guint64 *n_socket, guint64 *n_fallback, guint64 *n_writes);
-
 G_END_DECLS

@@ -837,6 +837,14 @@ bp_peripheral_update_mtu (BpPeripheral *p, const char *address, guint16 mtu)
     c->mtu = mtu;
 }
 
+guint16
+bp_peripheral_get_mtu (BpPeripheral *p, const char *address)
+{
+  Central *c = address != NULL ? find_central (p, address, NULL) : NULL;
+
+  return c != NULL ? c->mtu : 0;
+}
+
 BpState *
 bp_peripheral_get_state (BpPeripheral *p)
 {

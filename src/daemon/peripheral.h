@@ -189,6 +189,8 @@ const GPtrArray *bp_peripheral_get_centrals (BpPeripheral *p);
 /* Smallest known ATT MTU of the connected centrals, 0 when unknown. */
 guint16 bp_peripheral_min_mtu (BpPeripheral *p);
 void bp_peripheral_update_mtu (BpPeripheral *p, const char *address, guint16 mtu);
+/* The ATT MTU last known for a connected central, 0 when unknown. */
+guint16 bp_peripheral_get_mtu (BpPeripheral *p, const char *address);
 
 /* Daemon state for status lines, maintained by the BlueZ and advertising modules. */
 typedef struct {
@@ -199,6 +201,10 @@ typedef struct {
   gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
   char *bluez_version;         /* best guess, or NULL */
+  /* The acquired sockets (fastpath.c): values written to notify sockets,
+   * values sent as PropertiesChanged while sockets were open (the
+   * fallback), writes read from write sockets. */
+  guint64 socket_values, socket_fallbacks, socket_writes;
 } BpState;
 
 BpState *bp_peripheral_get_state (BpPeripheral *p);

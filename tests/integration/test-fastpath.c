@@ -197,6 +197,16 @@ test_two_centrals (void)
       g_assert_cmpuint (s1, ==, 0);
       g_assert_cmpuint (s2, ==, 0);
     }
+  {
+    /* status: each central's MTU (from AcquireNotify), what the sockets carried. */
+    g_autofree char *mtu = bp_control_status (f.h->ctl, "central-mtu");
+    g_autofree char *values = bp_control_status (f.h->ctl, "socket-values");
+    g_autofree char *want = g_strdup_printf ("%u", s1 + (f.version < 569 ? 0 : s2));
+
+    /* 5.66 tells nothing of the second subscriber: its MTU is unknown (0). */
+    g_assert_cmpstr (mtu, ==, f.version < 569 ? ADDR1 "/185," ADDR2 "/0" : ADDR1 "/185," ADDR2 "/247");
+    g_assert_cmpstr (values, ==, want);
+  }
   /* AcquireSockets=off: no NotifyAcquired, StartNotify and signals. */
   g_assert_false (
     fake_application_get_characteristic (fake_bluez_get_active_application (f.h->bluez), f.slow)->notify_acquired);
