@@ -36,6 +36,8 @@ default_scenarios=(
     indicate:120
     bluetoothd-restart:150
     radio-bench:240
+    # the acquired sockets (AcquireNotify/AcquireWrite) on this leg's BlueZ
+    fastpath:150
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
