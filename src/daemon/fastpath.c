@@ -479,6 +479,8 @@ doubtful_central (FpChar *fc)
 {
   const GPtrArray *centrals = bp_peripheral_get_centrals (fc->fp->p);
 
+  if (g_hash_table_size (fc->doubt) == 0 && g_hash_table_size (fc->fp->bonded) == 0)
+    return NULL; /* the common case, without a lookup per central */
   for (guint i = 0; i < centrals->len; i++)
     {
       const char *a = g_ptr_array_index (centrals, i);
