@@ -76,6 +76,11 @@ fi
 if ! e2e_has_controllers 3; then
     e2e_log "SKIP two centrals: this guest has $(e2e_controller_count) controllers (vm-run --controllers 3 for a second central)"
 else
+    # e2e.conf serves one central at a time: the daemon again, with two.
+    e2e_stop_daemon
+    sed 's/^MaxConnections=1$/MaxConnections=2/' "$E2E_CONF" >"$R/two.conf"
+    e2e_start_peripheral --config "$R/two.conf"
+    "$C" --adapter hci2 --timeout 30 scan "$P" >"$R/scan2.txt" 2>&1 || e2e_fail "the second central (hci2) did not see the peripheral"
     seq 1001 1200 | xargs printf '%04x\n' >"$R/expected2.txt"
     rm -f "$R/ready1" "$R/ready2"
     "$C" --timeout 60 listen "$P" "$COUNTER" 200 --ready-file "$R/ready1" >"$R/c1.txt" 2>"$R/c1.err" &
@@ -89,6 +94,12 @@ else
     e2e_compare_sequence "central 1" "$R/expected2.txt" "$R/c1.txt"
     e2e_compare_sequence "central 2" "$R/expected2.txt" "$R/c2.txt"
     e2e_log "two centrals: socket-values $(e2e_status socket-values), socket-fallbacks $(e2e_status socket-fallbacks)"
+    # 5.66: one socket reaches both (200 writes); 5.79+: one per central (400).
+    if [[ $minor -lt 69 ]]; then
+        e2e_expect_eq "$(e2e_status socket-values)" 200 "values written to the one shared socket"
+    elif [[ $minor -ge 79 ]]; then
+        e2e_expect_eq "$(e2e_status socket-values)" 400 "values written to the two centrals' sockets"
+    fi
 fi
 cat "$R/events.log"
 e2e_log PASS
