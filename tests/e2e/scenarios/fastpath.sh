@@ -9,9 +9,9 @@
 #    (Adapter1.Connectable), and is refused by name (naming 5.76) elsewhere;
 #  - an indication's confirmation comes with the central's address from 5.80
 #    (a byte on its socket), without one before 5.76 (Confirm());
-#  - with a third controller (vm-run --controllers 3): two centrals
-#    subscribed, each gets every value once, in order; skipped with the reason
-#    otherwise.
+#  - two centrals subscribed, each gets every value once, in order: only
+#    when asked (E2E_FASTPATH_TWO_CENTRALS=1, vm-run --controllers 3), as
+#    btvirt cannot hold two links to one controller; skipped with the reason.
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
@@ -72,14 +72,20 @@ else
     e2e_log "BlueZ $version reports no confirmation of an indication sent on a socket: not asserted"
 fi
 
-# 4. Two centrals.
-if ! e2e_has_controllers 3; then
+# 4. Two centrals. btvirt (BlueZ 5.66's) gives a second link to hci0 the
+# same connection handle as the first (the kernel then logs "cannot create
+# duplicate filename .../hci0:42" and the second central never gets its
+# services), so this part runs only when asked, on a radio that can.
+if [[ ${E2E_FASTPATH_TWO_CENTRALS:-0} != 1 ]]; then
+    e2e_log "SKIP two centrals: btvirt gives both links to hci0 one connection handle (E2E_FASTPATH_TWO_CENTRALS=1 and vm-run --controllers 3 to try)"
+elif ! e2e_has_controllers 3; then
     e2e_log "SKIP two centrals: this guest has $(e2e_controller_count) controllers (vm-run --controllers 3 for a second central)"
 else
     # e2e.conf serves one central at a time: the daemon again, with two.
     e2e_stop_daemon
     sed 's/^MaxConnections=1$/MaxConnections=2/' "$E2E_CONF" >"$R/two.conf"
-    e2e_start_peripheral --config "$R/two.conf"
+    # hci1 has seen the peripheral already; only hci2 scans.
+    e2e_start_daemon_ready --config "$R/two.conf" || e2e_fail "ble-peripheral did not start again"
     "$C" --adapter hci2 --timeout 30 scan "$P" >"$R/scan2.txt" 2>&1 || e2e_fail "the second central (hci2) did not see the peripheral"
     seq 1001 1200 | xargs printf '%04x\n' >"$R/expected2.txt"
     rm -f "$R/ready1" "$R/ready2"
