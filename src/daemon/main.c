@@ -58,6 +58,8 @@ on_sighup (gpointer user_data)
   else
     {
       g_message ("reloaded: %s", config->source);
+      for (guint i = 0; i < config->warnings->len; i++)
+        g_warning ("%s", (const char *) g_ptr_array_index (config->warnings, i));
       bp_peripheral_reconfigure (d->p, config);
       bp_bluez_reload (d->bluez);
     }
@@ -171,6 +173,8 @@ main (int argc, char **argv)
   if (check_config)
     {
       g_autofree char *text = bp_config_describe (config);
+      for (guint i = 0; i < config->warnings->len; i++)
+        fprintf (stderr, "ble-peripheral: warning: %s\n", (const char *) g_ptr_array_index (config->warnings, i));
       fputs (text, stdout);
       bp_config_free (config);
       g_free (d.config_path);
@@ -180,6 +184,8 @@ main (int argc, char **argv)
     g_message ("no configuration at %s: serving the built-in Environmental Sensing example", d.config_path);
   else
     g_message ("configuration: %s", config->source);
+  for (guint i = 0; i < config->warnings->len; i++)
+    g_warning ("%s", (const char *) g_ptr_array_index (config->warnings, i));
 
   /* Before the bus connection starts GDBus's threads: taking a passed
    * socket clears LISTEN_* from the environment, which is not thread-safe. */
