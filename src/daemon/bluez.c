@@ -37,6 +37,9 @@ typedef struct {
   char *address;
   char *adapter;
   gboolean connected;
+  gboolean paired;
+  gboolean bonded;
+  gboolean has_bonded; /* Device1.Bonded exists (BlueZ 5.65 and later) */
 } Device;
 
 typedef enum { REG_NONE, REG_BUSY, REG_DONE, REG_FAILED } RegState;
@@ -92,6 +95,34 @@ device_free (Device *d)
   g_free (d);
 }
 
+static gboolean
+device_has_bond (const Device *d)
+{
+  return d->has_bonded ? d->bonded : d->paired;
+}
+
+static gboolean
+device_is_ours (BpBluez *bluez, const Device *d)
+{
+  return bluez->adapter != NULL && g_strcmp0 (d->adapter, bluez->adapter->path) == 0 && d->address != NULL;
+}
+
+/* The bonded centrals of our adapter, by address (bluetoothd moves a
+ * central to its identity address once it has its IRK). */
+static void
+sync_bonds (BpBluez *bluez)
+{
+  GPtrArray *bonds = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  Device *d;
+
+  g_hash_table_iter_init (&iter, bluez->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &d))
+    if (device_is_ours (bluez, d) && device_has_bond (d))
+      g_ptr_array_add (bonds, g_strdup (d->address));
+  bp_peripheral_set_bonds (bluez->p, bonds);
+}
+
 static void
 status_changed (BpBluez *bluez)
 {
@@ -104,6 +135,7 @@ status_changed (BpBluez *bluez)
   st->adapter = g_strdup (bluez->adapter ? bluez->adapter_name : NULL);
   g_free (st->adapter_address);
   st->adapter_address = g_strdup (bluez->adapter ? bluez->adapter->address : NULL);
+  sync_bonds (bluez);
   if (bluez->status_func != NULL)
     bluez->status_func (bluez, bluez->status_data);
 }
@@ -216,7 +248,8 @@ choose_adapter (BpBluez *bluez)
                       a->address ? a->address : "?");
       emit_adapter (bluez, a, TRUE);
 
-      /* Re-announce centrals already connected through this adapter. */
+      /* Re-announce centrals already connected through this adapter (bonds first). */
+      sync_bonds (bluez);
       {
         GHashTableIter iter;
         Device *d;
@@ -559,10 +592,11 @@ device_set_connected (BpBluez *bluez, Device *d, gboolean connected)
 }
 
 static void
-device_apply (BpBluez *bluez, Device *d, GVariant *props)
+device_apply (BpBluez *bluez, Device *d, GVariant *props, gboolean announce)
 {
   const char *s;
   gboolean b;
+  gboolean had_bond = device_has_bond (d);
 
   if (g_variant_lookup (props, "Address", "&s", &s))
     {
@@ -574,6 +608,24 @@ device_apply (BpBluez *bluez, Device *d, GVariant *props)
       g_free (d->adapter);
       d->adapter = g_strdup (s);
     }
+  if (g_variant_lookup (props, "Paired", "b", &b))
+    d->paired = b;
+  if (g_variant_lookup (props, "Bonded", "b", &b))
+    {
+      d->bonded = b;
+      d->has_bonded = TRUE;
+    }
+  /* Bonds first: a bonded central that connects must be known as one. */
+  if (announce && !had_bond && device_has_bond (d) && device_is_ours (bluez, d))
+    {
+      BpEvent ev = { .type = BP_EVENT_PAIRED, .address = d->address };
+
+      sync_bonds (bluez);
+      bp_log_device (G_LOG_LEVEL_MESSAGE, d->address, "central %s bonded", d->address);
+      bp_peripheral_emit (bluez->p, &ev);
+    }
+  else if (had_bond != device_has_bond (d))
+    sync_bonds (bluez);
   if (g_variant_lookup (props, "Connected", "b", &b))
     device_set_connected (bluez, d, b);
 }
@@ -609,7 +661,7 @@ interfaces_added (BpBluez *bluez, const char *path, GVariant *ifaces)
               d->path = g_strdup (path);
               g_hash_table_insert (bluez->devices, d->path, d);
             }
-          device_apply (bluez, d, props);
+          device_apply (bluez, d, props, FALSE);
         }
     }
 }
@@ -632,6 +684,7 @@ interfaces_removed (BpBluez *bluez, const char *path, const char *const *ifaces)
           if (d != NULL)
             device_set_connected (bluez, d, FALSE);
           g_hash_table_remove (bluez->devices, path);
+          sync_bonds (bluez);
         }
     }
 }
@@ -708,7 +761,7 @@ on_properties_changed (GDBusConnection *conn, const char *sender, const char *pa
 
       if (d != NULL)
         {
-          device_apply (bluez, d, changed);
+          device_apply (bluez, d, changed, TRUE);
           update (bluez);
         }
     }
@@ -826,6 +879,49 @@ backend_disconnect (gpointer backend, const char *address, GError **error)
   return FALSE;
 }
 
+static void
+remove_device_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autofree char *address = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+
+  if (reply == NULL)
+    bp_log_device (G_LOG_LEVEL_WARNING, address, "forgetting %s: %s", address, error->message);
+  else
+    bp_log_device (G_LOG_LEVEL_MESSAGE, address, "forgot the bond of %s", address);
+}
+
+static gboolean
+backend_forget (gpointer backend, const char *address, GError **error)
+{
+  BpBluez *bluez = backend;
+  GHashTableIter iter;
+  Device *d;
+
+  if (bluez->adapter == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_UNAVAILABLE, "bluetoothd or the adapter is not available");
+      return FALSE;
+    }
+  g_hash_table_iter_init (&iter, bluez->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &d))
+    {
+      if (device_is_ours (bluez, d) && device_has_bond (d) && g_ascii_strcasecmp (d->address, address) == 0)
+        {
+          /* The bond goes now for the daemon's checks; bluetoothd removes the object after. */
+          d->paired = d->bonded = FALSE;
+          sync_bonds (bluez);
+          g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, ADAPTER_IFACE, "RemoveDevice",
+                                  g_variant_new ("(o)", d->path), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                  CALL_TIMEOUT_MS, NULL, remove_device_done, g_strdup (address));
+          return TRUE;
+        }
+    }
+  g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_BOND, "no central %s is bonded with this adapter", address);
+  return FALSE;
+}
+
 static gboolean
 backend_congested (gpointer backend)
 {
@@ -834,10 +930,7 @@ backend_congested (gpointer backend)
 }
 
 static const BpBackend bluez_backend = {
-  backend_notify,
-  backend_set_advertising,
-  backend_disconnect,
-  backend_congested,
+  backend_notify, backend_set_advertising, backend_disconnect, backend_congested, backend_forget,
 };
 
 static void

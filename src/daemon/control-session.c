@@ -28,6 +28,7 @@ append_status (BpControl *control, GString *out)
   for (guint i = 0; centrals != NULL && i < centrals->len; i++)
     g_string_append_printf (out, "%s%s", i > 0 ? "," : "", (const char *) g_ptr_array_index (centrals, i));
   g_string_append_printf (out, " clients=%u", control->n_open);
+  control_pairing_status (control, out);
 
   for (guint i = 0; i < chars->len; i++)
     {

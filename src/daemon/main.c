@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <stdio.h>
 
+#include "daemon/agent.h"
 #include "daemon/advertising.h"
 #include "daemon/bluez.h"
 #include "daemon/config.h"
@@ -24,6 +25,7 @@ typedef struct {
   BpGatt *gatt;
   BpAdvertisement *adv;
   BpBluez *bluez;
+  BpAgent *agent;
   BpControl *control;
   int exit_code;
 } Daemon;
@@ -228,6 +230,12 @@ main (int argc, char **argv)
       g_printerr ("ble-peripheral: control socket: %s\n", error->message);
       return 1;
     }
+  d.agent = bp_agent_new (conn, d.p, &error);
+  if (d.agent == NULL)
+    {
+      g_printerr ("ble-peripheral: exporting the pairing agent: %s\n", error->message);
+      return 1;
+    }
   d.bluez = bp_bluez_new (conn, d.p, d.gatt, d.adv, adapter);
   bp_bluez_set_status_func (d.bluez, update_status, &d);
 
@@ -239,6 +247,7 @@ main (int argc, char **argv)
   g_dbus_connection_flush_sync (conn, NULL, NULL);
   bp_control_free (d.control);
   bp_bluez_free (d.bluez);
+  bp_agent_free (d.agent);
   bp_advertisement_free (d.adv);
   bp_gatt_free (d.gatt);
   bp_peripheral_free (d.p);
