@@ -406,12 +406,8 @@ method_call (GDBusConnection *conn, const char *sender, const char *path, const 
     }
   if (g_str_equal (method, "Cancel"))
     {
-      if (agent->pending != NULL)
-        {
-          /* bluetoothd has given up on the call: no answer is needed any more. */
-          g_clear_object (&agent->pending->invocation);
-          pending_finish (agent, FALSE, "canceled");
-        }
+      /* bluetoothd has given up on the call; answering it anyway costs nothing. */
+      pending_finish (agent, FALSE, "canceled");
       g_dbus_method_invocation_return_value (invocation, NULL);
       return;
     }
@@ -604,11 +600,7 @@ bluez_vanished (GDBusConnection *conn, const char *name, gpointer user_data)
   agent->state = AG_NONE;
   bp_peripheral_get_state (agent->p)->agent_registered = FALSE;
   g_clear_handle_id (&agent->retry_source, g_source_remove);
-  if (agent->pending != NULL)
-    {
-      g_clear_object (&agent->pending->invocation);
-      pending_finish (agent, FALSE, "canceled");
-    }
+  pending_finish (agent, FALSE, "canceled");
 }
 
 static void
