@@ -341,6 +341,103 @@ test_bluez_restart (void)
   g_assert_cmpuint (fake_bluez_count_agents (h->bluez), ==, 1);
 }
 
+/* --- ble-peripheralctl and libble-peripheral ----------------------------- */
+
+typedef struct {
+  gboolean done;
+  char *out;
+  char *err;
+} CtlRun;
+
+static void
+ctl_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CtlRun *run = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err, &error);
+  g_assert_no_error (error);
+  run->done = TRUE;
+}
+
+/* ble-peripheralctl args… against h's daemon, while the stand-in runs; its
+ * exit status, stdout in *out. */
+static int
+ctl (BpHarness *h, char **out, char **err, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) p = NULL;
+  g_autoptr (GError) error = NULL;
+  CtlRun run = { 0 };
+
+  g_ptr_array_add (argv, g_build_filename (g_getenv ("BP_BUILD_ROOT"), "src", "ctl", "ble-peripheralctl", NULL));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "BLE_PERIPHERAL_SOCKET", h->socket_path, TRUE);
+  p = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (p, NULL, NULL, ctl_done, &run);
+  g_assert_true (FAKE_WAIT_UNTIL (run.done, 20000));
+  *out = run.out;
+  *err = run.err;
+  return g_subprocess_get_exit_status (p);
+}
+
+#define CTL(h, out, err, ...) ctl (h, out, err, (const char *const[]) { __VA_ARGS__, NULL })
+
+static void
+test_ctl (void)
+{
+  g_autoptr (BpHarness) h = start ("Pairing=just-works\nPairingWindow=1min");
+  g_autoptr (GError) error = NULL;
+  const char *dev;
+
+  wait_agent (h, "NoInputNoOutput");
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint (CTL (h, &out, &err, "pairing", "off"), ==, 0);
+    g_assert_true (FAKE_WAIT_UNTIL (!fake_bluez_get_pairable (h->bluez), BP_WAIT_MS));
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint (CTL (h, &out, &err, "pairing", "on", "2min"), ==, 0);
+    g_assert_true (FAKE_WAIT_UNTIL (fake_bluez_get_pairable (h->bluez), BP_WAIT_MS));
+    g_assert_cmpuint (fake_bluez_get_pairable_timeout (h->bluez), ==, 120);
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint (CTL (h, &out, &err, "pairing", "on", "soon"), ==, 2);
+    g_assert_nonnull (strstr (err, "is not a duration"));
+  }
+  dev = fake_bluez_add_device (h->bluez, ADDR1, 23);
+  g_assert_true (fake_bluez_pair (h->bluez, dev, "RequestAuthorization", 0, &error));
+  g_assert_true (bp_control_wait_status (h->ctl, "bonds", "1", BP_WAIT_MS));
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint (CTL (h, &out, &err, "bonds"), ==, 0);
+    g_assert_cmpstr (out, ==, ADDR1 "\n");
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint (CTL (h, &out, &err, "pairing", "accept", ADDR1), ==, 1);
+    g_assert_nonnull (strstr (err, "no pairing request from " ADDR1));
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint (CTL (h, &out, &err, "forget", ADDR1), ==, 0);
+    g_assert_true (FAKE_WAIT_UNTIL (!fake_bluez_device_is_bonded (h->bluez, dev), BP_WAIT_MS));
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint (CTL (h, &out, &err, "forget", ADDR1), ==, 1);
+    g_assert_nonnull (strstr (err, "no central " ADDR1 " is bonded"));
+    g_assert_cmpint (CTL (h, &out, &err, "bonds"), ==, 0);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -353,5 +450,6 @@ main (int argc, char **argv)
   bp_test_add ("/pairing/display", test_display);
   bp_test_add ("/pairing/allowed-bonded", test_allowed_bonded);
   bp_test_add ("/pairing/bluez-restart", test_bluez_restart);
+  bp_test_add ("/pairing/ctl", test_ctl);
   return g_test_run ();
 }
