@@ -16,6 +16,7 @@ A Python ``float`` is taken by its shortest decimal form (``repr``), which is
 what a person typing it meant: ``encode(0.1, "uint8", -1)`` is ``b"\\x01"``.
 """
 
+import decimal
 import re
 import struct
 from fractions import Fraction
@@ -355,7 +356,7 @@ def _shortest_float(data: bytes, fmt: str, exponent: int) -> float:
         if _encode_float(s, fmt, 0) == data:
             break
     if exponent:
-        return float("%se%d" % (s, exponent))
+        return float(decimal.Decimal(s).scaleb(exponent))
     return float(s)
 
 

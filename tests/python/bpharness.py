@@ -161,6 +161,10 @@ class System:
                 obj.close()
             except Exception:
                 pass
+            proc = getattr(obj, "proc", None)
+            for f in (getattr(proc, "stdin", None), getattr(proc, "stdout", None)):
+                if f is not None:
+                    f.close()
         self.tmp.close()
 
 
@@ -173,6 +177,11 @@ class SystemTestCase(unittest.IsolatedAsyncioTestCase):
         self.sys = System(self.config)
         self.env = dict(os.environ, BLE_PERIPHERAL_SOCKET=self.sys.socket,
                         PYTHONPATH=os.path.join(SOURCE_ROOT, "python"))
+
+    async def asyncSetUp(self):
+        # unittest runs the loop in debug mode: a test's own blocking calls
+        # (the stand-in's commands) are not what its slow-callback log is for
+        asyncio.get_running_loop().slow_callback_duration = 30
 
     def tearDown(self):
         failed = any(e for _, e in getattr(self._outcome, "errors", []) if e) if hasattr(self, "_outcome") else False
