@@ -22,8 +22,9 @@ log = logging.getLogger("ble_peripheral")
 #: Where the daemon listens unless told otherwise.
 DEFAULT_SOCKET = "/run/ble-peripheral/control"
 
-# A line of the protocol is at most 8192 bytes; events can be as long.
-_LINE_LIMIT = 1 << 16
+# A request line is at most 8192 bytes; a reply (status) can be longer: the
+# daemon bounds what it holds for a client at 1 MiB.
+_LINE_LIMIT = 1 << 20
 
 _ATT_UNLIKELY_ERROR = 0x0E
 
@@ -421,6 +422,35 @@ def _address(connection: Union[Connection, Device, str]) -> str:
 # The daemon
 
 
+class _Protocol(asyncio.Protocol):
+    """The socket: lines in, to the Peripheral."""
+
+    def __init__(self, p: "Peripheral"):
+        self.p = p
+        self.buf = b""
+
+    def data_received(self, data: bytes) -> None:
+        if b"\n" not in data:
+            self.buf += data
+            if len(self.buf) > _LINE_LIMIT:
+                self.p._set_lost("the daemon sent a line over %d bytes" % _LINE_LIMIT)
+                self.p._transport.close()
+            return
+        lines = (self.buf + data).split(b"\n")
+        self.buf = lines.pop()
+        on_line = self.p._on_line
+        for line in lines:
+            on_line(line)
+
+    def eof_received(self) -> bool:
+        self.p._set_lost("the daemon closed the connection")
+        return False
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.p._set_lost("the connection to the daemon was lost: %s" % exc if exc else
+                         "the daemon closed the connection")
+
+
 def _words(reply: str) -> Dict[str, str]:
     out = {}
     for w in reply.split():
@@ -440,9 +470,9 @@ class Peripheral:
     def __init__(self, path: Optional[str] = None):
         #: The control socket's path.
         self.path = path or default_socket()
-        self._reader: Optional[asyncio.StreamReader] = None
-        self._writer: Optional[asyncio.StreamWriter] = None
-        self._task: Optional[asyncio.Task] = None
+        self._transport: Optional[asyncio.Transport] = None
+        self._out: List[bytes] = []
+        self._flush_scheduled = False
         self._pending: Deque[Pending] = deque()
         self._lost = True
         self._lost_reason = "not connected"
@@ -457,15 +487,16 @@ class Peripheral:
     # --- opening ------------------------------------------------------
 
     async def _open(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=_LINE_LIMIT)
+            self._transport, _ = await loop.create_unix_connection(lambda: _Protocol(self), self.path)
         except OSError as e:
             raise DaemonUnreachable("cannot open the control socket %s: %s" % (self.path, e.strerror or e)) from e
         self._lost = False
         self._pending.clear()
+        self._out.clear()
         self._deferred = None
-        self._change = asyncio.get_running_loop().create_future()
-        self._task = asyncio.get_running_loop().create_task(self._read_loop())
+        self._change = loop.create_future()
         try:
             await self._setup()
         except BaseException:
@@ -513,20 +544,10 @@ class Peripheral:
     async def close(self) -> None:
         """Closes the connection to the daemon. Captured writes received but
         not yet taken with written() are lost with it."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except OSError:
-                pass
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._task = None
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            self._flush(transport)
+            transport.close()
         self._set_lost("closed")
 
     async def __aenter__(self) -> "Peripheral":
@@ -541,7 +562,7 @@ class Peripheral:
         on_read servers go on; what is watched is watched again, and captured
         writes queued meanwhile arrive through written(). Raises
         DaemonUnreachable after timeout."""
-        if self._writer is not None:
+        if self._transport is not None:
             await self.close()
         await wait_for_daemon(self.path, timeout)
         await self._open()
@@ -552,36 +573,25 @@ class Peripheral:
 
     # --- reading ------------------------------------------------------
 
-    async def _read_loop(self) -> None:
-        reader = self._reader
-        reason = "the daemon closed the connection"
-        try:
-            while True:
-                line = await reader.readline()
-                if not line.endswith(b"\n"):
-                    break
-                text = line[:-1].decode("utf-8", "replace").rstrip("\r")
-                if text.startswith("event "):
-                    try:
-                        self._on_event(text.split())
-                    except Exception as e:  # a bug of ours or the user's must not stop the reading
-                        asyncio.get_running_loop().call_exception_handler({
-                            "message": "ble_peripheral: handling %r failed" % text, "exception": e})
-                    continue
-                if not self._pending:
-                    continue
-                p = self._pending.popleft()
-                if text == "ok":
-                    p._resolve(True, "")
-                elif text.startswith("ok "):
-                    p._resolve(True, text[3:])
-                else:
-                    p._resolve(False, error_from_reply(text, p.request))
-        except (OSError, ValueError, asyncio.LimitOverrunError) as e:
-            reason = "reading from the daemon failed: %s" % e
-        except asyncio.CancelledError:
-            reason = "closed"
-        self._set_lost(reason)
+    def _on_line(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace")
+        if text.endswith("\r"):
+            text = text[:-1]
+        if text.startswith("event "):
+            try:
+                self._on_event(text.split())
+            except Exception as e:  # a bug of ours or the user's must not stop the reading
+                self._report("handling %r failed" % text, e)
+            return
+        if not self._pending:
+            return
+        p = self._pending.popleft()
+        if text == "ok":
+            p._resolve(True, "")
+        elif text.startswith("ok "):
+            p._resolve(True, text[3:])
+        else:
+            p._resolve(False, error_from_reply(text, p.request))
 
     def _set_lost(self, reason: str) -> None:
         if not self._lost:
@@ -643,8 +653,20 @@ class Peripheral:
             self._check()
         p = Pending(self, line, on_error, on_ok)
         self._pending.append(p)
-        self._writer.write(line.encode("utf-8") + b"\n")
+        # Lines sent in one turn of the event loop leave in one write.
+        self._out.append(line.encode("utf-8"))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         return p
+
+    def _flush(self, transport: Optional[asyncio.Transport] = None) -> None:
+        self._flush_scheduled = False
+        transport = transport or self._transport
+        if self._out and transport is not None and not transport.is_closing():
+            self._out.append(b"")
+            transport.write(b"\n".join(self._out))
+        self._out.clear()
 
     def _done(self, request: str) -> Pending:
         p = Pending(self, request)
@@ -663,15 +685,16 @@ class Peripheral:
         (RequestError's subclass by name) or ConnectionLost."""
         return await self._send(line)
 
-    async def drain(self) -> None:
-        """Waits until every request sent so far was answered, and raises
-        the first error nobody awaited. A producer that writes faster than
-        the daemon takes its values calls it now and then, so that what it
-        sends cannot pile up in memory."""
-        if self._pending:
-            last = self._pending[-1]
+    async def drain(self, window: int = 0) -> None:
+        """Waits until at most window requests sent so far are unanswered
+        (0: all answered), and raises the first error nobody awaited. A
+        producer that writes faster than the daemon takes its values calls
+        it now and then (``drain(1024)`` keeps a window in flight), so that
+        what it sends cannot pile up in memory."""
+        while len(self._pending) > window:
+            target = self._pending[len(self._pending) - window - 1]
             try:
-                await last
+                await target
             except RequestError:
                 pass
         self._check()
