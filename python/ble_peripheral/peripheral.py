@@ -428,6 +428,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, p: "Peripheral"):
         self.p = p
         self.buf = b""
+        self.closed = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         if b"\n" not in data:
@@ -447,6 +448,8 @@ class _Protocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
         self.p._set_lost("the connection to the daemon was lost: %s" % exc if exc else
                          "the daemon closed the connection")
 
@@ -471,6 +474,7 @@ class Peripheral:
         #: The control socket's path.
         self.path = path or default_socket()
         self._transport: Optional[asyncio.Transport] = None
+        self._protocol: Optional[_Protocol] = None
         self._out: List[bytes] = []
         self._flush_scheduled = False
         self._pending: Deque[Pending] = deque()
@@ -489,7 +493,7 @@ class Peripheral:
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            self._transport, _ = await loop.create_unix_connection(lambda: _Protocol(self), self.path)
+            self._transport, self._protocol = await loop.create_unix_connection(lambda: _Protocol(self), self.path)
         except OSError as e:
             raise DaemonUnreachable("cannot open the control socket %s: %s" % (self.path, e.strerror or e)) from e
         self._lost = False
@@ -548,6 +552,8 @@ class Peripheral:
         if transport is not None:
             self._flush(transport)
             transport.close()
+            # closed for real (the daemon sees it) when this returns
+            await self._protocol.closed
         self._set_lost("closed")
 
     async def __aenter__(self) -> "Peripheral":
@@ -615,7 +621,9 @@ class Peripheral:
                 if result is not None:
                     return result
                 self._check()
-                await self._change
+                # shielded: a waiter cancelled (a timeout) must not cancel
+                # the future every other waiter shares
+                await asyncio.shield(self._change)
         result = predicate()
         if result is not None:
             return result

@@ -142,11 +142,13 @@ class Characteristics(SystemTestCase):
 class Connections(SystemTestCase):
     async def test_connected_disconnected(self):
         p = await ble_peripheral.connect(self.sys.socket)
+        first = asyncio.create_task(p.connected())
+        # a waiter that times out leaves the others waiting
         with self.assertRaises(asyncio.TimeoutError):
             await p.connected(timeout_ms=100)
         await self.sys.acommand("device %s" % CENTRAL)
         await self.sys.acommand("connect %s" % CENTRAL)
-        conn = await self.wait_for(p.connected())
+        conn = await self.wait_for(first)
         self.assertEqual(conn.device.addr_hex(), CENTRAL.lower())
         self.assertEqual(conn.device.address, CENTRAL)
         self.assertTrue(conn.is_connected())
