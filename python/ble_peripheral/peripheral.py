@@ -786,9 +786,10 @@ class Peripheral:
             return Connection(self, None)
         conn = self._connections.get(addr)
         if conn is None:
-            # a central whose connect event came before we watched
-            conn = Connection(self, addr)
-            self._connections[addr] = conn
+            # Not connected now (status and the connect events say who is):
+            # a write captured before it left, or by a central that never
+            # connected as far as bluetoothd told.
+            conn = Connection(self, addr, connected=False)
         return conn
 
     # --- events -------------------------------------------------------

@@ -205,6 +205,7 @@ class Writes(SystemTestCase):
         got = [await self.wait_for(cmd.written()) for _ in range(2)]
         self.assertEqual([d for _, d in got], [b"\x01", b"\x02"])
         self.assertEqual(got[0][0].device.address, CENTRAL)
+        self.assertFalse(got[0][0].is_connected())   # the stand-in's writer never connected
         await self.sys.acommand("write %s 03" % CMD_UUID)       # while watched
         conn, data = await self.wait_for(cmd.written())
         self.assertEqual(data, b"\x03")
