@@ -32,8 +32,10 @@ aioble                                                      ble_peripheral
 ==========================================================  =====================================================
 ``Service(uuid)``, ``Characteristic(svc, uuid, read=…)``    the configuration's ``[Service ID]`` and
                                                             ``[Characteristic ID/CHAR]`` groups
-``register_services()``                                     done by the daemon (at start and on reload)
+``register_services()``                                     done by the daemon (at start and on reload);
+                                                            ``p = Peripheral()``, ``await p.connect()``
 ``temp_char = Characteristic(env, TEMP_UUID, …)``            ``temp_char = p.characteristic("env/temperature")``
+                                                            (at module level too: resolved by ``connect()``)
 ``char.write(data)``                                        the same: ``set CHAR VALUE``
 ``char.write(data, send_update=True)``                      the same: ``notify CHAR VALUE``
 ``char.read()``                                             ``await char.read()`` (``decode=True``: by Format)

@@ -214,8 +214,12 @@ class CharacteristicInfo:
 class _CharState:
     """What a Peripheral keeps per characteristic, shared by its handles."""
 
-    def __init__(self, info: CharacteristicInfo):
+    def __init__(self, info: Optional[CharacteristicInfo], name: str = ""):
         self.info = info
+        #: what a handle made before connect() asked for; alias: the state
+        #: it resolved to
+        self.name = name
+        self.alias: Optional["_CharState"] = None
         self.captured: Deque[Tuple[Connection, bytes]] = deque()
         self.last_writer: Optional[Connection] = None  # non-capture writes
         self.dropped = 0
@@ -258,9 +262,21 @@ class Characteristic:
 
     def __init__(self, peripheral: "Peripheral", char_id: str):
         self._p = peripheral
-        self._state = peripheral._lookup(char_id)
+        self._st = peripheral._lookup(char_id)
         if type(self).on_read is not Characteristic.on_read:
-            self.serve()
+            if peripheral._loaded:
+                self.serve()
+            else:
+                self._st.server = self   # served once connected
+
+    @property
+    def _state(self) -> _CharState:
+        st = self._st
+        while st.alias is not None:
+            st = self._st = st.alias
+        if st.info is None:
+            raise ConnectionLost("%s: the Peripheral is not connected yet (await p.connect())" % st.name)
+        return st
 
     # --- what it is ---------------------------------------------------
 
@@ -271,8 +287,11 @@ class Characteristic:
 
     @property
     def id(self) -> str:
-        """SERVICE/CHAR."""
-        return self._state.info.id
+        """SERVICE/CHAR (before connect(): the name given)."""
+        st = self._st
+        while st.alias is not None:
+            st = st.alias
+        return st.info.id if st.info is not None else st.name
 
     @property
     def format(self) -> Optional[str]:
@@ -482,6 +501,8 @@ class Peripheral:
         self._lost_reason = "not connected"
         self._deferred: Optional[Tuple[Pending, BaseException]] = None
         self._states: Dict[str, _CharState] = {}
+        self._loaded = False
+        self._placeholders: List[_CharState] = []
         self._connections: Dict[str, Connection] = {}
         self._new: Deque[Connection] = deque()
         self._watching = {"connect", "state"}
@@ -514,6 +535,13 @@ class Peripheral:
         words = _words(await status)
         ids = [k[:-len(".notify")] for k in words if k.endswith(".notify")]
         await self._load_infos(ids)
+        self._loaded = True
+        placeholders, self._placeholders = self._placeholders, []
+        for ph in placeholders:
+            st = self._lookup(ph.name)        # raises UnknownCharacteristic, Ambiguous
+            ph.alias = st
+            if ph.server is not None:
+                st.server = ph.server
         for st in self._states.values():
             if st.server is not None:
                 await self._send("serve %s" % st.info.id, internal=True)
@@ -544,6 +572,17 @@ class Peripheral:
         for i in list(self._states):
             if i not in known and self._states[i].server is None:
                 del self._states[i]
+
+    async def connect(self, wait: Optional[float] = 0) -> "Peripheral":
+        """Connects to the daemon (``self.path``) and learns its
+        characteristics; handles made before (as aioble code makes them, at
+        module level) are resolved now, and an unknown one raises
+        UnknownCharacteristic. With wait (seconds, None for no limit), waits
+        for a daemon that is not there yet. Raises DaemonUnreachable."""
+        if wait is None or wait > 0:
+            await wait_for_daemon(self.path, wait)
+        await self._open()
+        return self
 
     async def close(self) -> None:
         """Closes the connection to the daemon. Captured writes received but
@@ -724,6 +763,12 @@ class Peripheral:
     # --- characteristics ----------------------------------------------
 
     def _lookup(self, char_id: str) -> _CharState:
+        if not self._loaded:
+            # a handle made before connect(), as aioble code makes them at
+            # module level: resolved (or refused) by connect()
+            st = _CharState(None, char_id)
+            self._placeholders.append(st)
+            return st
         st = self._states.get(char_id)
         if st is not None:
             return st
@@ -934,8 +979,4 @@ async def connect(path: Optional[str] = None, wait: Optional[float] = 0) -> Peri
     or ``/run/ble-peripheral/control``) and learns its characteristics.
     With wait (seconds, or None for no limit), waits for a daemon that is not
     there yet. Raises DaemonUnreachable."""
-    p = Peripheral(path)
-    if wait is None or wait > 0:
-        await wait_for_daemon(p.path, wait)
-    await p._open()
-    return p
+    return await Peripheral(path).connect(wait)

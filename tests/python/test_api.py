@@ -40,6 +40,40 @@ class Characteristics(SystemTestCase):
         self.assertIn("env/pressure", str(cm.exception))
         await p.close()
 
+    async def test_handles_made_before_connecting(self):
+        # as aioble code makes them: at module level, before the event loop
+        p = ble_peripheral.Peripheral(self.sys.socket)
+        t = p.characteristic("env/temperature")
+        h = p.characteristic("humidity")
+
+        class TempChar(ble_peripheral.Characteristic):
+            def on_read(self, connection):
+                self.write(-3.5)
+                return 0
+
+        d = TempChar(p, "test/delegated")
+        self.assertEqual(t.id, "env/temperature")
+        with self.assertRaises(ble_peripheral.ConnectionLost) as cm:
+            t.write(1)
+        self.assertIn("not connected yet", str(cm.exception))
+        self.assertIs(await p.connect(), p)
+        self.assertEqual((h.id, h.format), ("env/humidity", "uint16"))
+        await t.write(24.58)
+        self.assertEqual(await t.read(decode=True), 24.58)
+        await p.drain()
+        self.assertEqual((await p.status())["test/delegated.served"], "yes")
+        await self.sys.acommand("device %s" % CENTRAL)
+        self.assertEqual((await self.sys.acommand("read %s" % DELEGATED_UUID)).split()[1], "a2fe")
+        self.assertEqual(await d.read(decode=True), -3.5)
+        await p.close()
+        # one the configuration does not have: connect() says which
+        bad = ble_peripheral.Peripheral(self.sys.socket)
+        bad.characteristic("env/pressure")
+        with self.assertRaises(ble_peripheral.UnknownCharacteristic) as cm:
+            await bad.connect()
+        self.assertIn("env/pressure", str(cm.exception))
+        self.assertFalse(bad.is_connected())
+
     async def test_write_stores_without_notifying(self):
         p = await ble_peripheral.connect(self.sys.socket)
         t = p.characteristic("env/temperature")

@@ -7,16 +7,20 @@ import asyncio
 import ble_peripheral
 
 
-async def handle_commands(cmd_char):
+# aioble: cmd_char = aioble.Characteristic(env, CMD_UUID, write=True, capture=True)
+p = ble_peripheral.Peripheral()
+cmd_char = p.characteristic("env/command")   # Capture=true in aioble.conf
+
+
+async def handle_commands():
     while True:
         connection, data = await cmd_char.written()
         print("command from", connection.device.addr_hex(), "=", data)
 
 
 async def main():
-    p = await ble_peripheral.connect()
-    cmd_char = p.characteristic("env/command")   # Capture=true in aioble.conf
-    await handle_commands(cmd_char)
+    await p.connect()
+    await handle_commands()
 
 
 asyncio.run(main())

@@ -20,20 +20,24 @@ def encode_temperature(temp_deg_c):
     return struct.pack("<h", int(temp_deg_c * 100))
 
 
-async def stream_temperature(connection, temp_char):
+# aioble: temp_char = aioble.Characteristic(env, TEMP_UUID, read=True, notify=True)
+p = ble_peripheral.Peripheral()
+temp_char = p.characteristic("env/temperature")
+
+
+async def stream_temperature(connection):
     while connection.is_connected():
         temp_char.write(encode_temperature(read_sensor()), send_update=True)
         await asyncio.sleep(1)
 
 
 async def serve():
-    p = await ble_peripheral.connect()
-    temp_char = p.characteristic("env/temperature")
+    await p.connect()
     while True:
         connection = await p.connected()
         print("connected:", connection.device.addr_hex())
         async with connection:
-            asyncio.create_task(stream_temperature(connection, temp_char))
+            asyncio.create_task(stream_temperature(connection))
             await connection.disconnected()
         print("disconnected")
 

@@ -38,9 +38,13 @@ class TempChar(ble_peripheral.Characteristic):
         return 0
 
 
+# aioble: temp_char = TempChar(env, TEMP_UUID, read=True)
+p = ble_peripheral.Peripheral()
+temp_char = TempChar(p, "env/temperature")
+
+
 async def main():
-    p = await ble_peripheral.connect()
-    temp_char = TempChar(p, "env/temperature")
+    await p.connect()
     await p.drain()                      # the daemon took the serve request
     print("serving reads of", temp_char.id)
     while True:                          # reads are answered as they come
