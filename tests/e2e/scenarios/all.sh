@@ -35,6 +35,8 @@ default_scenarios=(
     reconnect:150
     indicate:120
     bluetoothd-restart:150
+    # a producer written in Python with ble_peripheral (python/)
+    python-producer:150
     radio-bench:240
     # the demo's guest side, with the default configuration, 5 values
     demo:120
