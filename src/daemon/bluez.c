@@ -9,6 +9,7 @@
 #include "daemon/bluez.h"
 
 #include "common/error.h"
+#include "daemon/buscall.h"
 #include "daemon/log.h"
 
 #define BLUEZ "org.bluez"
@@ -747,6 +748,8 @@ bluez_appeared (GDBusConnection *conn, const char *name, const char *owner, gpoi
   BpBluez *bluez = user_data;
 
   g_message ("bluetoothd is on the bus (%s)", owner);
+  /* From now on, calls on our objects are honoured from this name only. */
+  bp_bus_set_bluez_owner (owner);
   bluez->present = TRUE;
   bluez->generation++;
   g_dbus_connection_call (conn, BLUEZ, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
@@ -764,6 +767,7 @@ bluez_vanished (GDBusConnection *conn, const char *name, gpointer user_data)
     g_message ("bluetoothd left the bus; waiting for it to return");
   else
     g_message ("waiting for bluetoothd (org.bluez) to appear on the bus");
+  bp_bus_set_bluez_owner (NULL);
   lose_adapter (bluez);
   bluez->present = FALSE;
   g_hash_table_remove_all (bluez->devices);
@@ -907,6 +911,7 @@ bp_bluez_free (BpBluez *bluez)
   if (bluez == NULL)
     return;
   g_clear_handle_id (&bluez->watch_id, g_bus_unwatch_name);
+  bp_bus_set_bluez_owner (NULL);
   if (bluez->sub_objects)
     g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_objects);
   if (bluez->sub_adapter_props)
