@@ -966,9 +966,15 @@ bp_bluez_reload (BpBluez *bluez)
   gboolean had_adv = bluez->advert == REG_DONE || bluez->advert == REG_BUSY;
 
   bp_advertisement_set_config (bluez->adv, bp_peripheral_get_config (bluez->p));
-  bluez->generation++;
   bluez->adv_timed_out = FALSE;
   bluez->interval_warned = FALSE;
+  /* The UnregisterApplication of an earlier reload is on its way: its reply
+   * exports the peripheral's database, which is already this new one, and
+   * registers it. Calling again (and moving the generation on) would make
+   * that reply stale and leave the daemon waiting for it for ever. */
+  if (bluez->reloading)
+    return;
+  bluez->generation++;
   g_clear_handle_id (&bluez->retry_source, g_source_remove);
   bluez->app = REG_NONE;
   bluez->advert = REG_NONE;
