@@ -197,6 +197,16 @@ bytes_variant (const guint8 *data, gsize len)
   return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data, len, 1);
 }
 
+/* The bytes of data from offset on (offset <= len); an empty value may have
+ * no data at all, and NULL + 0 is undefined in C. */
+static GVariant *
+bytes_variant_from (const guint8 *data, gsize len, gsize offset, gsize max)
+{
+  gsize n = MIN (len - offset, max);
+
+  return bytes_variant (n > 0 ? data + offset : NULL, n);
+}
+
 static GVariant *
 flags_variant (BpFlags flags)
 {
@@ -326,8 +336,8 @@ read_done (GBytes *value, guint8 att_error, gpointer user_data)
       else
         {
           /* bluetoothd cuts the reply to 512 bytes itself; send at most that. */
-          gsize n = MIN (len - op->offset, (gsize) BP_VALUE_MAX);
-          bp_bus_call_return_value (op->call, g_variant_new ("(@ay)", bytes_variant (data + op->offset, n)));
+          bp_bus_call_return_value (op->call,
+                                    g_variant_new ("(@ay)", bytes_variant_from (data, len, op->offset, BP_VALUE_MAX)));
         }
     }
   g_free (op);
@@ -462,7 +472,7 @@ desc_method (Obj *o, BpBusCall *call)
         return_att_error (call, BP_ATT_INVALID_OFFSET, FALSE);
       else
         bp_bus_call_return_value (
-          call, g_variant_new ("(@ay)", bytes_variant (o->value->data + ao.offset, o->value->len - ao.offset)));
+          call, g_variant_new ("(@ay)", bytes_variant_from (o->value->data, o->value->len, ao.offset, G_MAXSIZE)));
       return;
     }
   if (g_str_equal (method, "WriteValue"))
