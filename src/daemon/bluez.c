@@ -9,6 +9,7 @@
 #include "daemon/bluez.h"
 
 #include "common/error.h"
+#include "daemon/buscall.h"
 #include "daemon/log.h"
 
 #define BLUEZ "org.bluez"
@@ -800,6 +801,8 @@ bluez_appeared (GDBusConnection *conn, const char *name, const char *owner, gpoi
   BpBluez *bluez = user_data;
 
   g_message ("bluetoothd is on the bus (%s)", owner);
+  /* From now on, calls on our objects are honoured from this name only. */
+  bp_bus_set_bluez_owner (owner);
   bluez->present = TRUE;
   bluez->generation++;
   g_dbus_connection_call (conn, BLUEZ, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
@@ -817,6 +820,7 @@ bluez_vanished (GDBusConnection *conn, const char *name, gpointer user_data)
     g_message ("bluetoothd left the bus; waiting for it to return");
   else
     g_message ("waiting for bluetoothd (org.bluez) to appear on the bus");
+  bp_bus_set_bluez_owner (NULL);
   lose_adapter (bluez);
   bluez->present = FALSE;
   g_hash_table_remove_all (bluez->devices);
@@ -1000,6 +1004,7 @@ bp_bluez_free (BpBluez *bluez)
   if (bluez == NULL)
     return;
   g_clear_handle_id (&bluez->watch_id, g_bus_unwatch_name);
+  bp_bus_set_bluez_owner (NULL);
   if (bluez->sub_objects)
     g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_objects);
   if (bluez->sub_adapter_props)
@@ -1054,9 +1059,15 @@ bp_bluez_reload (BpBluez *bluez)
   gboolean had_adv = bluez->advert == REG_DONE || bluez->advert == REG_BUSY;
 
   bp_advertisement_set_config (bluez->adv, bp_peripheral_get_config (bluez->p));
-  bluez->generation++;
   bluez->adv_timed_out = FALSE;
   bluez->interval_warned = FALSE;
+  /* The UnregisterApplication of an earlier reload is on its way: its reply
+   * exports the peripheral's database, which is already this new one, and
+   * registers it. Calling again (and moving the generation on) would make
+   * that reply stale and leave the daemon waiting for it for ever. */
+  if (bluez->reloading)
+    return;
+  bluez->generation++;
   g_clear_handle_id (&bluez->retry_source, g_source_remove);
   bluez->app = REG_NONE;
   bluez->advert = REG_NONE;
