@@ -189,7 +189,6 @@ bp_peripheral_free (BpPeripheral *p)
   g_array_unref (p->listeners);
   g_free (p->state.adapter);
   g_free (p->state.adapter_address);
-  g_free (p->state.bluez_version);
   bp_config_free (p->config);
   g_free (p);
 }

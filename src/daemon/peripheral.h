@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "daemon/capabilities.h"
 #include "daemon/config.h"
 
 G_BEGIN_DECLS
@@ -192,7 +193,7 @@ typedef struct {
   gboolean registered;         /* GATT application registered */
   gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
-  char *bluez_version;         /* best guess, or NULL */
+  BpCapabilities bluez_caps;   /* what the running bluetoothd can do (capabilities.h) */
 } BpState;
 
 BpState *bp_peripheral_get_state (BpPeripheral *p);
