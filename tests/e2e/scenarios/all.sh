@@ -36,6 +36,8 @@ default_scenarios=(
     reconnect:150
     indicate:120
     bluetoothd-restart:150
+    # the bounds of bluetoothd's version the daemon reads from its interfaces
+    capabilities:90
     radio-bench:240
     # the demo's guest side, with the default configuration, 5 values
     demo:120
