@@ -407,6 +407,34 @@ advertising_wanted (BpBluez *bluez)
   return TRUE;
 }
 
+/* Configured limits that this bluetoothd cannot honour, named once per
+ * appearance (the configuration is served as it is). */
+static void
+warn_version_limits (BpBluez *bluez, const char *adapter_name)
+{
+  const BpConfig *config = bp_peripheral_get_config (bluez->p);
+  const BpCapabilities *caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+  g_autofree char *version = bp_capabilities_version_text (caps);
+
+  if (caps->long_writes_past_508)
+    return;
+  for (guint i = 0; i < config->services->len; i++)
+    {
+      const BpServiceConfig *svc = g_ptr_array_index (config->services, i);
+
+      for (guint j = 0; j < svc->characteristics->len; j++)
+        {
+          const BpCharacteristicConfig *cc = g_ptr_array_index (svc->characteristics, j);
+
+          if ((cc->flags & BP_FLAGS_ANY_WRITE) && cc->max_length > 508)
+            bp_log_adapter (G_LOG_LEVEL_WARNING, adapter_name,
+                            "[Characteristic %s] MaxLength=%u: bluetoothd before BlueZ 5.69 refuses writes of "
+                            "more than 508 bytes (ATT 0x0D), and this one is BlueZ %s",
+                            cc->id, cc->max_length, version);
+        }
+    }
+}
+
 typedef struct {
   BpBluez *bluez;
   GCancellable *cancellable;
@@ -443,6 +471,7 @@ capabilities_probed (GObject *source, GAsyncResult *res, gpointer user_data)
                       "features that need a newer BlueZ count as unavailable",
                       adapter_name, error->message);
     }
+  warn_version_limits (bluez, adapter_name);
   update (bluez);
 }
 

@@ -202,6 +202,32 @@ test_interval_new (void)
   g_assert_null (strstr (bp_daemon_get_log (h->daemon), "cannot take effect"));
 }
 
+static const char long_write_config[] =
+  "[Peripheral]\nName=bp-test\n"
+  "[Service s]\nUUID=0xFFF0\n"
+  "[Characteristic s/long]\nUUID=0xFFF1\nFlags=read,write\nMaxLength=512\n"
+  "[Characteristic s/short]\nUUID=0xFFF2\nFlags=read,write\nMaxLength=508\n";
+
+/* MaxLength past 508 on a writable characteristic: named where bluetoothd
+ * refuses such writes (before 5.69), not where it takes them. */
+static void
+test_long_writes (void)
+{
+  g_autoptr (BpHarness) old = harness_for (long_write_config, 5, 66, FALSE);
+  g_autoptr (BpHarness) new = NULL;
+
+  g_assert_true (bp_daemon_wait_log (old->daemon, 0,
+                                     "[Characteristic s/long] MaxLength=512: bluetoothd before BlueZ 5.69 refuses "
+                                     "writes of more than 508 bytes (ATT 0x0D), and this one is BlueZ <5.71",
+                                     BP_WAIT_MS));
+  g_assert_null (strstr (bp_daemon_get_log (old->daemon), "[Characteristic s/short]"));
+  g_clear_pointer (&old, bp_harness_free);
+  new = harness_for (long_write_config, 5, 82, FALSE);
+  g_assert_true (bp_control_wait_status (new->ctl, "bluez-version", ">=5.79", BP_WAIT_MS));
+  g_assert_true (fake_bluez_sync (new->bluez));
+  g_assert_null (strstr (bp_daemon_get_log (new->daemon), "refuses writes of more than 508"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -218,5 +244,6 @@ main (int argc, char **argv)
   bp_test_add ("/capabilities/scan-response-new", test_scan_response_new);
   bp_test_add ("/capabilities/interval-old", test_interval_old);
   bp_test_add ("/capabilities/interval-new", test_interval_new);
+  bp_test_add ("/capabilities/long-writes", test_long_writes);
   return g_test_run ();
 }
