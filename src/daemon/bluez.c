@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "daemon/buscall.h"
+#include "daemon/capabilities.h"
 #include "daemon/log.h"
 
 #define BLUEZ "org.bluez"
@@ -29,8 +30,6 @@ typedef struct {
   gboolean powered;
   gboolean has_gatt_manager;
   gboolean has_adv_manager;
-  gboolean has_supported_features; /* LEAdvertisingManager1.SupportedFeatures: visible in experimental mode */
-  gboolean has_connectable;        /* Adapter1.Connectable: BlueZ 5.79 and later */
 } Adapter;
 
 typedef struct {
@@ -68,6 +67,10 @@ struct _BpBluez {
   guint retry_source;
   char *last_error; /* not to repeat the same warning every retry */
   gboolean interval_warned;
+  /* what this bluetoothd can do: probed once per appearance */
+  guint appearance;          /* counts bluetoothd's appearances and departures */
+  gboolean caps_probed;      /* the probe of this appearance was sent */
+  GCancellable *cancellable; /* cancelled when this goes */
   BpBluezStatusFunc status_func;
   gpointer status_data;
   /* shutdown */
@@ -438,21 +441,112 @@ advertising_wanted (BpBluez *bluez)
   return TRUE;
 }
 
+/* Configured limits that this bluetoothd cannot honour, named once per
+ * appearance (the configuration is served as it is). */
+static void
+warn_version_limits (BpBluez *bluez, const char *adapter_name)
+{
+  const BpConfig *config = bp_peripheral_get_config (bluez->p);
+  const BpCapabilities *caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+  g_autofree char *version = bp_capabilities_version_text (caps);
+
+  if (caps->long_writes_past_508)
+    return;
+  for (guint i = 0; i < config->services->len; i++)
+    {
+      const BpServiceConfig *svc = g_ptr_array_index (config->services, i);
+
+      for (guint j = 0; j < svc->characteristics->len; j++)
+        {
+          const BpCharacteristicConfig *cc = g_ptr_array_index (svc->characteristics, j);
+
+          if ((cc->flags & BP_FLAGS_ANY_WRITE) && cc->max_length > 508)
+            bp_log_adapter (G_LOG_LEVEL_WARNING, adapter_name,
+                            "[Characteristic %s] MaxLength=%u: bluetoothd before BlueZ 5.69 refuses writes of "
+                            "more than 508 bytes (ATT 0x0D), and this one is BlueZ %s",
+                            cc->id, cc->max_length, version);
+        }
+    }
+}
+
+typedef struct {
+  BpBluez *bluez;
+  GCancellable *cancellable;
+  guint appearance;
+  char *adapter_name;
+} ProbeData;
+
+static void
+capabilities_probed (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autofree ProbeData *pd = user_data;
+  g_autoptr (GCancellable) cancellable = pd->cancellable;
+  g_autofree char *adapter_name = pd->adapter_name;
+  BpBluez *bluez = pd->bluez;
+  g_autoptr (GError) error = NULL;
+  BpCapabilities *caps;
+
+  /* bluez is gone (cancelled), or bluetoothd left meanwhile (a new probe
+   * runs when it is back) */
+  if (g_cancellable_is_cancelled (cancellable) || pd->appearance != bluez->appearance)
+    return;
+  caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+  if (bp_capabilities_probe_finish (res, caps, &error))
+    {
+      g_autofree char *text = bp_capabilities_describe (caps);
+      bp_log_adapter (G_LOG_LEVEL_MESSAGE, adapter_name, "bluetoothd: %s", text);
+    }
+  else
+    {
+      /* Nothing proven: every version-dependent feature counts as missing. */
+      caps->known = TRUE;
+      bp_log_adapter (G_LOG_LEVEL_WARNING, adapter_name,
+                      "could not tell what this bluetoothd can do (Introspect of %s: %s): "
+                      "features that need a newer BlueZ count as unavailable",
+                      adapter_name, error->message);
+    }
+  warn_version_limits (bluez, adapter_name);
+  update (bluez);
+}
+
+/* Once per appearance of bluetoothd, on the first adapter chosen: one
+ * bluetoothd serves every adapter, with the same interfaces on each. */
+static void
+probe_capabilities (BpBluez *bluez)
+{
+  ProbeData *pd;
+
+  if (bluez->caps_probed)
+    return;
+  bluez->caps_probed = TRUE;
+  pd = g_new0 (ProbeData, 1);
+  pd->bluez = bluez;
+  pd->cancellable = g_object_ref (bluez->cancellable);
+  pd->appearance = bluez->appearance;
+  pd->adapter_name = g_strdup (bluez->adapter_name);
+  bp_capabilities_probe (bluez->conn, bluez->adapter->path, CALL_TIMEOUT_MS, bluez->cancellable, capabilities_probed,
+                         pd);
+}
+
 static void
 warn_interval (BpBluez *bluez)
 {
   const BpAdvertisingConfig *a = &bp_peripheral_get_config (bluez->p)->advertising;
 
-  if (bluez->interval_warned || bluez->adapter->has_supported_features)
+  const BpCapabilities *caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+  g_autofree char *version = NULL;
+
+  if (bluez->interval_warned || caps->adv_interval)
     return;
   if (!a->has_interval && !a->has_tx_power)
     return;
   bluez->interval_warned = TRUE;
+  version = bp_capabilities_version_text (caps);
   bp_log_adapter (G_LOG_LEVEL_WARNING, bluez->adapter_name,
-                  "[Advertising] %s cannot take effect: this bluetoothd ignores advertising "
-                  "intervals and TX power unless it runs with experimental features (bluetoothd -E, "
-                  "or Experimental=true in main.conf) before BlueZ 5.77",
-                  a->has_interval ? "Interval" : "TxPower");
+                  "[Advertising] %s cannot take effect: bluetoothd ignores advertising intervals and "
+                  "TX power before BlueZ 5.77 unless it runs with experimental features (bluetoothd -E, "
+                  "or Experimental=true in main.conf), and this one is BlueZ %s without them",
+                  a->has_interval ? "Interval" : "TxPower", version);
 }
 
 static void
@@ -471,6 +565,7 @@ update (BpBluez *bluez)
       status_changed (bluez);
       return;
     }
+  probe_capabilities (bluez);
   if (!bluez->adapter->powered)
     {
       if (config->power_on && !bluez->power_requested)
@@ -506,14 +601,26 @@ update (BpBluez *bluez)
 
   if (advertising_wanted (bluez))
     {
-      if (bluez->advert == REG_NONE && config->advertising.scan_response != NULL && !bluez->adapter->has_connectable)
+      const BpCapabilities *caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+
+      /* What the advertisement may carry depends on the version: wait for
+       * the probe (one round trip, or its timeout). */
+      if (!caps->known)
+        {
+          status_changed (bluez);
+          return;
+        }
+      if (bluez->advert == REG_NONE && config->advertising.scan_response != NULL && !caps->scan_response)
         {
           /* Older bluetoothd ignores ScanResponseData silently: refuse rather
            * than advertise something else than configured. */
-          warn_once (bluez,
-                     "[Advertising] ScanResponseData needs BlueZ 5.80 or later, and this "
-                     "bluetoothd is older (its Adapter1 has no Connectable property): "
-                     "not advertising; remove ScanResponseData or upgrade BlueZ");
+          g_autofree char *version = bp_capabilities_version_text (caps);
+          g_autofree char *msg = g_strdup_printf (
+            "[Advertising] ScanResponseData needs BlueZ 5.80 or later, and this "
+            "bluetoothd is BlueZ %s: not advertising; remove ScanResponseData "
+            "or upgrade BlueZ",
+            version);
+          warn_once (bluez, msg);
           bluez->advert = REG_FAILED;
         }
       if (bluez->advert == REG_NONE)
@@ -550,8 +657,6 @@ adapter_apply (Adapter *a, const char *iface, GVariant *props)
         }
       if (g_variant_lookup (props, "Powered", "b", &b))
         a->powered = b;
-      if (g_variant_lookup (props, "Connectable", "b", &b))
-        a->has_connectable = TRUE;
     }
   else if (g_str_equal (iface, GATT_MANAGER_IFACE))
     {
@@ -560,8 +665,6 @@ adapter_apply (Adapter *a, const char *iface, GVariant *props)
   else if (g_str_equal (iface, ADV_MANAGER_IFACE))
     {
       a->has_adv_manager = TRUE;
-      if (g_variant_lookup_value (props, "SupportedFeatures", NULL) != NULL)
-        a->has_supported_features = TRUE;
     }
 }
 
@@ -662,6 +765,7 @@ interfaces_added (BpBluez *bluez, const char *path, GVariant *ifaces)
               d->path = g_strdup (path);
               g_hash_table_insert (bluez->devices, d->path, d);
             }
+          bp_capabilities_note_device (&bp_peripheral_get_state (bluez->p)->bluez_caps, props);
           device_apply (bluez, d, props, FALSE);
         }
     }
@@ -805,6 +909,10 @@ bluez_appeared (GDBusConnection *conn, const char *name, const char *owner, gpoi
   bp_bus_set_bluez_owner (owner);
   bluez->present = TRUE;
   bluez->generation++;
+  bluez->appearance++;
+  bluez->caps_probed = FALSE;
+  bluez->interval_warned = FALSE;
+  bp_capabilities_clear (&bp_peripheral_get_state (bluez->p)->bluez_caps);
   g_dbus_connection_call (conn, BLUEZ, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
                           G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL,
                           get_managed_objects_done, call_data (bluez));
@@ -823,6 +931,9 @@ bluez_vanished (GDBusConnection *conn, const char *name, gpointer user_data)
   bp_bus_set_bluez_owner (NULL);
   lose_adapter (bluez);
   bluez->present = FALSE;
+  bluez->appearance++;
+  bluez->caps_probed = FALSE;
+  bp_capabilities_clear (&bp_peripheral_get_state (bluez->p)->bluez_caps);
   g_hash_table_remove_all (bluez->devices);
   g_hash_table_remove_all (bluez->adapters);
   status_changed (bluez);
@@ -975,6 +1086,7 @@ bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt, BpAdvertisem
   bluez->gatt = gatt;
   bluez->adv = adv;
   bluez->adapter_override = g_strdup (adapter);
+  bluez->cancellable = g_cancellable_new ();
   bluez->adapters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) adapter_free);
   bluez->devices = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) device_free);
   bp_peripheral_set_backend (p, &bluez_backend, bluez);
@@ -1005,6 +1117,8 @@ bp_bluez_free (BpBluez *bluez)
     return;
   g_clear_handle_id (&bluez->watch_id, g_bus_unwatch_name);
   bp_bus_set_bluez_owner (NULL);
+  g_cancellable_cancel (bluez->cancellable);
+  g_clear_object (&bluez->cancellable);
   if (bluez->sub_objects)
     g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_objects);
   if (bluez->sub_adapter_props)

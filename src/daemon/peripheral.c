@@ -192,7 +192,6 @@ bp_peripheral_free (BpPeripheral *p)
   g_array_unref (p->listeners);
   g_free (p->state.adapter);
   g_free (p->state.adapter_address);
-  g_free (p->state.bluez_version);
   g_clear_pointer (&p->bonds, g_ptr_array_unref);
   bp_config_free (p->config);
   g_free (p);

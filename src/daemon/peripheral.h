@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "daemon/capabilities.h"
 #include "daemon/config.h"
 
 G_BEGIN_DECLS
@@ -209,7 +210,7 @@ typedef struct {
   gboolean registered;         /* GATT application registered */
   gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
-  char *bluez_version;         /* best guess, or NULL */
+  BpCapabilities bluez_caps;   /* what the running bluetoothd can do (capabilities.h) */
   /* pairing, kept by the agent */
   gboolean agent_registered; /* bluetoothd's default agent is ours */
   gboolean window_open;      /* new bonds are accepted */

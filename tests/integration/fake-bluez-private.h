@@ -58,6 +58,7 @@ typedef struct {
 struct _FakeBluez {
   char *bus_address;
   FakeBluezFlags flags;
+  guint version; /* FAKE_BLUEZ_VERSION (5, 66), … */
   GDBusNodeInfo *node_info;
   GDBusNodeInfo *adv_manager_info;
 
@@ -164,5 +165,9 @@ void fake_advertisement_end (FakeBluez *fb, FakeAdvertisement *adv, FakeRegistra
 guint fake_bluez_count_live_advertisements (FakeBluez *fb);
 /* PropertiesChanged for ActiveInstances and SupportedInstances. */
 void fake_bluez_emit_adv_instances (FakeBluez *fb);
+
+/* Version-dependent members (fake_bluez_set_version). */
+gboolean fake_bluez_shows_power_state (FakeBluez *fb);
+gboolean fake_bluez_shows_supported_features (FakeBluez *fb);
 
 G_END_DECLS

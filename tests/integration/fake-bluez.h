@@ -167,6 +167,19 @@ typedef struct {
 } FakeCall;
 
 FakeBluez *fake_bluez_new (const char *bus_address, FakeBluezFlags flags);
+/* The BlueZ version to play, before fake_bluez_start() (default 5.66): what
+ * the adapter's introspection and properties show (BLUEZ.md "Telling
+ * versions apart": Adapter1.Manufacturer/Version from 5.71, PowerState from
+ * 5.73 (before: -E only), LEAdvertisingManager1.SupportedFeatures from 5.77
+ * (before: -E only), Adapter1.Connectable from 5.79; Adapter1.ConnectDevice
+ * with -E only), whether MinInterval/MaxInterval/TxPower are parsed (5.77
+ * or -E) and ScanResponseData (5.80). */
+#define FAKE_BLUEZ_VERSION(major, minor) ((guint) (major) *1000u + (guint) (minor))
+void fake_bluez_set_version (FakeBluez *fb, guint major, guint minor);
+guint fake_bluez_get_version (FakeBluez *fb);
+gboolean fake_bluez_version_at_least (FakeBluez *fb, guint major, guint minor);
+/* Parses "5.66", "5.82", …: the version number, or 0 when text is not one. */
+guint fake_bluez_parse_version (const char *text);
 void fake_bluez_free (FakeBluez *fb);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FakeBluez, fake_bluez_free)
 
