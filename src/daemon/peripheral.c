@@ -714,6 +714,12 @@ bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on)
     .characteristic = chr,
   };
 
+  /* One journal record per change, with its BLE_CHARACTERISTIC field:
+   * `journalctl BLE_CHARACTERISTIC=ID` shows when centrals listened. */
+  if (chr->notifying != on)
+    bp_log_characteristic (G_LOG_LEVEL_MESSAGE, chr->id, "%s: %s", chr->id,
+                           on ? "a central subscribed (bluetoothd's StartNotify)" :
+                                "no central subscribed any more (StopNotify)");
   chr->notifying = on;
   bp_peripheral_emit (p, &ev);
 
