@@ -876,6 +876,7 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autofree char *notify_path = NULL;
   FakeBluezFlags fake_flags = FAKE_BLUEZ_FLAGS_NONE;
+  guint ready_s;
 
   h->dir = g_dir_make_tmp ("bp-test-XXXXXX", &error);
   g_assert_no_error (error);
@@ -910,11 +911,14 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   h->daemon = bp_daemon_spawn_notify (bp_bus_get_address (h->bus), (const char *const *) args->pdata, notify_path,
                                       &error);
   g_assert_no_error (error);
-  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, 10000))
+  /* Under valgrind (BP_DAEMON_WRAPPER) start-up is many times slower, the
+   * more so on a loaded machine. */
+  ready_s = g_getenv ("BP_DAEMON_WRAPPER") != NULL && *g_getenv ("BP_DAEMON_WRAPPER") != '\0' ? 90 : 10;
+  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, ready_s * 1000))
     {
       if (bp_daemon_has_exited (h->daemon))
         g_error ("the daemon exited before it was ready");
-      g_error ("the daemon was not ready (READY=1, control socket %s) within 10 s", h->socket_path);
+      g_error ("the daemon was not ready (READY=1, control socket %s) within %u s", h->socket_path, ready_s);
     }
   h->ctl = bp_harness_connect (h);
 
