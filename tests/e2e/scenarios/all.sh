@@ -36,6 +36,11 @@ default_scenarios=(
     indicate:120
     bluetoothd-restart:150
     radio-bench:240
+    # [Security]: pairing and who may connect (pairing-lib.sh)
+    pair-off:120
+    pair-just-works:240
+    pair-display:150
+    pair-confirm:180
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
