@@ -258,6 +258,7 @@ window_expired (gpointer user_data)
   if (agent->pending != NULL)
     pending_finish (agent, FALSE, "window-closed");
   apply_pairable (agent);
+  bp_peripheral_pairing_window_changed (agent->p);
   return G_SOURCE_REMOVE;
 }
 
@@ -277,6 +278,8 @@ window_open (BpAgent *agent, gboolean open, guint64 duration_us)
   if (!open && agent->pending != NULL)
     pending_finish (agent, FALSE, "window-closed");
   apply_pairable (agent);
+  if (!open)
+    bp_peripheral_pairing_window_changed (agent->p);
 }
 
 static gboolean
