@@ -750,9 +750,10 @@ test_numbers (void **state)
 static void
 test_unknown_groups_and_keys (void **state)
 {
-  assert_error ("[Foo]\nA=b\n",
-                "ble-peripheral.conf: [Foo] unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
-                "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
+  assert_error (
+    "[Foo]\nA=b\n",
+    "ble-peripheral.conf: [Foo] unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
+    "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
   assert_error_contains ("[peripheral]\nName=x\n", "[peripheral] unknown group");
   assert_error ("[Peripheral]\nNmae=x\n",
                 "ble-peripheral.conf: [Peripheral] Nmae: unknown key: expected one of Name, Adapter, "
