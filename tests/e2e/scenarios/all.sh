@@ -37,7 +37,7 @@ default_scenarios=(
     bluetoothd-restart:150
     radio-bench:240
     # [Security]: pairing and who may connect (pairing-lib.sh)
-    pair-off:120
+    pair-off:150
     pair-just-works:240
     pair-display:150
     pair-confirm:180

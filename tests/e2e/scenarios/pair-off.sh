@@ -16,10 +16,10 @@ e2e_expect_grep 'Characteristic sec/enc\] Flags: encrypt-read needs a paired cen
 e2e_expect_eq "$(e2e_status pairing)" off "status pairing"
 
 e2e_expect_eq "$("$C" read "$P" ff01)" 01 "plain read"
-e2e_expect_fail "encrypted read before pairing" 'Error|Timeout was reached' "$C" read "$P" ff02
+e2e_expect_fail "encrypted read before pairing" 'Error|Timeout was reached' "$C" --timeout 10 read "$P" ff02
 e2e_expect_fail "pairing with Pairing=off" 'Error' "$C" --timeout 30 pair "$P"
 e2e_central_paired && e2e_fail "the central says it is paired"
-e2e_expect_fail "encrypted read after the failed pairing" 'Error|Timeout was reached' "$C" read "$P" ff02
+e2e_expect_fail "encrypted read after the failed pairing" 'Error|Timeout was reached' "$C" --timeout 10 read "$P" ff02
 e2e_expect_eq "$(e2e_ctl bonds)" "" "bonds"
 e2e_expect_eq "$(e2e_status bonds)" 0 "status bonds"
 e2e_log PASS
