@@ -372,7 +372,7 @@ request (BpAgent *agent, GDBusMethodInvocation *invocation, const char *address,
       return;
     }
   agent->pending = g_new0 (Pending, 1);
-  agent->pending->invocation = g_object_ref (invocation);
+  agent->pending->invocation = invocation; /* ours until answered */
   agent->pending->address = g_strdup (address);
   agent->pending->kind = g_strdup (kind);
   agent->pending->timer = g_timeout_add ((guint) (security (agent)->confirm_timeout_us / 1000), pending_timed_out,
