@@ -258,6 +258,7 @@ window_expired (gpointer user_data)
   if (agent->pending != NULL)
     pending_finish (agent, FALSE, "window-closed");
   apply_pairable (agent);
+  bp_peripheral_pairing_window_changed (agent->p);
   return G_SOURCE_REMOVE;
 }
 
@@ -277,6 +278,8 @@ window_open (BpAgent *agent, gboolean open, guint64 duration_us)
   if (!open && agent->pending != NULL)
     pending_finish (agent, FALSE, "window-closed");
   apply_pairable (agent);
+  if (!open)
+    bp_peripheral_pairing_window_changed (agent->p);
 }
 
 static gboolean
@@ -369,7 +372,7 @@ request (BpAgent *agent, GDBusMethodInvocation *invocation, const char *address,
       return;
     }
   agent->pending = g_new0 (Pending, 1);
-  agent->pending->invocation = g_object_ref (invocation);
+  agent->pending->invocation = invocation; /* ours until answered */
   agent->pending->address = g_strdup (address);
   agent->pending->kind = g_strdup (kind);
   agent->pending->timer = g_timeout_add ((guint) (security (agent)->confirm_timeout_us / 1000), pending_timed_out,

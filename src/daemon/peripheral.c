@@ -770,6 +770,22 @@ bp_peripheral_is_connected (BpPeripheral *p, const char *address)
   return find_central (p, address, NULL) != NULL;
 }
 
+/* AllowedCentrals=bonded, outside the pairing window: a central without a bond goes. */
+static void
+disconnect_if_not_allowed (BpPeripheral *p, const char *address)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (bp_peripheral_central_allowed (p, address) || p->backend_class == NULL || p->backend_class->disconnect == NULL)
+    return;
+  bp_log_device (G_LOG_LEVEL_MESSAGE, address,
+                 "central %s has no bond and the pairing window is closed ([Security] AllowedCentrals=bonded): "
+                 "disconnecting it",
+                 address);
+  if (!p->backend_class->disconnect (p->backend, address, &error))
+    bp_log_device (G_LOG_LEVEL_WARNING, address, "disconnecting %s: %s", address, error->message);
+}
+
 void
 bp_peripheral_central_connected (BpPeripheral *p, const char *address, guint16 mtu)
 {
@@ -785,17 +801,7 @@ bp_peripheral_central_connected (BpPeripheral *p, const char *address, guint16 m
   g_ptr_array_add (p->central_addresses, c->address);
   bp_log_device (G_LOG_LEVEL_MESSAGE, address, "central %s connected (%u connected)", address, p->centrals->len);
   bp_peripheral_emit (p, &ev);
-  if (!bp_peripheral_central_allowed (p, address) && p->backend_class != NULL && p->backend_class->disconnect != NULL)
-    {
-      g_autoptr (GError) error = NULL;
-
-      bp_log_device (G_LOG_LEVEL_MESSAGE, address,
-                     "central %s has no bond and the pairing window is closed ([Security] AllowedCentrals=bonded): "
-                     "disconnecting it",
-                     address);
-      if (!p->backend_class->disconnect (p->backend, address, &error))
-        bp_log_device (G_LOG_LEVEL_WARNING, address, "disconnecting %s: %s", address, error->message);
-    }
+  disconnect_if_not_allowed (p, address);
 }
 
 void
@@ -968,4 +974,15 @@ bp_peripheral_central_allowed (BpPeripheral *p, const char *address)
   if (p->state.window_open)
     return TRUE;
   return bp_peripheral_is_bonded (p, address);
+}
+
+void
+bp_peripheral_pairing_window_changed (BpPeripheral *p)
+{
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < p->central_addresses->len; i++)
+    g_ptr_array_add (addresses, g_strdup (g_ptr_array_index (p->central_addresses, i)));
+  for (guint i = 0; i < addresses->len; i++)
+    disconnect_if_not_allowed (p, g_ptr_array_index (addresses, i));
 }

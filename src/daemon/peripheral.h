@@ -237,5 +237,8 @@ gboolean bp_peripheral_forget (BpPeripheral *p, const char *address, GError **er
 /* [Security] AllowedCentrals: TRUE when address may use the characteristics
  * (any; or bonded; or the pairing window is open). */
 gboolean bp_peripheral_central_allowed (BpPeripheral *p, const char *address);
+/* The agent changed state->window_open: with AllowedCentrals=bonded, the
+ * connected centrals that are no longer allowed are disconnected. */
+void bp_peripheral_pairing_window_changed (BpPeripheral *p);
 
 G_END_DECLS

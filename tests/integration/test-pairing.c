@@ -323,6 +323,16 @@ test_allowed_bonded (void)
   g_clear_pointer (&event, g_free);
   event = bp_control_wait_event (watcher, "event write", BP_WAIT_MS);
   g_assert_cmpstr (event, ==, "event write s/cmd " ADDR2 " 03");
+
+  /* Connected inside the window, it goes when the window closes; the bonded one stays. */
+  fake_bluez_set_connected (h->bluez, stranger, TRUE);
+  g_assert_true (fake_bluez_sync (h->bluez));
+  g_assert_cmpuint (fake_bluez_get_n_disconnect_calls (h->bluez, stranger), ==, 1);
+  g_free (bp_assert_request_ok (h->ctl, "pairing off"));
+  g_assert_true (FAKE_WAIT_UNTIL (fake_bluez_get_n_disconnect_calls (h->bluez, stranger) == 2, BP_WAIT_MS));
+  g_assert_false (fake_bluez_device_is_connected (h->bluez, stranger));
+  g_assert_true (fake_bluez_device_is_connected (h->bluez, friend));
+  g_assert_cmpuint (fake_bluez_get_n_disconnect_calls (h->bluez, friend), ==, 0);
 }
 
 /* bluetoothd restarts: the agent registers again. */

@@ -41,6 +41,11 @@ default_scenarios=(
     # the bounds of bluetoothd's version the daemon reads from its interfaces
     capabilities:90
     radio-bench:240
+    # [Security]: pairing and who may connect (pairing-lib.sh)
+    pair-off:150
+    pair-just-works:240
+    pair-display:150
+    pair-confirm:180
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
