@@ -88,8 +88,10 @@ class Pending:
     async def _wait(self) -> str:
         self._awaited = True
         if self._state == 0:
-            self._future = asyncio.get_running_loop().create_future()
-            return await self._future
+            if self._future is None:
+                self._future = asyncio.get_running_loop().create_future()
+            # shielded: one awaiter cancelled leaves the others waiting
+            return await asyncio.shield(self._future)
         self._p._undefer(self)
         if self._state == 2:
             raise self._result
@@ -454,7 +456,8 @@ class _Protocol(asyncio.Protocol):
             self.buf += data
             if len(self.buf) > _LINE_LIMIT:
                 self.p._set_lost("the daemon sent a line over %d bytes" % _LINE_LIMIT)
-                self.p._transport.close()
+                if self.p._transport is not None:
+                    self.p._transport.close()
             return
         lines = (self.buf + data).split(b"\n")
         self.buf = lines.pop()
