@@ -386,11 +386,13 @@ class Characteristic:
             return conn
         return await self._p._wait_until(latest, timeout_ms)
 
-    def notify(self, connection: Connection, data: Optional[values.Value] = None) -> Pending:
+    def notify(self, connection: Connection,
+               data: Optional[values.Value] = None) -> "Union[Pending, asyncio.Task]":
         """Notifies (or indicates) one central: ``notify CHAR VALUE
         to=ADDR``; without data, the stored value. Needs a bluetoothd that
         tells centrals apart (BlueZ 5.76 on): before, the daemon answers
-        NotSupported."""
+        NotSupported. Returns a Pending (a Task without data), which may
+        be awaited."""
         if data is None:
             return self._p._spawn(self._notify_stored(connection))
         token = self._token(data, "notify")
