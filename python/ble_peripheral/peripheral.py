@@ -88,8 +88,10 @@ class Pending:
     async def _wait(self) -> str:
         self._awaited = True
         if self._state == 0:
-            self._future = asyncio.get_running_loop().create_future()
-            return await self._future
+            if self._future is None:
+                self._future = asyncio.get_running_loop().create_future()
+            # shielded: one awaiter cancelled leaves the others waiting
+            return await asyncio.shield(self._future)
         self._p._undefer(self)
         if self._state == 2:
             raise self._result
@@ -384,11 +386,13 @@ class Characteristic:
             return conn
         return await self._p._wait_until(latest, timeout_ms)
 
-    def notify(self, connection: Connection, data: Optional[values.Value] = None) -> Pending:
+    def notify(self, connection: Connection,
+               data: Optional[values.Value] = None) -> "Union[Pending, asyncio.Task]":
         """Notifies (or indicates) one central: ``notify CHAR VALUE
         to=ADDR``; without data, the stored value. Needs a bluetoothd that
         tells centrals apart (BlueZ 5.76 on): before, the daemon answers
-        NotSupported."""
+        NotSupported. Returns a Pending (a Task without data), which may
+        be awaited."""
         if data is None:
             return self._p._spawn(self._notify_stored(connection))
         token = self._token(data, "notify")
@@ -454,7 +458,8 @@ class _Protocol(asyncio.Protocol):
             self.buf += data
             if len(self.buf) > _LINE_LIMIT:
                 self.p._set_lost("the daemon sent a line over %d bytes" % _LINE_LIMIT)
-                self.p._transport.close()
+                if self.p._transport is not None:
+                    self.p._transport.close()
             return
         lines = (self.buf + data).split(b"\n")
         self.buf = lines.pop()

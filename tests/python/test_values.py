@@ -7,6 +7,7 @@ ble-peripheralctl shows."""
 
 import os
 import random
+import select
 import socket
 import subprocess
 import unittest
@@ -61,27 +62,29 @@ def random_texts(n, seed=14):
 
 
 def pipelined(path, lines):
-    """Sends every line at once; returns the reply to each."""
+    """Sends every line, reading replies meanwhile; returns the reply to each."""
+    deadline = svctest.Deadline(60)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(svctest.TIMEOUT)
         s.connect(path)
+        s.setblocking(False)
         data = "".join(line + "\n" for line in lines).encode()
         replies = []
         buf = b""
         sent = 0
         while len(replies) < len(lines):
-            if sent < len(data):
+            want_write = [s] if sent < len(data) else []
+            readable, writable, _ = select.select([s], want_write, [], deadline.left())
+            if not readable and not writable:
+                raise AssertionError("no reply from the daemon (%d of %d)" % (len(replies), len(lines)))
+            if writable:
                 sent += s.send(data[sent:sent + 65536])
-            s.settimeout(0.05 if sent < len(data) else svctest.TIMEOUT)
-            try:
+            if readable:
                 chunk = s.recv(1 << 20)
-            except socket.timeout:
-                continue
-            if not chunk:
-                raise AssertionError("the daemon closed the connection")
-            buf += chunk
-            *done, buf = buf.split(b"\n")
-            replies.extend(x.decode() for x in done)
+                if not chunk:
+                    raise AssertionError("the daemon closed the connection")
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                replies.extend(x.decode() for x in done)
         return replies
 
 
