@@ -9,6 +9,7 @@
 #include "daemon/bluez.h"
 
 #include "common/error.h"
+#include "daemon/buscall.h"
 #include "daemon/capabilities.h"
 #include "daemon/log.h"
 
@@ -36,6 +37,9 @@ typedef struct {
   char *address;
   char *adapter;
   gboolean connected;
+  gboolean paired;
+  gboolean bonded;
+  gboolean has_bonded; /* Device1.Bonded exists (BlueZ 5.65 and later) */
 } Device;
 
 typedef enum { REG_NONE, REG_BUSY, REG_DONE, REG_FAILED } RegState;
@@ -95,6 +99,34 @@ device_free (Device *d)
   g_free (d);
 }
 
+static gboolean
+device_has_bond (const Device *d)
+{
+  return d->has_bonded ? d->bonded : d->paired;
+}
+
+static gboolean
+device_is_ours (BpBluez *bluez, const Device *d)
+{
+  return bluez->adapter != NULL && g_strcmp0 (d->adapter, bluez->adapter->path) == 0 && d->address != NULL;
+}
+
+/* The bonded centrals of our adapter, by address (bluetoothd moves a
+ * central to its identity address once it has its IRK). */
+static void
+sync_bonds (BpBluez *bluez)
+{
+  GPtrArray *bonds = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  Device *d;
+
+  g_hash_table_iter_init (&iter, bluez->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &d))
+    if (device_is_ours (bluez, d) && device_has_bond (d))
+      g_ptr_array_add (bonds, g_strdup (d->address));
+  bp_peripheral_set_bonds (bluez->p, bonds);
+}
+
 static void
 status_changed (BpBluez *bluez)
 {
@@ -107,6 +139,7 @@ status_changed (BpBluez *bluez)
   st->adapter = g_strdup (bluez->adapter ? bluez->adapter_name : NULL);
   g_free (st->adapter_address);
   st->adapter_address = g_strdup (bluez->adapter ? bluez->adapter->address : NULL);
+  sync_bonds (bluez);
   if (bluez->status_func != NULL)
     bluez->status_func (bluez, bluez->status_data);
 }
@@ -219,7 +252,8 @@ choose_adapter (BpBluez *bluez)
                       a->address ? a->address : "?");
       emit_adapter (bluez, a, TRUE);
 
-      /* Re-announce centrals already connected through this adapter. */
+      /* Re-announce centrals already connected through this adapter (bonds first). */
+      sync_bonds (bluez);
       {
         GHashTableIter iter;
         Device *d;
@@ -662,10 +696,11 @@ device_set_connected (BpBluez *bluez, Device *d, gboolean connected)
 }
 
 static void
-device_apply (BpBluez *bluez, Device *d, GVariant *props)
+device_apply (BpBluez *bluez, Device *d, GVariant *props, gboolean announce)
 {
   const char *s;
   gboolean b;
+  gboolean had_bond = device_has_bond (d);
 
   if (g_variant_lookup (props, "Address", "&s", &s))
     {
@@ -677,6 +712,24 @@ device_apply (BpBluez *bluez, Device *d, GVariant *props)
       g_free (d->adapter);
       d->adapter = g_strdup (s);
     }
+  if (g_variant_lookup (props, "Paired", "b", &b))
+    d->paired = b;
+  if (g_variant_lookup (props, "Bonded", "b", &b))
+    {
+      d->bonded = b;
+      d->has_bonded = TRUE;
+    }
+  /* Bonds first: a bonded central that connects must be known as one. */
+  if (announce && !had_bond && device_has_bond (d) && device_is_ours (bluez, d))
+    {
+      BpEvent ev = { .type = BP_EVENT_PAIRED, .address = d->address };
+
+      sync_bonds (bluez);
+      bp_log_device (G_LOG_LEVEL_MESSAGE, d->address, "central %s bonded", d->address);
+      bp_peripheral_emit (bluez->p, &ev);
+    }
+  else if (had_bond != device_has_bond (d))
+    sync_bonds (bluez);
   if (g_variant_lookup (props, "Connected", "b", &b))
     device_set_connected (bluez, d, b);
 }
@@ -713,7 +766,7 @@ interfaces_added (BpBluez *bluez, const char *path, GVariant *ifaces)
               g_hash_table_insert (bluez->devices, d->path, d);
             }
           bp_capabilities_note_device (&bp_peripheral_get_state (bluez->p)->bluez_caps, props);
-          device_apply (bluez, d, props);
+          device_apply (bluez, d, props, FALSE);
         }
     }
 }
@@ -736,6 +789,7 @@ interfaces_removed (BpBluez *bluez, const char *path, const char *const *ifaces)
           if (d != NULL)
             device_set_connected (bluez, d, FALSE);
           g_hash_table_remove (bluez->devices, path);
+          sync_bonds (bluez);
         }
     }
 }
@@ -812,7 +866,7 @@ on_properties_changed (GDBusConnection *conn, const char *sender, const char *pa
 
       if (d != NULL)
         {
-          device_apply (bluez, d, changed);
+          device_apply (bluez, d, changed, TRUE);
           update (bluez);
         }
     }
@@ -851,6 +905,8 @@ bluez_appeared (GDBusConnection *conn, const char *name, const char *owner, gpoi
   BpBluez *bluez = user_data;
 
   g_message ("bluetoothd is on the bus (%s)", owner);
+  /* From now on, calls on our objects are honoured from this name only. */
+  bp_bus_set_bluez_owner (owner);
   bluez->present = TRUE;
   bluez->generation++;
   bluez->appearance++;
@@ -872,6 +928,7 @@ bluez_vanished (GDBusConnection *conn, const char *name, gpointer user_data)
     g_message ("bluetoothd left the bus; waiting for it to return");
   else
     g_message ("waiting for bluetoothd (org.bluez) to appear on the bus");
+  bp_bus_set_bluez_owner (NULL);
   lose_adapter (bluez);
   bluez->present = FALSE;
   bluez->appearance++;
@@ -937,6 +994,49 @@ backend_disconnect (gpointer backend, const char *address, GError **error)
   return FALSE;
 }
 
+static void
+remove_device_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autofree char *address = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+
+  if (reply == NULL)
+    bp_log_device (G_LOG_LEVEL_WARNING, address, "forgetting %s: %s", address, error->message);
+  else
+    bp_log_device (G_LOG_LEVEL_MESSAGE, address, "forgot the bond of %s", address);
+}
+
+static gboolean
+backend_forget (gpointer backend, const char *address, GError **error)
+{
+  BpBluez *bluez = backend;
+  GHashTableIter iter;
+  Device *d;
+
+  if (bluez->adapter == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_UNAVAILABLE, "bluetoothd or the adapter is not available");
+      return FALSE;
+    }
+  g_hash_table_iter_init (&iter, bluez->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &d))
+    {
+      if (device_is_ours (bluez, d) && device_has_bond (d) && g_ascii_strcasecmp (d->address, address) == 0)
+        {
+          /* The bond goes now for the daemon's checks; bluetoothd removes the object after. */
+          d->paired = d->bonded = FALSE;
+          sync_bonds (bluez);
+          g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, ADAPTER_IFACE, "RemoveDevice",
+                                  g_variant_new ("(o)", d->path), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                  CALL_TIMEOUT_MS, NULL, remove_device_done, g_strdup (address));
+          return TRUE;
+        }
+    }
+  g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_BOND, "no central %s is bonded with this adapter", address);
+  return FALSE;
+}
+
 static gboolean
 backend_congested (gpointer backend)
 {
@@ -945,10 +1045,7 @@ backend_congested (gpointer backend)
 }
 
 static const BpBackend bluez_backend = {
-  backend_notify,
-  backend_set_advertising,
-  backend_disconnect,
-  backend_congested,
+  backend_notify, backend_set_advertising, backend_disconnect, backend_congested, backend_forget,
 };
 
 static void
@@ -1019,6 +1116,7 @@ bp_bluez_free (BpBluez *bluez)
   if (bluez == NULL)
     return;
   g_clear_handle_id (&bluez->watch_id, g_bus_unwatch_name);
+  bp_bus_set_bluez_owner (NULL);
   g_cancellable_cancel (bluez->cancellable);
   g_clear_object (&bluez->cancellable);
   if (bluez->sub_objects)
@@ -1075,9 +1173,15 @@ bp_bluez_reload (BpBluez *bluez)
   gboolean had_adv = bluez->advert == REG_DONE || bluez->advert == REG_BUSY;
 
   bp_advertisement_set_config (bluez->adv, bp_peripheral_get_config (bluez->p));
-  bluez->generation++;
   bluez->adv_timed_out = FALSE;
   bluez->interval_warned = FALSE;
+  /* The UnregisterApplication of an earlier reload is on its way: its reply
+   * exports the peripheral's database, which is already this new one, and
+   * registers it. Calling again (and moving the generation on) would make
+   * that reply stale and leave the daemon waiting for it for ever. */
+  if (bluez->reloading)
+    return;
+  bluez->generation++;
   g_clear_handle_id (&bluez->retry_source, g_source_remove);
   bluez->app = REG_NONE;
   bluez->advert = REG_NONE;

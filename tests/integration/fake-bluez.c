@@ -250,6 +250,12 @@ emit_one_property (FakeBluez *fb, const char *path, const char *iface, const cha
   fake_bluez_emit_properties_changed (fb, path, iface, g_variant_builder_end (&b));
 }
 
+void
+fake_bluez_emit_adapter_property (FakeBluez *fb, const char *name, GVariant *value)
+{
+  emit_one_property (fb, FAKE_BLUEZ_ADAPTER_PATH, IFACE_ADAPTER, name, value);
+}
+
 /* --- records -------------------------------------------------------------- */
 
 static void
@@ -342,7 +348,7 @@ fake_bluez_object_properties (FakeBluez *fb, const char *path, const char *iface
       g_variant_builder_add (&b, "{sv}", "Discoverable", g_variant_new_boolean (fb->discoverable));
       g_variant_builder_add (&b, "{sv}", "DiscoverableTimeout", g_variant_new_uint32 (180));
       g_variant_builder_add (&b, "{sv}", "Pairable", g_variant_new_boolean (fb->pairable));
-      g_variant_builder_add (&b, "{sv}", "PairableTimeout", g_variant_new_uint32 (0));
+      g_variant_builder_add (&b, "{sv}", "PairableTimeout", g_variant_new_uint32 (fb->pairable_timeout));
       g_variant_builder_add (&b, "{sv}", "Discovering", g_variant_new_boolean (FALSE));
       g_variant_builder_add (&b, "{sv}", "UUIDs", g_variant_new_strv (uuids, -1));
       g_variant_builder_add (&b, "{sv}", "Modalias", g_variant_new_string ("usb:v1D6Bp0246d0542"));
@@ -380,8 +386,8 @@ fake_bluez_object_properties (FakeBluez *fb, const char *path, const char *iface
           g_variant_builder_add (&b, "{sv}", "AddressType", g_variant_new_string ("public"));
           g_variant_builder_add (&b, "{sv}", "Name", g_variant_new_string (name));
           g_variant_builder_add (&b, "{sv}", "Alias", g_variant_new_string (name));
-          g_variant_builder_add (&b, "{sv}", "Paired", g_variant_new_boolean (FALSE));
-          g_variant_builder_add (&b, "{sv}", "Bonded", g_variant_new_boolean (FALSE));
+          g_variant_builder_add (&b, "{sv}", "Paired", g_variant_new_boolean (d->paired));
+          g_variant_builder_add (&b, "{sv}", "Bonded", g_variant_new_boolean (d->bonded));
           g_variant_builder_add (&b, "{sv}", "Trusted", g_variant_new_boolean (FALSE));
           g_variant_builder_add (&b, "{sv}", "Blocked", g_variant_new_boolean (FALSE));
           g_variant_builder_add (&b, "{sv}", "Connected", g_variant_new_boolean (d->connected));
@@ -595,6 +601,7 @@ registrant_vanished (FakeBluez *fb, const char *sender)
           had_adv = TRUE;
         }
     }
+  fake_bluez_agents_vanished (fb, sender);
   g_hash_table_remove (fb->watches, sender);
   if (had_adv)
     fake_bluez_emit_adv_instances (fb);
@@ -696,8 +703,10 @@ method_call_cb (GDBusConnection *conn, const char *sender, const char *path, con
     handle_adapter_method (fb, method, params, invocation);
   else if (g_strcmp0 (iface, IFACE_DEVICE) == 0)
     handle_device_method (fb, path, method, invocation);
+  else if (g_strcmp0 (iface, IFACE_AGENT_MANAGER) == 0)
+    fake_bluez_handle_agent_manager (fb, sender, method, params, invocation);
   else
-    g_dbus_method_invocation_return_value (invocation, NULL); /* AgentManager1 */
+    g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
 static GVariant *
@@ -738,6 +747,11 @@ set_property_cb (GDBusConnection *conn, const char *sender, const char *path, co
     {
       fb->pairable = g_variant_get_boolean (value);
       emit_one_property (fb, path, iface, name, g_variant_new_boolean (fb->pairable));
+    }
+  else if (g_strcmp0 (name, "PairableTimeout") == 0)
+    {
+      fb->pairable_timeout = g_variant_get_uint32 (value);
+      emit_one_property (fb, path, iface, name, g_variant_new_uint32 (fb->pairable_timeout));
     }
   else if (g_strcmp0 (name, "Alias") == 0)
     {
@@ -1070,6 +1084,7 @@ fake_bluez_new (const char *bus_address, FakeBluezFlags flags)
   fb->adapter_registrations = g_array_new (FALSE, FALSE, sizeof (guint));
   fb->adapter_sets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   fb->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
+  fb->agents = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_agent_free);
   fb->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_free);
   fb->applications = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_application_free);
   fb->advertisements = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_advertisement_free);
@@ -1140,6 +1155,7 @@ fake_bluez_stop (FakeBluez *fb)
   g_ptr_array_set_size (fb->held, 0);
   fb->unresponsive = FALSE;
   g_hash_table_remove_all (fb->watches);
+  fake_bluez_agents_vanished (fb, NULL);
   for (guint i = 0; i < fb->devices->len; i++)
     device_unexport (fb, g_ptr_array_index (fb->devices, i));
   g_ptr_array_set_size (fb->devices, 0);
@@ -1183,6 +1199,7 @@ fake_bluez_free (FakeBluez *fb)
   g_hash_table_unref (fb->adv_timeouts);
   g_hash_table_unref (fb->watches);
   g_ptr_array_unref (fb->devices);
+  g_ptr_array_unref (fb->agents);
   g_ptr_array_unref (fb->applications);
   g_ptr_array_unref (fb->advertisements);
   g_ptr_array_unref (fb->signals);

@@ -344,4 +344,31 @@ guint8 fake_error_to_att (const GError *error, gboolean is_write);
   }                                                                                                                    \
   G_STMT_END
 
+/* --- pairing (AgentManager1, as bluetoothd 5.66 keeps agents) ---------- */
+
+/* The default agent's sender and path (NULL when none), its capability. */
+const char *fake_bluez_get_default_agent (FakeBluez *fb, const char **path, const char **capability);
+guint fake_bluez_count_agents (FakeBluez *fb);
+gboolean fake_bluez_get_pairable (FakeBluez *fb);
+guint32 fake_bluez_get_pairable_timeout (FakeBluez *fb);
+/* Paired and Bonded of a device (PropertiesChanged), as after a pairing
+ * with bonding. */
+void fake_bluez_set_device_bonded (FakeBluez *fb, const char *device_path, gboolean bonded);
+gboolean fake_bluez_device_is_bonded (FakeBluez *fb, const char *device_path);
+/* What bluetoothd asks the default agent on a central's incoming pairing:
+ * RequestAuthorization(device) (Just Works), RequestConfirmation(device,
+ * passkey) (numeric comparison). device_path may name a device of another
+ * adapter (bluetoothd with several). Fails with G_IO_ERROR_NOT_FOUND when no
+ * default agent exists (bluetoothd refuses the pairing then). The reply is
+ * awaited for up to 60 s, as bluetoothd does. */
+FakeRequest *fake_bluez_agent_request_begin (FakeBluez *fb, const char *method, const char *device_path,
+                                             guint32 passkey);
+gboolean fake_request_finish_agent (FakeRequest *req, GError **error);
+/* DisplayPasskey(device, passkey, entered) and Cancel(): no reply expected. */
+gboolean fake_bluez_agent_display_passkey (FakeBluez *fb, const char *device_path, guint32 passkey, guint16 entered);
+gboolean fake_bluez_agent_cancel (FakeBluez *fb);
+/* A whole incoming Just Works / numeric comparison pairing: asks the default
+ * agent, and when it accepts makes the device Paired and Bonded. */
+gboolean fake_bluez_pair (FakeBluez *fb, const char *device_path, const char *method, guint32 passkey, GError **error);
+
 G_END_DECLS

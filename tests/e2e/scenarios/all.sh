@@ -36,6 +36,8 @@ default_scenarios=(
     reconnect:150
     indicate:120
     bluetoothd-restart:150
+    # a producer written in Python with ble_peripheral (python/)
+    python-producer:150
     # the bounds of bluetoothd's version the daemon reads from its interfaces
     capabilities:90
     radio-bench:240
