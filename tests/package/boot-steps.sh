@@ -63,6 +63,13 @@ adapters_on_bus() {
 status_of() { ble-peripheralctl status 2>/dev/null | awk -v k="$1" 'index($0, k "=") == 1 { print substr($0, length(k) + 2) }'; }
 serving() { [[ $(status_of registered) == yes && $(status_of advertising) == on ]]; }
 
+# Steps that need the daemon fail at once when it is not running (a broken
+# unit), instead of each waiting for its own timeouts.
+running() {
+    systemctl -q is-active ble-peripheral.service ||
+        fail "ble-peripheral.service is $(systemctl is-active ble-peripheral.service): $(systemctl show -P Result ble-peripheral.service)"
+}
+
 # --- the steps --------------------------------------------------------------
 
 s_radio() {
@@ -80,9 +87,11 @@ s_install() {
     # when it starts advertising during a scan (tests/e2e/README.md).
     # (Each step is a subshell: the next one waits for the status file.)
     rm -f /run/boot-scan.ready /run/boot-scan.status
+    # It waits as long as the install may take on a loaded machine.
     (
-        central --timeout 90 --restart-ms 5000 --trust --ready-file /run/boot-scan.ready \
-            scan "$PERIPH" >"$R/scan.txt" 2>"$R/scan.err"
+        set +e
+        timeout 700 "$dir/central" --adapter hci1 --timeout 600 --restart-ms 5000 --trust \
+            --ready-file /run/boot-scan.ready scan "$PERIPH" >"$R/scan.txt" 2>"$R/scan.err"
         echo $? >/run/boot-scan.status
     ) &
     wait_for 30 test -e /run/boot-scan.ready || fail "the central did not start scanning"
@@ -99,6 +108,7 @@ s_active() {
 }
 
 s_user() {
+    running
     local pid st
     pid=$(systemctl show -P MainPID ble-peripheral)
     ((pid > 0)) || fail "no main process"
@@ -117,19 +127,22 @@ s_user() {
 }
 
 s_advertises() {
-    wait_for 100 test -s /run/boot-scan.status || fail "the scan did not end"
+    running
+    wait_for 120 test -s /run/boot-scan.status || fail "the scan did not end"
     [[ $(cat /run/boot-scan.status) == 0 ]] || { cat "$R/scan.err"; fail "the central did not see $PERIPH advertise"; }
     cat "$R/scan.txt"
     grep -qx 'Name: ble-peripheral' "$R/scan.txt" || fail "not the default configuration's name"
 }
 
 s_read() {
+    running
     local v
     v=$(central --disconnect read "$PERIPH" 2a6e)
     expect_eq "$v" 0000 "env/temperature (Initial=0 of the default configuration)"
 }
 
 s_notify() {
+    running
     useradd --no-create-home --shell /usr/sbin/nologin --groups ble-peripheral producer
     useradd --no-create-home --shell /usr/sbin/nologin outsider
     rm -f /run/boot-listen.ready
@@ -146,6 +159,7 @@ s_notify() {
 }
 
 s_reload() {
+    running
     local before after
     before=$(central --disconnect discover "$PERIPH")
     grep -qi '2a6d' <<<"$before" && fail "2a6d is there before the edit"
@@ -178,6 +192,7 @@ CONF
 }
 
 s_socket() {
+    running
     systemctl stop ble-peripheral.service
     expect_eq "$(systemctl is-active ble-peripheral.service)" inactive "the service after stop"
     expect_eq "$(systemctl is-active ble-peripheral.socket)" active "the socket after stop"
@@ -199,12 +214,14 @@ s_security() {
 }
 
 s_journal() {
+    running
     journalctl --no-pager -u ble-peripheral BLE_CHARACTERISTIC=env/temperature -o verbose >"$R/journal-temperature.txt"
     journalctl --no-pager -u ble-peripheral BLE_CHARACTERISTIC=env/temperature -o cat
     grep -q '^ *MESSAGE=env/temperature: ' "$R/journal-temperature.txt" || fail "no record with BLE_CHARACTERISTIC=env/temperature"
 }
 
 s_bluetooth_restart() {
+    running
     local v
     systemctl restart bluetooth.service
     wait_for 60 adapters_on_bus || fail "bluetoothd's adapters did not come back"
