@@ -433,6 +433,13 @@ bp_bus_get_address (BpBus *bus)
 }
 
 void
+bp_bus_send_signal (BpBus *bus, int signum)
+{
+  if (bus->output.proc != NULL && !bus->output.exited)
+    g_subprocess_send_signal (bus->output.proc, signum);
+}
+
+void
 bp_bus_free (BpBus *bus)
 {
   if (bus == NULL)

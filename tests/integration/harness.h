@@ -55,6 +55,8 @@ typedef struct _BpBus BpBus;
 /* A dbus-daemon of its own, listening in dir, allowing everything. */
 BpBus *bp_bus_start (const char *dir, GError **error);
 const char *bp_bus_get_address (BpBus *bus);
+/* SIGSTOP/SIGCONT: a bus that stops reading (a congested way out). */
+void bp_bus_send_signal (BpBus *bus, int signum);
 void bp_bus_free (BpBus *bus);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpBus, bp_bus_free)
 
