@@ -35,6 +35,9 @@ default_scenarios=(
     reconnect:150
     indicate:120
     bluetoothd-restart:150
+    # faults while streaming: bluetoothd killed ×10, power ×10, producer
+    # killed, 50 SIGHUP, watcher killed; figures as bench lines
+    faults:300
     radio-bench:240
     # the demo's guest side, with the default configuration, 5 values
     demo:120
