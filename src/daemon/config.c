@@ -172,6 +172,7 @@ bp_config_free (BpConfig *config)
   g_free (config->control.socket_path);
   g_free (config->control.group);
   g_clear_pointer (&config->services, g_ptr_array_unref);
+  g_clear_pointer (&config->warnings, g_ptr_array_unref);
   g_free (config);
 }
 
@@ -184,6 +185,8 @@ config_new (void)
   config->power_on = TRUE;
   config_advertising_init (&config->advertising);
   config->control.mode = 0660;
+  config_security_init (&config->security);
+  config->warnings = g_ptr_array_new_with_free_func (g_free);
   config->services = g_ptr_array_new_with_free_func ((GDestroyNotify) service_free);
   return config;
 }
@@ -908,6 +911,8 @@ classify_groups (Loader *l, GError **error)
         l->advertising = g;
       else if (strcmp (g->name, "Control") == 0)
         l->control = g;
+      else if (strcmp (g->name, "Security") == 0)
+        l->security = g;
       else if (g_str_has_prefix (g->name, "Service "))
         {
           rest = g->name + strlen ("Service ");
@@ -944,7 +949,7 @@ classify_groups (Loader *l, GError **error)
       else
         {
           config_group_error (error, g,
-                              "unknown group: expected [Peripheral], [Advertising], [Control], "
+                              "unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
                               "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
           return FALSE;
         }
@@ -979,6 +984,10 @@ resolve (Loader *l, const char *source, GError **error)
     if (!load_descriptor (l, g_ptr_array_index (l->desc_groups, i), error))
       return NULL;
   if (l->advertising != NULL && !config_load_advertising (l, l->advertising, error))
+    return NULL;
+  if (l->security != NULL && !config_load_security (l, l->security, error))
+    return NULL;
+  if (!config_check_security (l, error))
     return NULL;
   if (!config_check_advertising_size (l->config, l->origins, l->main_label, error))
     return NULL;
@@ -1157,6 +1166,7 @@ bp_config_describe (const BpConfig *config)
   g_string_append_printf (s, "control: socket %s, mode %04o, group %s\n",
                           config->control.socket_path ? config->control.socket_path : "(default)", config->control.mode,
                           config->control.group ? config->control.group : "(none)");
+  config_describe_security (s, config);
 
   for (guint i = 0; i < config->services->len; i++)
     {

@@ -8,6 +8,7 @@
 #include <locale.h>
 #include <stdio.h>
 
+#include "daemon/agent.h"
 #include "daemon/advertising.h"
 #include "daemon/bluez.h"
 #include "daemon/config.h"
@@ -26,6 +27,7 @@ typedef struct {
   BpGatt *gatt;
   BpAdvertisement *adv;
   BpBluez *bluez;
+  BpAgent *agent;
   BpControl *control;
   char *handoff_path;
   int exit_code;
@@ -61,6 +63,8 @@ on_sighup (gpointer user_data)
   else
     {
       g_message ("reloaded: %s", config->source);
+      for (guint i = 0; i < config->warnings->len; i++)
+        g_warning ("%s", (const char *) g_ptr_array_index (config->warnings, i));
       bp_peripheral_reconfigure (d->p, config);
       bp_bluez_reload (d->bluez);
     }
@@ -221,6 +225,8 @@ main (int argc, char **argv)
   if (check_config)
     {
       g_autofree char *text = bp_config_describe (config);
+      for (guint i = 0; i < config->warnings->len; i++)
+        fprintf (stderr, "ble-peripheral: warning: %s\n", (const char *) g_ptr_array_index (config->warnings, i));
       fputs (text, stdout);
       bp_config_free (config);
       g_free (d.config_path);
@@ -230,6 +236,8 @@ main (int argc, char **argv)
     g_message ("no configuration at %s: serving the built-in Environmental Sensing example", d.config_path);
   else
     g_message ("configuration: %s", config->source);
+  for (guint i = 0; i < config->warnings->len; i++)
+    g_warning ("%s", (const char *) g_ptr_array_index (config->warnings, i));
 
   /* Before the bus connection starts GDBus's threads: taking a passed
    * socket clears LISTEN_* from the environment, which is not thread-safe. */
@@ -274,6 +282,12 @@ main (int argc, char **argv)
       g_printerr ("ble-peripheral: control socket: %s\n", error->message);
       return 1;
     }
+  d.agent = bp_agent_new (conn, d.p, &error);
+  if (d.agent == NULL)
+    {
+      g_printerr ("ble-peripheral: exporting the pairing agent: %s\n", error->message);
+      return 1;
+    }
   d.bluez = bp_bluez_new (conn, d.p, d.gatt, d.adv, adapter);
   g_signal_connect (conn, "closed", G_CALLBACK (on_bus_closed), &d);
   bp_bluez_set_status_func (d.bluez, update_status, &d);
@@ -288,6 +302,7 @@ main (int argc, char **argv)
   g_signal_handlers_disconnect_by_func (conn, on_bus_closed, &d);
   bp_control_free (d.control);
   bp_bluez_free (d.bluez);
+  bp_agent_free (d.agent);
   bp_advertisement_free (d.adv);
   bp_gatt_free (d.gatt);
   bp_peripheral_free (d.p);
