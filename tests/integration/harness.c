@@ -513,6 +513,22 @@ notify_socket_open (const char *path, GError **error)
   return fd;
 }
 
+guint
+bp_wait_scale (void)
+{
+  static guint scale;
+
+  if (scale == 0)
+    {
+      guint64 v = 1;
+
+      if (g_getenv ("BP_WAIT_SCALE") != NULL)
+        g_ascii_string_to_unsigned (g_getenv ("BP_WAIT_SCALE"), 10, 1, 20, &v, NULL);
+      scale = (guint) v;
+    }
+  return scale;
+}
+
 char *
 bp_daemon_path (void)
 {
@@ -917,7 +933,7 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   h->daemon = bp_daemon_spawn_notify (bp_bus_get_address (h->bus), (const char *const *) args->pdata, notify_path,
                                       &error);
   g_assert_no_error (error);
-  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, 10000))
+  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, 10000 * bp_wait_scale ()))
     {
       if (bp_daemon_has_exited (h->daemon))
         g_error ("the daemon exited before it was ready");
@@ -945,7 +961,7 @@ bp_harness_stop_daemon (BpHarness *h)
   h->stopped = TRUE;
   if (!bp_daemon_has_exited (h->daemon))
     bp_daemon_send_signal (h->daemon, SIGTERM);
-  if (!bp_daemon_wait_exit (h->daemon, 10000))
+  if (!bp_daemon_wait_exit (h->daemon, 10000 * bp_wait_scale ()))
     g_error ("the daemon did not exit within 10 s of SIGTERM");
   status = bp_daemon_get_exit_status (h->daemon, &signum);
   if (status != 0)

@@ -18,7 +18,11 @@
 G_BEGIN_DECLS
 
 /* Default bound for a reply, an event or a registration. */
-#define BP_WAIT_MS 5000
+#define BP_WAIT_MS (5000 * bp_wait_scale ())
+
+/* BP_WAIT_SCALE (1 to 20, default 1) multiplies the bounds of the waits: the
+ * valgrind suite, whose daemon runs under memcheck, sets it. */
+guint bp_wait_scale (void);
 
 /* --- control socket client -------------------------------------------------- */
 
