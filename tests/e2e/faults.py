@@ -11,7 +11,8 @@ the daemon's control socket (SPEC §5, raw lines):
                                             gets "requests=N failures=N max_ms=N" each
                                             second; a reply later than 2 s is a failure
   faults.py wait-registered SOCKET T0 SECS  polls `status` every 20 ms until
-                                            registered=yes advertising=on; prints the
+                                            registered=yes and advertising=on (or a
+                                            central connected, which stops it); prints the
                                             seconds since T0 (an uptime); exit 1 on timeout
   faults.py bus-values MONITOR-LOG          the Value bytes of every PropertiesChanged
                                             that dbus-monitor printed, one hex line each
@@ -155,7 +156,9 @@ def wait_registered(path, t0, secs):
     while time.monotonic() < deadline:
         reply = lines.request("status", 5) or ""
         words = reply.split()
-        if "registered=yes" in words and "advertising=on" in words:
+        # advertising, or a central connected (MaxConnections=1 stops it)
+        if "registered=yes" in words and ("advertising=on" in words or
+                                          not any(w in words for w in ("centrals=0", "centrals=-"))):
             print("%.2f" % (uptime() - t0))
             return 0
         time.sleep(0.02)
