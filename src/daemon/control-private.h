@@ -38,6 +38,7 @@ struct _Connection {
   GQueue deliveries;    /* of Delivery*, oldest first: captured writes not yet sent */
   guint watch;          /* BpWatchMask */
   gboolean serving;
+  gboolean notifier;    /* has sent notify: not read while the bus is behind */
   GHashTable *reads;    /* guint64 id → ReadInfo: reads asked of this connection */
   gboolean in_dispatch; /* replies are flushed when the read cycle ends */
   gboolean closing;     /* no more requests: send what is queued, then close */

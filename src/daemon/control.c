@@ -108,6 +108,13 @@ connection_unsent (Connection *c)
   return c->out->len - c->out_head;
 }
 
+/* Not read for now: it notifies, and the way to the bus is congested. */
+static gboolean
+connection_paused (Connection *c)
+{
+  return c->control->paused && c->notifier;
+}
+
 static void
 connection_set_condition (Connection *c, GIOCondition condition)
 {
@@ -124,26 +131,29 @@ connection_set_condition (Connection *c, GIOCondition condition)
     }
   c->condition = condition;
   g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
-                           c->control->paused ? condition & ~G_IO_IN : condition);
+                           connection_paused (c) ? condition & ~G_IO_IN : condition);
 }
 
 /* Producers are not read while notifications wait to leave for the bus
  * beyond its bound (bp_peripheral_congested): what they send waits in their
- * sockets, so a flood costs no memory, and nothing is dropped. */
+ * sockets, so a flood costs no memory, and nothing is dropped. Only the
+ * connections that notify are held back: the others (status, get, watch…)
+ * are answered all the same. */
 static void
 control_set_paused (BpControl *control, gboolean paused)
 {
   if (control->paused == paused)
     return;
   control->paused = paused;
-  g_debug ("%s reading requests: the bus %s", paused ? "pausing" : "resuming", paused ? "is behind" : "caught up");
+  g_debug ("%s reading notifying producers: the bus %s", paused ? "pausing" : "resuming",
+           paused ? "is behind" : "caught up");
   for (GList *l = control->connections; l != NULL; l = l->next)
     {
       Connection *c = l->data;
 
       if (!c->closed && c->source != NULL)
         g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
-                                 paused ? c->condition & ~G_IO_IN : c->condition);
+                                 connection_paused (c) ? c->condition & ~G_IO_IN : c->condition);
     }
 }
 
@@ -793,7 +803,7 @@ connection_source_dispatch (GSource *source, GSourceFunc callback, gpointer user
       if (revents & (G_IO_HUP | G_IO_ERR))
         connection_close (c, NULL);
     }
-  else if ((revents & (G_IO_HUP | G_IO_ERR)) || ((revents & G_IO_IN) && !c->control->paused))
+  else if ((revents & (G_IO_HUP | G_IO_ERR)) || ((revents & G_IO_IN) && !connection_paused (c)))
     {
       connection_read (c);
       if (bp_peripheral_congested (c->control->p))
@@ -833,8 +843,6 @@ connection_new (BpControl *control, int fd)
    * puts it back, and each change wakes the loop once more. */
   g_source_set_can_recurse (c->source, TRUE);
   g_source_attach (c->source, NULL);
-  if (control->paused)
-    g_source_modify_unix_fd (c->source, cs->tag, 0);
 
   control->connections = g_list_append (control->connections, c);
   control->n_open++;

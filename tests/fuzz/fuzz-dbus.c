@@ -181,6 +181,7 @@ interface_name (const char *word)
   return word;
 }
 
+/* A new (non-floating) reference to the parameters, always a tuple. */
 static GVariant *
 parse_parameters (const char *text)
 {
@@ -188,14 +189,13 @@ parse_parameters (const char *text)
 
   /* D-Bus strings are UTF-8 (the bus refuses others), and the GVariant text
    * parser wants it too. */
-  if (!g_utf8_validate (text, -1, NULL))
-    return g_variant_new ("()");
-  v = g_variant_parse (NULL, text, NULL, NULL, NULL);
+  if (g_utf8_validate (text, -1, NULL))
+    v = g_variant_parse (NULL, text, NULL, NULL, NULL);
   if (v == NULL)
-    return g_variant_new ("()");
+    return g_variant_ref_sink (g_variant_new ("()"));
   if (g_variant_is_of_type (v, G_VARIANT_TYPE_TUPLE))
     return g_steal_pointer (&v);
-  return g_variant_new_tuple (&v, 1);
+  return g_variant_ref_sink (g_variant_new_tuple (&v, 1));
 }
 
 int
@@ -210,6 +210,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   Answer a = { 0 };
   BpBusCall *call;
   guint64 refused = bp_bus_refused_calls ();
+  g_autoptr (GVariant) params = NULL;
 
   if (nl != NULL)
     *nl = '\0';
@@ -235,9 +236,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (!g_variant_is_object_path (path) || !g_dbus_is_interface_name (interface_name (words[1])) ||
       !g_dbus_is_member_name (words[2]))
     return 0;
+  params = parse_parameters (nl != NULL ? nl + 1 : "");
   bp_advertisement_set_released_func (t->adv, released, t);
   call = bp_bus_call_new_stand_in (intruder ? INTRUDER_NAME : BLUEZ_NAME, path, interface_name (words[1]), words[2],
-                                   parse_parameters (nl != NULL ? nl + 1 : ""), no_reply, answered, &a);
+                                   params, no_reply, answered, &a);
   if (g_str_equal (path, BP_ADVERTISEMENT_PATH))
     bp_advertisement_handle_call (t->adv, call);
   else

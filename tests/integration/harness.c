@@ -433,6 +433,13 @@ bp_bus_get_address (BpBus *bus)
 }
 
 void
+bp_bus_send_signal (BpBus *bus, int signum)
+{
+  if (bus->output.proc != NULL && !bus->output.exited)
+    g_subprocess_send_signal (bus->output.proc, signum);
+}
+
+void
 bp_bus_free (BpBus *bus)
 {
   if (bus == NULL)
@@ -504,6 +511,22 @@ notify_socket_open (const char *path, GError **error)
       return -1;
     }
   return fd;
+}
+
+guint
+bp_wait_scale (void)
+{
+  static guint scale;
+
+  if (scale == 0)
+    {
+      guint64 v = 1;
+
+      if (g_getenv ("BP_WAIT_SCALE") != NULL)
+        g_ascii_string_to_unsigned (g_getenv ("BP_WAIT_SCALE"), 10, 1, 20, &v, NULL);
+      scale = (guint) v;
+    }
+  return scale;
 }
 
 char *
@@ -876,7 +899,6 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autofree char *notify_path = NULL;
   FakeBluezFlags fake_flags = FAKE_BLUEZ_FLAGS_NONE;
-  guint ready_s;
 
   h->dir = g_dir_make_tmp ("bp-test-XXXXXX", &error);
   g_assert_no_error (error);
@@ -911,14 +933,12 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   h->daemon = bp_daemon_spawn_notify (bp_bus_get_address (h->bus), (const char *const *) args->pdata, notify_path,
                                       &error);
   g_assert_no_error (error);
-  /* Under valgrind (BP_DAEMON_WRAPPER) start-up is many times slower, the
-   * more so on a loaded machine. */
-  ready_s = g_getenv ("BP_DAEMON_WRAPPER") != NULL && *g_getenv ("BP_DAEMON_WRAPPER") != '\0' ? 90 : 10;
-  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, ready_s * 1000))
+  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, 10000 * bp_wait_scale ()))
     {
       if (bp_daemon_has_exited (h->daemon))
         g_error ("the daemon exited before it was ready");
-      g_error ("the daemon was not ready (READY=1, control socket %s) within %u s", h->socket_path, ready_s);
+      g_error ("the daemon was not ready (READY=1, control socket %s) within %u s", h->socket_path,
+               10 * bp_wait_scale ());
     }
   h->ctl = bp_harness_connect (h);
 
@@ -942,7 +962,7 @@ bp_harness_stop_daemon (BpHarness *h)
   h->stopped = TRUE;
   if (!bp_daemon_has_exited (h->daemon))
     bp_daemon_send_signal (h->daemon, SIGTERM);
-  if (!bp_daemon_wait_exit (h->daemon, 10000))
+  if (!bp_daemon_wait_exit (h->daemon, 10000 * bp_wait_scale ()))
     g_error ("the daemon did not exit within 10 s of SIGTERM");
   status = bp_daemon_get_exit_status (h->daemon, &signum);
   if (status != 0)

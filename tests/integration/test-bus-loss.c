@@ -61,7 +61,7 @@ restart_everything (BpHarness *h)
   h->daemon = bp_daemon_spawn_notify (bp_bus_get_address (h->bus), args, notify_path, &error);
   g_assert_no_error (error);
   h->stopped = FALSE;
-  g_assert_true (bp_daemon_wait_ready (h->daemon, h->socket_path, 10000));
+  g_assert_true (bp_daemon_wait_ready (h->daemon, h->socket_path, 10000 * bp_wait_scale ()));
   h->ctl = bp_harness_connect (h);
   g_assert_nonnull (bp_harness_wait_application (h, 0, BP_WAIT_MS));
 }
@@ -84,7 +84,7 @@ test_bus_restart (void)
 
   /* dbus-daemon goes. */
   g_clear_pointer (&h->bus, bp_bus_free);
-  g_assert_true (bp_daemon_wait_exit (h->daemon, 10000));
+  g_assert_true (bp_daemon_wait_exit (h->daemon, 10000 * bp_wait_scale ()));
   h->stopped = TRUE;
   status = bp_daemon_get_exit_status (h->daemon, &signum);
   g_assert_cmpint (status, ==, 1);

@@ -9,6 +9,7 @@
  * exit 99 instead of 0, and the test fail. */
 #define G_LOG_DOMAIN "test-churn"
 
+#include <signal.h>
 #include <string.h>
 
 #include "harness.h"
@@ -251,11 +252,50 @@ test_reload_burst (void)
   }
 }
 
+/* The bus stops taking the daemon's signals (dbus-daemon stopped) while a
+ * producer floods notify: that producer is held back, and every other
+ * connection is still answered (status, get). */
+static void
+test_status_while_bus_stalled (void)
+{
+  g_autoptr (BpHarness) h = bp_harness_new (config, BP_HARNESS_NONE);
+  g_autoptr (BpControl) producer = bp_harness_connect (h);
+  g_autoptr (GString) batch = g_string_new (NULL);
+  guint n = 4000, replies = 0;
+
+  bp_bus_send_signal (h->bus, SIGSTOP);
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (batch, "notify s/temp %04x%s", i & 0xffff, i + 1 < n ? "\n" : "");
+  g_assert_true (bp_control_send (producer, batch->str, NULL));
+  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "pausing reading notifying producers", BP_WAIT_MS));
+  /* Connections that do not notify are read and answered. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr (BpControl) other = bp_harness_connect (h);
+      g_autofree char *status = bp_control_request (other, "status");
+      g_autofree char *value = bp_control_request (h->ctl, "get s/temp");
+
+      g_assert_nonnull (status);
+      g_assert_true (g_str_has_prefix (status, "ok "));
+      g_assert_nonnull (value);
+      g_assert_true (g_str_has_prefix (value, "ok"));
+    }
+  bp_bus_send_signal (h->bus, SIGCONT);
+  while (replies < n)
+    {
+      g_autofree char *reply = bp_control_read_reply (producer, BP_WAIT_MS * 2);
+      g_assert_cmpstr (reply, ==, "ok");
+      replies++;
+    }
+  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "resuming reading notifying producers", BP_WAIT_MS));
+}
+
 int
 main (int argc, char **argv)
 {
   bp_test_init (&argc, &argv);
   bp_test_add ("/churn/producers-centrals-restarts", test_churn);
   bp_test_add ("/churn/reload-burst", test_reload_burst);
+  bp_test_add ("/churn/status-while-bus-stalled", test_status_while_bus_stalled);
   return g_test_run ();
 }

@@ -40,6 +40,9 @@ default_scenarios=(
     python-producer:150
     # the bounds of bluetoothd's version the daemon reads from its interfaces
     capabilities:90
+    # faults while streaming: bluetoothd killed ×10, power ×10, producer
+    # killed, 50 SIGHUP, watcher killed; figures as bench lines
+    faults:300
     radio-bench:240
     # [Security]: pairing and who may connect (pairing-lib.sh)
     pair-off:150
