@@ -80,6 +80,11 @@ typedef struct {
   const char *reason;
 } bp_client_event;
 
+/* The ATT MTU a subscribe event names (event subscribe CHAR ADDR mtu=N,
+ * BlueZ's AcquireNotify), 0 when it names none. Kept out of bp_client_event
+ * so that the structure's size stays as programs built earlier know it. */
+unsigned bp_client_event_mtu (const bp_client_event *event);
+
 /* Connects to path, or when NULL to $BLE_PERIPHERAL_SOCKET or
  * BP_CLIENT_DEFAULT_SOCKET. NULL with errno set when the daemon cannot be
  * reached (ENOENT: no socket; ECONNREFUSED: no daemon; EACCES: permission). */

@@ -616,6 +616,20 @@ bp_client_next_event (bp_client *c, int timeout_ms, bp_client_event *event)
   return 1;
 }
 
+unsigned
+bp_client_event_mtu (const bp_client_event *event)
+{
+  const char *m;
+  guint64 v = 0;
+
+  if (event == NULL || event->type != BP_CLIENT_EVENT_SUBSCRIBE || event->line == NULL)
+    return 0;
+  m = strstr (event->line, " mtu=");
+  if (m == NULL || !g_ascii_string_to_unsigned (m + 5, 10, 23, 65535, &v, NULL))
+    return 0;
+  return (unsigned) v;
+}
+
 int
 bp_client_serve (bp_client *c, const char *characteristic)
 {

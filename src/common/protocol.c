@@ -687,6 +687,8 @@ bp_proto_event_append (GString *out, const BpProtoEvent *ev)
       append_word (out, ev->characteristic);
       if (ev->address != NULL)
         append_word (out, ev->address);
+      if (ev->address != NULL && ev->kind == BP_PROTO_EVENT_SUBSCRIBE && ev->mtu > 0)
+        g_string_append_printf (out, " mtu=%u", ev->mtu);
       break;
     case BP_PROTO_EVENT_WRITE:
       g_string_append (out, "event write");
@@ -762,6 +764,17 @@ parse_offset_word (const char *word, guint *offset)
   return TRUE;
 }
 
+static gboolean
+parse_mtu_word (const char *word, guint *mtu)
+{
+  guint64 v;
+
+  if (!g_str_has_prefix (word, "mtu=") || !g_ascii_string_to_unsigned (word + 4, 10, 23, 65535, &v, NULL))
+    return FALSE;
+  *mtu = (guint) v;
+  return TRUE;
+}
+
 gboolean
 bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
 {
@@ -790,11 +803,11 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
       ev->kind = name[0] == 's' ? BP_PROTO_EVENT_SUBSCRIBE :
                  name[0] == 'u' ? BP_PROTO_EVENT_UNSUBSCRIBE :
                                   BP_PROTO_EVENT_CONFIRM;
-      ok = n == 3 || n == 4;
+      ok = n == 3 || n == 4 || (n == 5 && parse_mtu_word (w[4], &ev->mtu));
       if (ok)
         {
           ev->characteristic = w[2];
-          ev->address = n == 4 ? address_word (w[3]) : NULL;
+          ev->address = n >= 4 ? address_word (w[3]) : NULL;
         }
     }
   else if (strcmp (name, "write") == 0)

@@ -135,7 +135,7 @@ int bp_error_from_name (const char *name);
 typedef enum {
   BP_PROTO_EVENT_CONNECT,        /* event connect ADDR */
   BP_PROTO_EVENT_DISCONNECT,     /* event disconnect ADDR */
-  BP_PROTO_EVENT_SUBSCRIBE,      /* event subscribe CHAR [ADDR] */
+  BP_PROTO_EVENT_SUBSCRIBE,      /* event subscribe CHAR [ADDR [mtu=N]] */
   BP_PROTO_EVENT_UNSUBSCRIBE,    /* event unsubscribe CHAR [ADDR] */
   BP_PROTO_EVENT_WRITE,          /* event write CHAR ADDR VALUE [offset=N] */
   BP_PROTO_EVENT_READ,           /* event read ID CHAR ADDR [offset=N] */
@@ -163,6 +163,7 @@ typedef struct {
   const char
     *reason; /* advertising stopped REASON, or NULL; pairing: passkey|confirm|authorize; pairing-failed REASON */
   gboolean has_passkey; /* pairing passkey|confirm: the 6-digit passkey is in count */
+  guint mtu;            /* subscribe: the central's ATT MTU, 0 when unknown */
 } BpProtoEvent;
 
 /* The watch class an event belongs to; 0 for read (sent to its server). */

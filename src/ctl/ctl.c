@@ -497,6 +497,8 @@ print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_
     case BP_CLIENT_EVENT_CONFIRM:
       json_key_string (out, "characteristic", ev->characteristic);
       json_key_string (out, "address", ev->address);
+      if (bp_client_event_mtu (ev) > 0)
+        g_string_append_printf (out, ",\"mtu\":%u", bp_client_event_mtu (ev));
       break;
     case BP_CLIENT_EVENT_WRITE:
       {

@@ -8,6 +8,8 @@
 
 #include "daemon/bluez.h"
 
+#include "daemon/fastpath.h"
+
 #include "common/error.h"
 #include "daemon/buscall.h"
 #include "daemon/capabilities.h"
@@ -495,6 +497,10 @@ capabilities_probed (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       g_autofree char *text = bp_capabilities_describe (caps);
       bp_log_adapter (G_LOG_LEVEL_MESSAGE, adapter_name, "bluetoothd: %s", text);
+      /* What the acquired-socket path may count on (fastpath.h). */
+      if (caps->version_min != 0)
+        bp_fastpath_set_bluez_floor (bp_gatt_get_fastpath (bluez->gatt), caps->version_min / 1000,
+                                     caps->version_min % 1000);
     }
   else
     {
@@ -730,6 +736,10 @@ device_apply (BpBluez *bluez, Device *d, GVariant *props, gboolean announce)
     }
   else if (had_bond != device_has_bond (d))
     sync_bonds (bluez);
+  /* Bonded since 5.65 (Paired before): a bonded central may stay
+   * subscribed across reconnections without a new notify socket. */
+  if (d->address != NULL)
+    bp_fastpath_set_bonded (bp_gatt_get_fastpath (bluez->gatt), d->address, device_has_bond (d));
   if (g_variant_lookup (props, "Connected", "b", &b))
     device_set_connected (bluez, d, b);
 }

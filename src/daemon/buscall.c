@@ -119,6 +119,21 @@ bp_bus_call_return_value (BpBusCall *call, GVariant *value)
 }
 
 void
+bp_bus_call_return_value_with_fds (BpBusCall *call, GVariant *value, GUnixFDList *fds)
+{
+  if (call->invocation != NULL)
+    {
+      g_dbus_method_invocation_return_value_with_unix_fd_list (call->invocation, value, fds);
+      g_clear_object (&fds);
+      call_free (call);
+      return;
+    }
+  /* The list's descriptors close with it. */
+  g_clear_object (&fds);
+  bp_bus_call_return_value (call, value);
+}
+
+void
 bp_bus_call_return_error (BpBusCall *call, const char *name, const char *format, ...)
 {
   g_autofree char *message = NULL;

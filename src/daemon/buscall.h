@@ -13,6 +13,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 
 G_BEGIN_DECLS
 
@@ -41,6 +42,9 @@ gboolean bp_bus_call_no_reply (BpBusCall *call);
 
 /* Answer and free. value: a tuple, floating or not; NULL for (). */
 void bp_bus_call_return_value (BpBusCall *call, GVariant *value);
+/* The same with file descriptors (type h in value indexes fds); takes fds.
+ * A stand-in call gets the value and the descriptors are closed. */
+void bp_bus_call_return_value_with_fds (BpBusCall *call, GVariant *value, GUnixFDList *fds);
 void bp_bus_call_return_error (BpBusCall *call, const char *name, const char *format, ...) G_GNUC_PRINTF (3, 4);
 /* Free without an answer (only for calls that expect none). */
 void bp_bus_call_drop (BpBusCall *call);

@@ -183,6 +183,7 @@ config_new (void)
 
   config->max_connections = 1;
   config->power_on = TRUE;
+  config->acquire_sockets = TRUE;
   config_advertising_init (&config->advertising);
   config->control.mode = 0660;
   config_security_init (&config->security);
@@ -482,10 +483,28 @@ loader_clear (Loader *l)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Loader, loader_clear)
 
+/* AcquireSockets=auto|off: "auto" lets bluetoothd acquire sockets
+ * (AcquireNotify/AcquireWrite) where the daemon can keep its promises on
+ * them, "off" keeps every value on D-Bus. */
+static gboolean
+parse_acquire_sockets (const Group *g, const Entry *e, gboolean *out, GError **error)
+{
+  if (g_ascii_strcasecmp (e->value, "auto") == 0)
+    *out = TRUE;
+  else if (g_ascii_strcasecmp (e->value, "off") == 0)
+    *out = FALSE;
+  else
+    {
+      config_key_error (error, g, e, "expected auto or off, got '%s'", e->value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 load_peripheral (Loader *l, const Group *g, GError **error)
 {
-  static const char *const keys[] = { "Name", "Adapter", "MaxConnections", "PowerOn", NULL };
+  static const char *const keys[] = { "Name", "Adapter", "MaxConnections", "PowerOn", "AcquireSockets", NULL };
   BpConfig *c = l->config;
   Entry *e;
 
@@ -536,6 +555,9 @@ load_peripheral (Loader *l, const Group *g, GError **error)
       !config_parse_uint (g, e, 0, 255, &c->max_connections, error))
     return FALSE;
   if ((e = config_group_find (g, "PowerOn")) != NULL && !config_parse_bool (g, e, &c->power_on, error))
+    return FALSE;
+  if ((e = config_group_find (g, "AcquireSockets")) != NULL &&
+      !parse_acquire_sockets (g, e, &c->acquire_sockets, error))
     return FALSE;
   return TRUE;
 }
@@ -621,11 +643,11 @@ static gboolean
 load_characteristic (Loader *l, const Group *g, GError **error)
 {
   static const char *const keys[] = {
-    "UUID",        "Flags",       "Initial",         "MaxLength",
-    "Append",      "Capture",     "QueueLength",     "Format",
-    "Exponent",    "Unit",        "Description",     "PresentationFormat",
-    "ReadHandler", "ReadTimeout", "MinReadInterval", "NotifyOnSubscribe",
-    NULL,
+    "UUID",           "Flags",       "Initial",         "MaxLength",
+    "Append",         "Capture",     "QueueLength",     "Format",
+    "Exponent",       "Unit",        "Description",     "PresentationFormat",
+    "ReadHandler",    "ReadTimeout", "MinReadInterval", "NotifyOnSubscribe",
+    "AcquireSockets", NULL,
   };
   const char *path = g->name + strlen ("Characteristic ");
   const char *slash = strchr (path, '/');
@@ -778,6 +800,10 @@ load_characteristic (Loader *l, const Group *g, GError **error)
     }
   if ((e = config_group_find (g, "Initial")) != NULL &&
       !config_parse_value (g, e, c->format, c->exponent, &c->initial, error))
+    return FALSE;
+  c->acquire_sockets = l->config->acquire_sockets;
+  if ((e = config_group_find (g, "AcquireSockets")) != NULL &&
+      !parse_acquire_sockets (g, e, &c->acquire_sockets, error))
     return FALSE;
 
   /* Combinations that cannot work */
@@ -1217,6 +1243,8 @@ bp_config_describe (const BpConfig *config)
             }
           if (chr->notify_on_subscribe)
             g_string_append (s, "    notify on subscribe\n");
+          if (!chr->acquire_sockets)
+            g_string_append (s, "    acquired sockets: off (every value by D-Bus)\n");
           if (chr->description != NULL)
             {
               g_autofree char *hex = bp_value_to_hex ((const guint8 *) chr->description, strlen (chr->description));

@@ -81,7 +81,8 @@ typedef struct {
   guint64 read_timeout_us;      /* 1 s */
   guint64 min_read_interval_us; /* 0 */
   gboolean notify_on_subscribe;
-  GPtrArray *descriptors; /* of BpDescriptorConfig*, the custom ones, in file order */
+  gboolean acquire_sockets; /* AcquireSockets=auto (resolved with [Peripheral]'s): NotifyAcquired/WriteAcquired */
+  GPtrArray *descriptors;   /* of BpDescriptorConfig*, the custom ones, in file order */
 } BpCharacteristicConfig;
 
 typedef struct {
@@ -155,11 +156,12 @@ int bp_pairing_mode_from_name (const char *name);
 
 typedef struct {
   char *source; /* what was read: "/etc/ble-peripheral/ble-peripheral.conf (+2 drop-ins)" or "built-in default" */
-  gboolean is_default;   /* no file: the built-in Environmental Sensing example */
-  char *name;            /* Peripheral Name: the host name by default */
-  char *adapter;         /* NULL: the first adapter that appears; "hciN" or an address */
-  guint max_connections; /* 1; 0 = no limit */
-  gboolean power_on;     /* true */
+  gboolean is_default;      /* no file: the built-in Environmental Sensing example */
+  char *name;               /* Peripheral Name: the host name by default */
+  char *adapter;            /* NULL: the first adapter that appears; "hciN" or an address */
+  guint max_connections;    /* 1; 0 = no limit */
+  gboolean power_on;        /* true */
+  gboolean acquire_sockets; /* [Peripheral] AcquireSockets=auto (true) or off */
   BpAdvertisingConfig advertising;
   BpControlConfig control;
   BpSecurityConfig security;

@@ -30,6 +30,19 @@ append_status (BpControl *control, GString *out)
   for (guint i = 0; centrals != NULL && i < centrals->len; i++)
     g_string_append_printf (out, "%s%s", i > 0 ? "," : "", (const char *) g_ptr_array_index (centrals, i));
   g_string_append_printf (out, " clients=%u", control->n_open);
+  /* The acquired sockets: each connected central's ATT MTU, and what the
+   * sockets carried (fastpath.c). */
+  g_string_append (out, " central-mtu=");
+  if (centrals == NULL || centrals->len == 0)
+    g_string_append_c (out, '-');
+  for (guint i = 0; centrals != NULL && i < centrals->len; i++)
+    {
+      const char *a = g_ptr_array_index (centrals, i);
+      g_string_append_printf (out, "%s%s/%u", i > 0 ? "," : "", a, bp_peripheral_get_mtu (p, a));
+    }
+  g_string_append_printf (
+    out, " socket-values=%" G_GUINT64_FORMAT " socket-fallbacks=%" G_GUINT64_FORMAT " socket-writes=%" G_GUINT64_FORMAT,
+    st->socket_values, st->socket_fallbacks, st->socket_writes);
   control_pairing_status (control, out);
 
   for (guint i = 0; i < chars->len; i++)

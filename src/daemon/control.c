@@ -451,6 +451,7 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
       break;
     case BP_EVENT_SUBSCRIBE:
       ev.kind = BP_PROTO_EVENT_SUBSCRIBE;
+      ev.mtu = event->mtu;
       break;
     case BP_EVENT_UNSUBSCRIBE:
       ev.kind = BP_PROTO_EVENT_UNSUBSCRIBE;

@@ -8,8 +8,12 @@
 
 #include "daemon/gatt.h"
 
+#include <gio/gunixfdlist.h>
+#include <unistd.h>
+
 #include "common/error.h"
 #include "daemon/buscall.h"
+#include "daemon/fastpath.h"
 #include "daemon/log.h"
 #include "common/uuid.h"
 
@@ -44,11 +48,23 @@ static const char introspection_xml[] =
   "  <method name='StartNotify'/>"
   "  <method name='StopNotify'/>"
   "  <method name='Confirm'/>"
+  "  <method name='AcquireNotify'>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "   <arg name='fd' type='h' direction='out'/>"
+  "   <arg name='mtu' type='q' direction='out'/>"
+  "  </method>"
+  "  <method name='AcquireWrite'>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "   <arg name='fd' type='h' direction='out'/>"
+  "   <arg name='mtu' type='q' direction='out'/>"
+  "  </method>"
   "  <property name='UUID' type='s' access='read'/>"
   "  <property name='Service' type='o' access='read'/>"
   "  <property name='Flags' type='as' access='read'/>"
   "  <property name='Value' type='ay' access='read'/>"
   "  <property name='Notifying' type='b' access='read'/>"
+  "  <property name='NotifyAcquired' type='b' access='read'/>"
+  "  <property name='WriteAcquired' type='b' access='read'/>"
   " </interface>"
   " <interface name='" DESC_IFACE "'>"
   "  <method name='ReadValue'>"
@@ -102,6 +118,7 @@ struct _BpGatt {
   gboolean flushing;
   gboolean congested;
   GCancellable *cancellable;
+  BpFastPath *fastpath; /* the acquired sockets */
 };
 
 /* A flush is asked for every BACKLOG_STEP signals; producers wait above
@@ -251,6 +268,12 @@ obj_get_property (Obj *o, const char *name)
           return bytes_variant (chr->value->data, chr->value->len);
         if (g_str_equal (name, "Notifying"))
           return g_variant_new_boolean (chr->notifying);
+        /* Present only where the sockets are wanted: bluetoothd calls
+         * Acquire* when the property exists, whatever its value. */
+        if (g_str_equal (name, "NotifyAcquired") && bp_fastpath_exports_notify (o->gatt->fastpath, chr))
+          return g_variant_new_boolean (bp_fastpath_notify_acquired (o->gatt->fastpath, chr));
+        if (g_str_equal (name, "WriteAcquired") && bp_fastpath_exports_write (o->gatt->fastpath, chr))
+          return g_variant_new_boolean (bp_fastpath_write_acquired (o->gatt->fastpath, chr));
       }
       break;
     case OBJ_DESC:
@@ -295,7 +318,8 @@ static GVariant *
 obj_properties (Obj *o)
 {
   static const char *const service_props[] = { "UUID", "Primary", "Includes", NULL };
-  static const char *const char_props[] = { "UUID", "Service", "Flags", "Value", "Notifying", NULL };
+  static const char *const char_props[] = { "UUID",      "Service",        "Flags",         "Value",
+                                            "Notifying", "NotifyAcquired", "WriteAcquired", NULL };
   static const char *const desc_props[] = { "UUID", "Characteristic", "Flags", "Value", NULL };
   const char *const *names = o->kind == OBJ_SERVICE ? service_props : o->kind == OBJ_CHAR ? char_props : desc_props;
   GVariantBuilder b;
@@ -361,6 +385,41 @@ parse_options (GVariant *options, AccessOptions *out)
   out->offset = offset;
   out->mtu = mtu;
   out->address = bp_device_path_to_address (device);
+}
+
+/* AcquireNotify / AcquireWrite: a socket pair, bluetoothd's end sent. */
+static void
+acquire (Obj *o, BpCharacteristic *chr, const char *method, GVariant *params, BpBusCall *call)
+{
+  BpFastPath *fp = o->gatt->fastpath;
+  gboolean notify = g_str_equal (method, "AcquireNotify");
+  g_autoptr (GVariant) options = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GUnixFDList) fds = NULL;
+  AccessOptions ao = { 0 };
+  int fd;
+
+  g_variant_get (params, "(@a{sv})", &options);
+  parse_options (options, &ao);
+  if (!(notify ? bp_fastpath_exports_notify (fp, chr) : bp_fastpath_exports_write (fp, chr)))
+    {
+      /* NotSupported makes bluetoothd fall back to StartNotify/WriteValue. */
+      g_free (ao.address);
+      bp_bus_call_return_error (call, "org.bluez.Error.NotSupported", "AcquireSockets=off for this characteristic");
+      return;
+    }
+  fd = notify ? bp_fastpath_acquire_notify (fp, chr, ao.address, ao.mtu, &error) :
+                bp_fastpath_acquire_write (fp, chr, ao.address, ao.mtu, &error);
+  g_free (ao.address);
+  if (fd < 0)
+    {
+      bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: %s: %s", chr->id, method, error->message);
+      bp_bus_call_return_error (call, "org.bluez.Error.NotSupported", "%s", error->message);
+      return;
+    }
+  fds = g_unix_fd_list_new_from_array (&fd, 1); /* takes fd */
+  bp_bus_call_return_value_with_fds (call, g_variant_new ("(hq)", 0, ao.mtu != 0 ? ao.mtu : (guint16) 23),
+                                     g_steal_pointer (&fds));
 }
 
 static void
@@ -436,6 +495,12 @@ char_method (Obj *o, BpBusCall *call)
         return_att_error (call, att, TRUE);
       else
         bp_bus_call_return_value (call, NULL);
+      return;
+    }
+
+  if (g_str_equal (method, "AcquireNotify") || g_str_equal (method, "AcquireWrite"))
+    {
+      acquire (o, chr, method, params, call);
       return;
     }
 
@@ -730,6 +795,7 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
       if (gatt->manager_registration == 0)
         return NULL;
     }
+  gatt->fastpath = bp_fastpath_new (conn, p, gatt);
   if (!export(gatt, error))
     return NULL;
   return g_steal_pointer (&gatt);
@@ -740,6 +806,7 @@ bp_gatt_free (BpGatt *gatt)
 {
   if (gatt == NULL)
     return;
+  g_clear_pointer (&gatt->fastpath, bp_fastpath_free);
   if (gatt->objects != NULL)
     unexport (gatt);
   if (gatt->manager_registration != 0)
@@ -760,7 +827,14 @@ gboolean
 bp_gatt_rebuild (BpGatt *gatt, GError **error)
 {
   unexport (gatt);
+  bp_fastpath_reset (gatt->fastpath);
   return export(gatt, error);
+}
+
+BpFastPath *
+bp_gatt_get_fastpath (BpGatt *gatt)
+{
+  return gatt->fastpath;
 }
 
 static void backlog_flush (BpGatt *gatt);
@@ -801,7 +875,7 @@ bp_gatt_congested (BpGatt *gatt)
 {
   if (gatt->emitted - gatt->flushed > BACKLOG_HIGH)
     gatt->congested = TRUE;
-  return gatt->congested;
+  return gatt->congested || bp_fastpath_congested (gatt->fastpath);
 }
 
 gboolean
@@ -834,13 +908,6 @@ bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError *
 gboolean
 bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error)
 {
-  if (to_address != NULL)
-    {
-      g_set_error (error, BP_ERROR, BP_ERROR_NOT_SUPPORTED,
-                   "notifying one central (to=%s) needs a per-central notification path, "
-                   "which bluetoothd offers from BlueZ 5.76 on and this daemon does not use yet",
-                   to_address);
-      return FALSE;
-    }
-  return bp_gatt_emit_value (gatt, chr, value, error);
+  /* The acquired sockets where they may carry it, else PropertiesChanged. */
+  return bp_fastpath_notify (gatt->fastpath, chr, value, to_address, error);
 }

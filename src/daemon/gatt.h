@@ -36,8 +36,12 @@ gboolean bp_gatt_congested (BpGatt *gatt);
 gboolean bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError **error);
 
 /* The notify of the peripheral's backend: every subscriber (to_address NULL),
- * or one central (not yet: BP_ERROR_NOT_SUPPORTED). */
+ * or one central, by the acquired sockets or PropertiesChanged (fastpath.h). */
 gboolean bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error);
+
+/* The acquired-socket path of this application. */
+typedef struct _BpFastPath BpFastPath;
+BpFastPath *bp_gatt_get_fastpath (BpGatt *gatt);
 
 /* The D-Bus error name and message that make bluetoothd answer a central
  * with ATT code att (BlueZ's mapping); codes it cannot carry become 0x0e. */

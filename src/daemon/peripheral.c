@@ -736,6 +736,35 @@ bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on)
 }
 
 void
+bp_peripheral_central_subscribed (BpPeripheral *p, BpCharacteristic *chr, const char *address, guint16 mtu, gboolean on,
+                                  gboolean notifying)
+{
+  BpEvent ev = {
+    .type = on ? BP_EVENT_SUBSCRIBE : BP_EVENT_UNSUBSCRIBE,
+    .characteristic = chr,
+    .address = address,
+    .mtu = mtu,
+  };
+
+  chr->notifying = notifying;
+  bp_peripheral_emit (p, &ev);
+
+  if (on && chr->config->notify_on_subscribe && p->backend_class != NULL && p->backend_class->notify != NULL)
+    {
+      g_autoptr (GBytes) value = g_bytes_new (chr->value->data, chr->value->len);
+      g_autoptr (GError) error = NULL;
+
+      /* To the new subscriber alone where bluetoothd can do it, else to all
+       * as StartNotify does. */
+      if ((address == NULL || !p->backend_class->notify (p->backend, chr, value, address, NULL)) &&
+          !p->backend_class->notify (p->backend, chr, value, NULL, &error))
+        bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: NotifyOnSubscribe: %s", chr->id, error->message);
+      else
+        chr->n_notify++;
+    }
+}
+
+void
 bp_peripheral_confirmed (BpPeripheral *p, BpCharacteristic *chr, const char *address)
 {
   BpEvent ev = {
@@ -849,6 +878,14 @@ bp_peripheral_update_mtu (BpPeripheral *p, const char *address, guint16 mtu)
 
   if (c != NULL && mtu != 0)
     c->mtu = mtu;
+}
+
+guint16
+bp_peripheral_get_mtu (BpPeripheral *p, const char *address)
+{
+  Central *c = address != NULL ? find_central (p, address, NULL) : NULL;
+
+  return c != NULL ? c->mtu : 0;
 }
 
 BpState *

@@ -78,6 +78,7 @@ typedef struct {
   guint64 count;
   gboolean on;
   const char *reason;
+  guint16 mtu; /* subscribe: the central's ATT MTU when bluetoothd said, else 0 */
 } BpEvent;
 
 typedef void (*BpEventFunc) (const BpEvent *event, gpointer user_data);
@@ -189,6 +190,11 @@ void bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *add
 guint8 bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address, const guint8 *data, gsize len,
                             guint offset);
 void bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on);
+/* A subscription bluetoothd told with the central (AcquireNotify and its
+ * socket's closing): BP_EVENT_SUBSCRIBE/UNSUBSCRIBE with address (NULL when
+ * unknown) and mtu; notifying is whether any central stays subscribed. */
+void bp_peripheral_central_subscribed (BpPeripheral *p, BpCharacteristic *chr, const char *address, guint16 mtu,
+                                       gboolean on, gboolean notifying);
 void bp_peripheral_confirmed (BpPeripheral *p, BpCharacteristic *chr, const char *address);
 
 /* --- link side (called by the BlueZ module) --------------------------- */
@@ -201,6 +207,8 @@ const GPtrArray *bp_peripheral_get_centrals (BpPeripheral *p);
 /* Smallest known ATT MTU of the connected centrals, 0 when unknown. */
 guint16 bp_peripheral_min_mtu (BpPeripheral *p);
 void bp_peripheral_update_mtu (BpPeripheral *p, const char *address, guint16 mtu);
+/* The ATT MTU last known for a connected central, 0 when unknown. */
+guint16 bp_peripheral_get_mtu (BpPeripheral *p, const char *address);
 
 /* Daemon state for status lines, maintained by the BlueZ and advertising modules. */
 typedef struct {
@@ -215,6 +223,10 @@ typedef struct {
   gboolean agent_registered; /* bluetoothd's default agent is ours */
   gboolean window_open;      /* new bonds are accepted */
   gint64 window_end;         /* monotonic time the window closes, 0 when it stays open */
+  /* The acquired sockets (fastpath.c): values written to notify sockets,
+   * values sent as PropertiesChanged while sockets were open (the
+   * fallback), writes read from write sockets. */
+  guint64 socket_values, socket_fallbacks, socket_writes;
 } BpState;
 
 BpState *bp_peripheral_get_state (BpPeripheral *p);

@@ -37,6 +37,7 @@ typedef struct {
   gboolean paired;
   gboolean bonded;
   GArray *registrations; /* of guint */
+  GPtrArray *received;   /* of FakeReceived*: what reached this central */
 } FakeDevice;
 
 /* An AgentManager1.RegisterAgent. */
@@ -98,6 +99,12 @@ struct _FakeBluez {
 
   gboolean unresponsive;
   GPtrArray *held; /* of GDBusMethodInvocation*, never answered */
+
+  /* fake-bluez-sockets.c */
+  GPtrArray *socks; /* of FakeSock* (private there) */
+  guint n_empty_messages;
+  guint64 n_socket_messages;
+  guint n_acquires_pending;
 };
 
 /* A RegisterApplication or RegisterAdvertisement waiting for the
@@ -152,6 +159,24 @@ void fake_bluez_handle_agent_manager (FakeBluez *fb, const char *sender, const c
 /* The registrant left (or bluetoothd stopped: sender NULL): its agents go. */
 void fake_bluez_agents_vanished (FakeBluez *fb, const char *sender);
 void fake_bluez_emit_adapter_property (FakeBluez *fb, const char *name, GVariant *value);
+
+/* fake-bluez-sockets.c */
+void fake_bluez_sockets_init (FakeBluez *fb);
+/* bluetoothd is gone: every socket closes. */
+void fake_bluez_sockets_clear (FakeBluez *fb);
+void fake_received_free (FakeReceived *r);
+/* A PropertiesChanged(Value) of path reaches its connected subscribers. */
+void fake_bluez_sockets_signal (FakeBluez *fb, const char *path, GBytes *value);
+/* A CCCD write of a NotifyAcquired characteristic (after the subscriber list changed). */
+void fake_bluez_sockets_subscribe (FakeBluez *fb, FakeApplication *app, FakeGattCharacteristic *chr,
+                                   const char *device_path, gboolean on);
+/* device_path disconnected (its subscription already updated). */
+void fake_bluez_sockets_disconnect (FakeBluez *fb, FakeGattCharacteristic *chr, const char *device_path,
+                                    const char *first_subscriber, gboolean bonded);
+/* A write on a WriteAcquired characteristic; FALSE (5.76+) when
+ * AcquireWrite failed and WriteValue must carry it. */
+gboolean fake_bluez_sockets_write (FakeBluez *fb, FakeApplication *app, FakeGattCharacteristic *chr,
+                                   const char *device_path, const void *data, gsize len, GError **error);
 
 /* fake-bluez-adv.c */
 void fake_advertisement_free (FakeAdvertisement *adv);

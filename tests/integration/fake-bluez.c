@@ -283,6 +283,7 @@ device_free (FakeDevice *d)
   g_free (d->path);
   g_free (d->address);
   g_array_unref (d->registrations);
+  g_ptr_array_unref (d->received);
   g_free (d);
 }
 
@@ -353,6 +354,8 @@ fake_bluez_object_properties (FakeBluez *fb, const char *path, const char *iface
       g_variant_builder_add (&b, "{sv}", "UUIDs", g_variant_new_strv (uuids, -1));
       g_variant_builder_add (&b, "{sv}", "Modalias", g_variant_new_string ("usb:v1D6Bp0246d0542"));
       g_variant_builder_add (&b, "{sv}", "Roles", g_variant_new_strv (roles, -1));
+      if (fb->version >= 579)
+        g_variant_builder_add (&b, "{sv}", "Connectable", g_variant_new_boolean (TRUE));
     }
   else if (g_strcmp0 (iface, IFACE_ADV_MANAGER) == 0)
     {
@@ -509,6 +512,8 @@ properties_changed_cb (GDBusConnection *conn, const char *sender, const char *pa
   if (invalidated != NULL && invalidated[0] != NULL)
     s->other_properties = TRUE;
 
+  if (s->value != NULL && g_strcmp0 (changed_iface, IFACE_CHRC) == 0)
+    fake_bluez_sockets_signal (fb, path, s->value);
   if (fb->signal_func != NULL)
     fb->signal_func (fb, s, fb->signal_func_data);
   if (fb->record_signals)
@@ -889,6 +894,7 @@ fake_bluez_add_device (FakeBluez *fb, const char *address, guint16 mtu)
   d->address = g_ascii_strup (address, -1);
   d->mtu = mtu ? mtu : 23;
   d->registrations = g_array_new (FALSE, FALSE, sizeof (guint));
+  d->received = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_received_free);
   g_ptr_array_add (fb->devices, d);
   export(fb, d->registrations, d->path, IFACE_DEVICE);
   emit_interfaces_added (fb, d->path, device_ifaces);
@@ -1094,6 +1100,7 @@ fake_bluez_new (const char *bus_address, FakeBluezFlags flags)
   fb->calls = g_ptr_array_new_with_free_func ((GDestroyNotify) call_free);
   fb->held = g_ptr_array_new_with_free_func (g_object_unref);
   fb->alias = g_strdup ("fake-bluez");
+  fake_bluez_sockets_init (fb);
   return fb;
 }
 
@@ -1151,6 +1158,8 @@ fake_bluez_stop (FakeBluez *fb)
     return;
   g_cancellable_cancel (fb->cancellable);
   g_clear_object (&fb->cancellable);
+  fake_bluez_sockets_clear (fb);
+  fb->n_acquires_pending = 0;
   drop_registrations (fb, FALSE);
   g_ptr_array_set_size (fb->held, 0);
   fb->unresponsive = FALSE;
@@ -1205,6 +1214,7 @@ fake_bluez_free (FakeBluez *fb)
   g_ptr_array_unref (fb->signals);
   g_ptr_array_unref (fb->calls);
   g_ptr_array_unref (fb->held);
+  g_ptr_array_unref (fb->socks);
   g_hash_table_unref (fb->adapter_sets);
   g_array_unref (fb->root_registrations);
   g_array_unref (fb->adapter_registrations);

@@ -103,6 +103,7 @@ typedef struct {
   gboolean write_without_response;
   /* the centrals (device paths) whose CCCD is on, see fake_bluez_subscribe() */
   GPtrArray *subscribers;
+  gboolean write_wedged; /* an AcquireWrite error before 5.76: writes are lost for good */
 } FakeGattCharacteristic;
 
 typedef struct {
@@ -325,6 +326,45 @@ gboolean fake_bluez_sync (FakeBluez *fb);
 /* The ATT error code bluetoothd answers a central with for this error of a
  * ReadValue (is_write FALSE) or WriteValue. */
 guint8 fake_error_to_att (const GError *error, gboolean is_write);
+
+/* --- acquired sockets (BLUEZ.md "Acquired fds") -------------------------- */
+
+/* What the version the stand-in plays (fake_bluez_set_version: 5.66 by
+ * default; 5.69, 5.76, 5.80 are the steps below, 5.82 plays as 5.80)
+ * changes for acquired sockets. For characteristics that export
+ * NotifyAcquired, a CCCD write (fake_bluez_subscribe) calls AcquireNotify
+ * instead of StartNotify: for the first subscriber only, one socket that
+ * reaches every subscriber (< 569); for each connection, a socket that
+ * reaches every subscriber (569–575) or that central only (576+), closed
+ * when it unsubscribes or disconnects. Confirmations of indications sent on
+ * a socket: Confirm() (< 576), nothing (576–579), a 0x01 byte on the
+ * central's socket (580+). From 569 the two bugs still in 5.83: a non-bonded
+ * central's disconnect closes the first subscriber's socket (bluez#1452),
+ * and a bonded central keeps its subscription across a reconnection but
+ * gets no socket. WriteAcquired: the first write (< 569, one socket for all,
+ * never closed) or each connection's first write calls AcquireWrite; each
+ * write is one message; an error reply wedges the characteristic before
+ * 576. */
+
+typedef struct {
+  char *path;         /* the characteristic */
+  GBytes *value;      /* cut to the central's MTU - 3 */
+  gboolean by_socket; /* from a notify socket, else a PropertiesChanged */
+} FakeReceived;
+
+/* What reached a central, in order (of FakeReceived*, owned by fb): every
+ * PropertiesChanged(Value) reaches each connected subscriber, a socket
+ * message whom the version says. Kept only while signals are recorded. */
+GPtrArray *fake_bluez_get_received (FakeBluez *fb, const char *device_path);
+guint fake_bluez_count_received (FakeBluez *fb, const char *device_path, const char *path);
+/* Notify sockets open for a characteristic. */
+guint fake_bluez_count_notify_sockets (FakeBluez *fb, const char *path);
+/* TRUE while an AcquireNotify waits for its reply. */
+gboolean fake_bluez_acquires_pending (FakeBluez *fb);
+/* 0-byte messages read (each stops bluetoothd reading that socket). */
+guint fake_bluez_get_n_empty_messages (FakeBluez *fb);
+/* Messages read from or written to sockets. */
+guint64 fake_bluez_get_n_socket_messages (FakeBluez *fb);
 
 /* Asserts that error is the D-Bus error `name`. */
 #define fake_assert_dbus_error(error, name)                                                                            \

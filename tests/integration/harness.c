@@ -891,8 +891,23 @@ bp_harness_connect (BpHarness *h)
   return c;
 }
 
+static BpHarness *harness_new (const char *config_text, BpHarnessFlags flags, const char *const *extra_args,
+                               guint bluez_version);
+
 BpHarness *
 bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *const *extra_args)
+{
+  return harness_new (config_text, flags, extra_args, 566);
+}
+
+BpHarness *
+bp_harness_new_version (const char *config_text, BpHarnessFlags flags, guint bluez_version)
+{
+  return harness_new (config_text, flags, NULL, bluez_version);
+}
+
+static BpHarness *
+harness_new (const char *config_text, BpHarnessFlags flags, const char *const *extra_args, guint bluez_version)
 {
   BpHarness *h = g_new0 (BpHarness, 1);
   g_autoptr (GError) error = NULL;
@@ -912,6 +927,7 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   if (flags & BP_HARNESS_POWERED_OFF)
     fake_flags |= FAKE_BLUEZ_FLAGS_POWERED_OFF;
   h->bluez = fake_bluez_new (bp_bus_get_address (h->bus), fake_flags);
+  fake_bluez_set_version (h->bluez, bluez_version / 100, bluez_version % 100);
   if (!(flags & BP_HARNESS_NO_BLUEZ))
     {
       fake_bluez_start (h->bluez, &error);
@@ -921,6 +937,15 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   h->config_path = g_build_filename (h->dir, "ble-peripheral.conf", NULL);
   h->socket_path = g_build_filename (h->dir, "control", NULL);
   bp_harness_write_config (h, config_text);
+  if (!(flags & BP_HARNESS_ACQUIRE_SOCKETS))
+    {
+      g_autofree char *confd = g_build_filename (h->dir, "conf.d", NULL);
+      g_autofree char *dropin = g_build_filename (confd, "00-harness.conf", NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (confd, 0700), ==, 0);
+      g_file_set_contents (dropin, "[Peripheral]\nAcquireSockets=off\n", -1, &error);
+      g_assert_no_error (error);
+    }
   g_ptr_array_add (args, "--config");
   g_ptr_array_add (args, h->config_path);
   g_ptr_array_add (args, "--socket");

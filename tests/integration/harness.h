@@ -133,6 +133,10 @@ typedef enum {
   BP_HARNESS_EXPERIMENTAL = 1 << 2, /* bluetoothd -E */
   BP_HARNESS_NO_WAIT = 1 << 3,      /* do not wait for the application to register */
   BP_HARNESS_POWERED_OFF = 1 << 4,  /* the adapter starts off */
+  /* Leave AcquireSockets at its default (auto). Without it the harness adds
+   * conf.d/00-harness.conf with [Peripheral] AcquireSockets=off, so that
+   * the tests of the D-Bus path see every value as PropertiesChanged. */
+  BP_HARNESS_ACQUIRE_SOCKETS = 1 << 5,
 } BpHarnessFlags;
 
 typedef struct {
@@ -153,6 +157,8 @@ typedef struct {
 BpHarness *bp_harness_new (const char *config_text, BpHarnessFlags flags);
 /* Same, with extra daemon arguments. */
 BpHarness *bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *const *extra_args);
+/* The same with the stand-in playing that BlueZ version (fake_bluez_set_version). */
+BpHarness *bp_harness_new_version (const char *config_text, BpHarnessFlags flags, guint bluez_version);
 /* Stops the daemon with SIGTERM if it runs, asserting it exits 0 in time;
  * then the stand-in and the bus; removes the directory. */
 void bp_harness_free (BpHarness *h);

@@ -755,9 +755,9 @@ test_unknown_groups_and_keys (void **state)
     "ble-peripheral.conf: [Foo] unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
     "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
   assert_error_contains ("[peripheral]\nName=x\n", "[peripheral] unknown group");
-  assert_error ("[Peripheral]\nNmae=x\n",
-                "ble-peripheral.conf: [Peripheral] Nmae: unknown key: expected one of Name, Adapter, "
-                "MaxConnections, PowerOn");
+  assert_error_contains ("[Peripheral]\nNmae=x\n",
+                         "ble-peripheral.conf: [Peripheral] Nmae: unknown key: expected one of Name, Adapter, "
+                         "MaxConnections, PowerOn, AcquireSockets");
   assert_error ("[Peripheral]\nname=x\n",
                 "ble-peripheral.conf: [Peripheral] name: unknown key: keys are case-sensitive, did you mean Name?");
   assert_error_contains ("[Advertising]\nInterva=1s\n", "[Advertising] Interva: unknown key: expected one of Enabled");
@@ -1339,6 +1339,29 @@ test_find_characteristic (void **state)
   }
 }
 
+/* AcquireSockets: auto by default, off for all in [Peripheral], a
+ * characteristic's own key wins; anything else is named. */
+static void
+test_acquire_sockets (void **state)
+{
+  g_autoptr (BpConfig) a = load (BASE CHAR_HEAD "Flags=notify\n");
+  g_autoptr (BpConfig) b = load (
+    "[Peripheral]\nName=t\nAcquireSockets=off\n\n[Service env]\nUUID=0x181A\n\n" CHAR_HEAD
+    "Flags=notify\n[Characteristic env/d]\nUUID=0x2A6F\nFlags=notify\nAcquireSockets=auto\n");
+  g_autoptr (BpConfig) c = load (BASE CHAR_HEAD "Flags=notify\nAcquireSockets=OFF\n");
+
+  assert_true (a->acquire_sockets);
+  assert_true (chr (a, "env/c")->acquire_sockets);
+  assert_false (b->acquire_sockets);
+  assert_false (chr (b, "env/c")->acquire_sockets);
+  assert_true (chr (b, "env/d")->acquire_sockets);
+  assert_false (chr (c, "env/c")->acquire_sockets);
+  assert_error (BASE CHAR_HEAD "Flags=notify\nAcquireSockets=yes\n",
+                "ble-peripheral.conf: [Characteristic env/c] AcquireSockets: expected auto or off, got 'yes'");
+  assert_error ("[Peripheral]\nAcquireSockets=\n",
+                "ble-peripheral.conf: [Peripheral] AcquireSockets: expected auto or off, got ''");
+}
+
 static void
 test_describe (void **state)
 {
@@ -1507,6 +1530,7 @@ main (void)
     cmocka_unit_test (test_describe),
     cmocka_unit_test (test_security_keys),
     cmocka_unit_test (test_security_combinations),
+    cmocka_unit_test (test_acquire_sockets),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -555,6 +555,7 @@ check_event (const BpProtoEvent *ev, const char *expected)
   assert_true (back.count == ev->count);
   assert_int_equal (back.on, ev->on);
   assert_string_equal (back.reason != NULL ? back.reason : "(none)", ev->reason != NULL ? ev->reason : "(none)");
+  assert_int_equal (back.mtu, ev->mtu);
 }
 
 static void
@@ -569,6 +570,11 @@ test_events (void **state)
                "event disconnect 00:AA:01:01:00:01\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_SUBSCRIBE, .characteristic = "env/t" },
                "event subscribe env/t\n");
+  check_event (
+    &(BpProtoEvent) { .kind = BP_PROTO_EVENT_SUBSCRIBE, .characteristic = "env/t", .address = addr, .mtu = 185 },
+    "event subscribe env/t 00:AA:01:01:00:01 mtu=185\n");
+  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_SUBSCRIBE, .characteristic = "env/t", .address = addr },
+               "event subscribe env/t 00:AA:01:01:00:01\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_UNSUBSCRIBE, .characteristic = "env/t", .address = addr },
                "event unsubscribe env/t 00:AA:01:01:00:01\n");
   check_event (
@@ -634,6 +640,8 @@ test_event_malformed (void **state)
     "event advertising paused",
     "event adapter - sideways",
     "event connect",
+    "event subscribe env/t 00:AA:01:01:00:01 mtu=x",
+    "event subscribe env/t 00:AA:01:01:00:01 mtu=22",
     "ok",
     "event",
   };

@@ -49,6 +49,8 @@ default_scenarios=(
     pair-just-works:240
     pair-display:150
     pair-confirm:180
+    # the acquired sockets (AcquireNotify/AcquireWrite) on this leg's BlueZ
+    fastpath:150
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
