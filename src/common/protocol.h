@@ -126,6 +126,7 @@ typedef enum {
   BP_PROTO_EVENT_ADAPTER,     /* event adapter ADDR up|down */
   BP_PROTO_EVENT_RELOADED,    /* event reloaded */
   BP_PROTO_EVENT_UNKNOWN,     /* a newer daemon's event: ignore it */
+  BP_PROTO_EVENT_CHANNEL,     /* event channel open|close NAME ADDR [mtu=N] / event channel dropped NAME ADDR N */
 } BpProtoEventKind;
 
 typedef struct {
@@ -134,11 +135,14 @@ typedef struct {
   const char *address;        /* NULL when unknown ("-" on the wire) or not part of the event */
   const guint8 *data;         /* write */
   gsize len;
-  guint offset;       /* write, read */
-  guint64 id;         /* read */
-  guint64 count;      /* dropped */
-  gboolean on;        /* advertising started, adapter up */
-  const char *reason; /* advertising stopped REASON, or NULL */
+  guint offset;             /* write, read */
+  guint64 id;               /* read */
+  guint64 count;            /* dropped */
+  gboolean on;              /* advertising started, adapter up */
+  const char *reason;       /* advertising stopped REASON, or NULL */
+  const char *channel;      /* channel: NAME */
+  const char *channel_what; /* channel: "open", "close" or "dropped" */
+  guint mtu;                /* channel open: the central's MTU, 0 when not said */
 } BpProtoEvent;
 
 /* The watch class an event belongs to; 0 for read (sent to its server). */

@@ -9,6 +9,7 @@
 
 #include "daemon/advertising.h"
 #include "daemon/bluez.h"
+#include "daemon/channel.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/gatt.h"
@@ -25,6 +26,7 @@ typedef struct {
   BpAdvertisement *adv;
   BpBluez *bluez;
   BpControl *control;
+  BpChannels *channels;
   int exit_code;
 } Daemon;
 
@@ -222,6 +224,13 @@ main (int argc, char **argv)
       g_printerr ("ble-peripheral: control socket: %s\n", error->message);
       return 1;
     }
+  /* The channels' producer sockets live beside the control socket, in channel/. */
+  {
+    g_autofree char *dir = g_path_get_dirname (sock);
+    g_autofree char *channel_dir = g_build_filename (dir, "channel", NULL);
+    d.channels = bp_channels_new (d.p, channel_dir, config->control.mode, config->control.group, &bp_l2cap_kernel,
+                                  &error);
+  }
   d.bluez = bp_bluez_new (conn, d.p, d.gatt, d.adv, adapter);
   bp_bluez_set_status_func (d.bluez, update_status, &d);
 
@@ -231,6 +240,7 @@ main (int argc, char **argv)
   g_main_loop_run (d.loop);
 
   g_dbus_connection_flush_sync (conn, NULL, NULL);
+  bp_channels_free (d.channels);
   bp_control_free (d.control);
   bp_bluez_free (d.bluez);
   bp_advertisement_free (d.adv);

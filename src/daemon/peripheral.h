@@ -59,6 +59,10 @@ typedef enum {
   BP_EVENT_ADAPTER,     /* address, on = up/down */
   BP_EVENT_RELOADED,    /* the database was replaced (SIGHUP) */
   BP_EVENT_DRAINED,     /* the way out has room again after bp_peripheral_congested() */
+  /* L2CAP channels (channel.c): channel name, address; mtu for open; count for dropped */
+  BP_EVENT_CHANNEL_OPEN,
+  BP_EVENT_CHANNEL_CLOSE,
+  BP_EVENT_CHANNEL_DROPPED,
 } BpEventType;
 
 typedef struct {
@@ -72,6 +76,8 @@ typedef struct {
   guint64 count;
   gboolean on;
   const char *reason;
+  const char *channel; /* BP_EVENT_CHANNEL_*: the [Channel NAME] */
+  guint mtu;           /* BP_EVENT_CHANNEL_OPEN: the largest SDU the central accepts */
 } BpEvent;
 
 typedef void (*BpEventFunc) (const BpEvent *event, gpointer user_data);
