@@ -345,7 +345,8 @@ channel_producers_open (Channel *ch, GError **error)
 
   if (channels->dir == NULL)
     return TRUE;
-  if (g_mkdir_with_parents (channels->dir, 0755) < 0)
+  /* 0755 whatever the umask (the unit's is 0077): the sockets' own modes decide who may connect. */
+  if (g_mkdir_with_parents (channels->dir, 0755) < 0 || chmod (channels->dir, 0755) < 0)
     {
       int saved = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot make the channel folder: %s",
