@@ -869,7 +869,7 @@ static const Command commands[] = {
   { "serve", 2, 2, "serve CHAR -- COMMAND [ARGUMENT…]", cmd_serve },
   { "advertise", 2, 2, "advertise on|off", cmd_advertise },
   { "disconnect", 2, 2, "disconnect ADDR", cmd_disconnect },
-  { "channel", 3, 64, "channel send NAME [FILE|-]… [--to ADDR] | channel receive NAME [COUNT]", cmd_channel },
+  { "channel", 3, 4096, "channel send NAME [FILE|-]… [--to ADDR] | channel receive NAME [COUNT]", cmd_channel },
 };
 
 static gboolean

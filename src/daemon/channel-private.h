@@ -24,6 +24,8 @@ struct _Link {
   GBytes *current;
   gsize sent; /* bytes of current (its 4-byte header included with Framing=length) handed to the kernel */
   guint8 header[4];
+  guint eagain_in_a_row; /* EAGAIN on G_IO_OUT since the last SDU the kernel took */
+  gboolean woken_by_out; /* link_flush() runs because the socket polled writable */
   /* receiving, Framing=length: the length being read, the frame being filled */
   guint8 len_buf[4];
   gsize len_have;

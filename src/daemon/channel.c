@@ -28,6 +28,14 @@
  * leaves the main loop to the others between batches. */
 #define SENDS_PER_WAKE 32
 #define RECVS_PER_WAKE 32
+/* Framing=length cuts the stream into SDUs of at most this size (or the
+ * central's MTU when smaller): the kernel segments a whole SDU into PDUs
+ * before it sends, needing about 1 KB of socket buffer per PDU, so a
+ * 64 KB SDU may never fit a default send buffer. */
+#define LENGTH_SDU_MAX 16384
+/* An SDU the kernel keeps refusing with EAGAIN although the socket polls
+ * writable this many times in a row cannot fit its send buffer: dropped. */
+#define EAGAIN_STUCK 1000
 /* Drops are reported at most this often per link. */
 #define DROPPED_REPORT_MS 200
 
@@ -154,7 +162,7 @@ link_flush (Link *k)
         }
       data = g_bytes_get_data (k->current, &size);
       total = size + (framed ? 4 : 0);
-      chunk = MIN (total - k->sent, k->send_mtu);
+      chunk = MIN (total - k->sent, framed ? MIN (k->send_mtu, LENGTH_SDU_MAX) : k->send_mtu);
       if (framed && k->sent < 4)
         {
           gsize h = MIN (4 - k->sent, chunk);
@@ -174,6 +182,18 @@ link_flush (Link *k)
       if (n < 0)
         {
           int saved = errno;
+          if ((saved == EAGAIN || saved == EWOULDBLOCK) && k->woken_by_out && ++k->eagain_in_a_row >= EAGAIN_STUCK &&
+              !framed)
+            {
+              g_warning (
+                "[Channel %s] %s: the kernel takes no SDU of %zu bytes (its socket send buffer is too small: "
+                "raise net.core.wmem_max): frame dropped",
+                c->name, k->address, chunk);
+              g_clear_pointer (&k->current, g_bytes_unref);
+              k->eagain_in_a_row = 0;
+              link_count_drop (k);
+              continue;
+            }
           if (saved == EAGAIN || saved == EWOULDBLOCK)
             break; /* no credits: G_IO_OUT says when */
           if (saved == EINTR)
@@ -181,6 +201,7 @@ link_flush (Link *k)
           link_close (k, g_strerror (saved));
           return FALSE;
         }
+      k->eagain_in_a_row = 0;
       k->sent += (gsize) n;
       if (k->sent == total)
         {
@@ -299,8 +320,16 @@ link_ready (int fd, GIOCondition cond, gpointer data)
 {
   Link *k = data;
 
-  if ((cond & G_IO_OUT) && !link_flush (k))
-    return G_SOURCE_REMOVE;
+  if (cond & G_IO_OUT)
+    {
+      gboolean alive;
+
+      k->woken_by_out = TRUE;
+      alive = link_flush (k);
+      if (!alive)
+        return G_SOURCE_REMOVE;
+      k->woken_by_out = FALSE;
+    }
   if (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))
     {
       /* A hang-up is read too: recv() gives what is left, then 0 or the error. */
@@ -608,6 +637,12 @@ on_event (const BpEvent *event, gpointer user_data)
     }
 }
 
+static char *
+status_words (gpointer data)
+{
+  return bp_channels_status (data);
+}
+
 BpChannels *
 bp_channels_new (BpPeripheral *p, const char *dir, guint mode, const char *group, const BpL2capOps *ops, GError **error)
 {
@@ -622,6 +657,8 @@ bp_channels_new (BpPeripheral *p, const char *dir, guint mode, const char *group
   channels->channels = g_ptr_array_new ();
   channels->buffer = g_malloc (BP_CHANNEL_FRAME_MAX + BP_CHANNEL_ADDRESS_HEADER);
   channels->listener = bp_peripheral_add_listener (p, on_event, channels);
+  state->channel_status = status_words;
+  state->channel_status_data = channels;
   reconcile (channels);
   if (state->adapter_address != NULL)
     set_adapter (channels, state->adapter_address);
@@ -635,6 +672,7 @@ bp_channels_free (BpChannels *channels)
     return;
   channels->freeing = TRUE;
   bp_peripheral_remove_listener (channels->p, channels->listener);
+  bp_peripheral_get_state (channels->p)->channel_status = NULL;
   for (guint i = 0; i < channels->channels->len; i++)
     channel_free (g_ptr_array_index (channels->channels, i));
   g_ptr_array_unref (channels->channels);

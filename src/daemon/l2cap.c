@@ -144,6 +144,14 @@ kernel_accept (int listen_fd, char **address, guint *send_mtu, GError **error)
     return fail_errno (error, -1, "accept");
   if (getsockopt (fd, SOL_BLUETOOTH, BP_BT_SNDMTU, &mtu, &mlen) < 0 || mtu == 0)
     return fail_errno (error, fd, "getsockopt(BT_SNDMTU)");
+  /* A non-blocking send() needs room for every PDU of its SDU at once (the
+   * kernel segments it up front, about 1 KB of buffer per PDU), else it fails
+   * with EAGAIN however many credits there are. Ask for room for a 64 KB SDU;
+   * the kernel caps this at net.core.wmem_max (times two). */
+  {
+    int sndbuf = 1024 * 1024;
+    (void) setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  }
   *address = bp_l2cap_bdaddr_to_address (peer.l2_bdaddr);
   *send_mtu = mtu;
   return fd;

@@ -199,6 +199,9 @@ typedef struct {
   gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
   char *bluez_version;         /* best guess, or NULL */
+  /* The channel server's "channel.NAME.KEY=VALUE …" words for status (channel.c), or NULL. */
+  char *(*channel_status) (gpointer data);
+  gpointer channel_status_data;
 } BpState;
 
 BpState *bp_peripheral_get_state (BpPeripheral *p);

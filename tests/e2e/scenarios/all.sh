@@ -36,6 +36,8 @@ default_scenarios=(
     indicate:120
     bluetoothd-restart:150
     radio-bench:240
+    # L2CAP channels: PSM characteristic, frames both ways, drops, mid-frame leave
+    channel:240
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
