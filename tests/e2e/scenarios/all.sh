@@ -37,7 +37,7 @@ default_scenarios=(
     bluetoothd-restart:150
     radio-bench:240
     # L2CAP channels: PSM characteristic, frames both ways, drops, mid-frame leave
-    channel:240
+    channel:300
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
