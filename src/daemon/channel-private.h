@@ -63,6 +63,7 @@ struct _Channel {
   gboolean producers_held; /* OnFull=wait and a central's queue is full: producers are not read */
   gboolean links_held;     /* a producer's queue is full: centrals are not read (their credits stop) */
   guint64 n_unclaimed;     /* frames from centrals that no producer was there to take */
+  guint64 closed_sent, closed_received, closed_dropped; /* the counters of links closed so far */
 };
 
 struct _BpChannels {

@@ -108,6 +108,9 @@ link_close (Link *k, const char *reason)
   else
     g_message ("[Channel %s] %s: closed", ch->config->name, k->address);
   g_ptr_array_remove (ch->links, k);
+  ch->closed_sent += k->n_sent;
+  ch->closed_received += k->n_received;
+  ch->closed_dropped += k->n_dropped;
   emit (ch, BP_EVENT_CHANNEL_CLOSE, k->address, 0, 0);
   close (k->fd);
   g_queue_clear_full (&k->queue, (GDestroyNotify) g_bytes_unref);
@@ -703,7 +706,7 @@ guint64
 bp_channels_count_dropped (BpChannels *channels, const char *name)
 {
   Channel *ch = find_channel (channels, name);
-  guint64 n = 0;
+  guint64 n = ch != NULL ? ch->closed_dropped : 0;
 
   for (guint i = 0; ch != NULL && i < ch->links->len; i++)
     n += ((Link *) g_ptr_array_index (ch->links, i))->n_dropped;
@@ -718,7 +721,7 @@ bp_channels_status (BpChannels *channels)
   for (guint i = 0; i < channels->channels->len; i++)
     {
       Channel *ch = g_ptr_array_index (channels->channels, i);
-      guint64 sent = 0, received = 0, dropped = 0;
+      guint64 sent = ch->closed_sent, received = ch->closed_received, dropped = ch->closed_dropped;
 
       for (guint j = 0; j < ch->links->len; j++)
         {

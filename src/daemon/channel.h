@@ -44,10 +44,10 @@ gboolean bp_channels_adopt (BpChannels *channels, const char *name, int fd, cons
 
 /* The PSM channel name listens on, 0 when it does not listen. */
 guint bp_channels_get_psm (BpChannels *channels, const char *name);
-/* Open channels of name (centrals), and frames dropped for them so far. */
+/* Open channels of name (centrals), and frames dropped since its configuration last changed. */
 guint bp_channels_count_open (BpChannels *channels, const char *name);
 guint64 bp_channels_count_dropped (BpChannels *channels, const char *name);
-/* "channel NAME psm=0x80 open=1 sent=… received=… dropped=…" lines for status. */
+/* "channel.NAME.psm=128 channel.NAME.open=1 …" words for status. */
 char *bp_channels_status (BpChannels *channels);
 
 G_END_DECLS

@@ -582,7 +582,19 @@ test_drop_oldest (Fixture *f, gconstpointer data)
   g_assert_cmpuint (received + bp_channels_count_dropped (f->channels, "video"), ==, 200);
   /* At most QueueLength waiting beyond what the "kernel" held. */
   g_assert_cmpuint (received, <, 4 + 10);
-  close (slow);
+  /* The count outlives the central's channel (status shows it after). */
+  {
+    guint64 dropped = bp_channels_count_dropped (f->channels, "video");
+    g_autofree char *status = NULL;
+    g_autofree char *word = g_strdup_printf ("channel.video.dropped=%" G_GUINT64_FORMAT, dropped);
+
+    close (slow);
+    pump_until_event (f, "close video 00:BB:00:00:00:01");
+    g_assert_cmpuint (bp_channels_count_dropped (f->channels, "video"), ==, dropped);
+    status = bp_channels_status (f->channels);
+    g_assert_nonnull (strstr (status, word));
+    g_assert_nonnull (strstr (status, "channel.video.open=0"));
+  }
   close (fast);
   close (vp);
   close (lp);
