@@ -151,9 +151,10 @@ main (int argc, char **argv)
     double mbytes = (double) (total_frames * frame_bytes) / (1024.0 * 1024.0);
     double wall = (double) (central_done_at - t0) / 1e6;
 
-    printf ("channel: %.0f MB in frames of %zu bytes, central MTU %u (SDUs of %u): daemon thread %.3f CPU-s, "
-            "%.2f s wall, %.0f MB/s\n",
-            mbytes, frame_bytes, central_mtu, MIN (central_mtu, 16384), cpu1 - cpu0, wall, mbytes / wall);
+    printf (
+      "channel: %.0f MB in frames of %zu bytes, central MTU %u (SDUs of %u): daemon thread %.3f CPU-s, "
+      "%.2f s wall, %.0f MB/s\n",
+      mbytes, frame_bytes, central_mtu, MIN (central_mtu, 16384), cpu1 - cpu0, wall, mbytes / wall);
     printf ("bench channel-cpu-ms-per-mb %.2f ms/MB\n", (cpu1 - cpu0) * 1000.0 / mbytes);
   }
   bp_channels_free (channels);

@@ -173,6 +173,7 @@ bp_config_free (BpConfig *config)
   g_free (config->control.group);
   g_clear_pointer (&config->services, g_ptr_array_unref);
   g_clear_pointer (&config->channels, g_ptr_array_unref);
+  g_clear_pointer (&config->warnings, g_ptr_array_unref);
   g_free (config);
 }
 
@@ -185,6 +186,8 @@ config_new (void)
   config->power_on = TRUE;
   config_advertising_init (&config->advertising);
   config->control.mode = 0660;
+  config_security_init (&config->security);
+  config->warnings = g_ptr_array_new_with_free_func (g_free);
   config->services = g_ptr_array_new_with_free_func ((GDestroyNotify) service_free);
   config->channels = g_ptr_array_new_with_free_func ((GDestroyNotify) bp_channel_config_free);
   return config;
@@ -912,6 +915,8 @@ classify_groups (Loader *l, GError **error)
         l->advertising = g;
       else if (strcmp (g->name, "Control") == 0)
         l->control = g;
+      else if (strcmp (g->name, "Security") == 0)
+        l->security = g;
       else if (g_str_has_prefix (g->name, "Service "))
         {
           rest = g->name + strlen ("Service ");
@@ -949,10 +954,10 @@ classify_groups (Loader *l, GError **error)
         g_ptr_array_add (l->channel_groups, g); /* its name is checked by config-channel.c */
       else
         {
-          config_group_error (
-            error, g,
-            "unknown group: expected [Peripheral], [Advertising], [Control], "
-            "[Service ID], [Characteristic SERVICE/CHAR], [Descriptor SERVICE/CHAR/DESC] or [Channel NAME]");
+          config_group_error (error, g,
+                              "unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
+                              "[Service ID], [Characteristic SERVICE/CHAR], [Descriptor SERVICE/CHAR/DESC] "
+                              "or [Channel NAME]");
           return FALSE;
         }
     }
@@ -988,6 +993,10 @@ resolve (Loader *l, const char *source, GError **error)
   if (!config_load_channels (l, error))
     return NULL;
   if (l->advertising != NULL && !config_load_advertising (l, l->advertising, error))
+    return NULL;
+  if (l->security != NULL && !config_load_security (l, l->security, error))
+    return NULL;
+  if (!config_check_security (l, error))
     return NULL;
   if (!config_check_advertising_size (l->config, l->origins, l->main_label, error))
     return NULL;
@@ -1166,6 +1175,7 @@ bp_config_describe (const BpConfig *config)
   g_string_append_printf (s, "control: socket %s, mode %04o, group %s\n",
                           config->control.socket_path ? config->control.socket_path : "(default)", config->control.mode,
                           config->control.group ? config->control.group : "(none)");
+  config_describe_security (s, config);
 
   for (guint i = 0; i < config->services->len; i++)
     {

@@ -173,6 +173,29 @@ gboolean bp_channel_config_equal (const BpChannelConfig *a, const BpChannelConfi
 const char *bp_channel_security_name (BpChannelSecurity s);
 const char *bp_channel_framing_name (BpChannelFraming f);
 const char *bp_channel_on_full_name (BpChannelOnFull f);
+/* [Security]: pairing and who may connect. */
+typedef enum {
+  BP_PAIRING_OFF = 0,    /* no agent: bluetoothd refuses pairing unless another default agent exists */
+  BP_PAIRING_JUST_WORKS, /* NoInputNoOutput: encryption, no MITM */
+  BP_PAIRING_DISPLAY,    /* DisplayOnly: the kernel's passkey goes to producers; MITM */
+  BP_PAIRING_CONFIRM,    /* DisplayYesNo: producers accept or reject each request */
+} BpPairingMode;
+
+typedef enum {
+  BP_ALLOWED_ANY = 0,
+  BP_ALLOWED_BONDED, /* outside the pairing window only bonded centrals are served */
+} BpAllowedCentrals;
+
+typedef struct {
+  BpPairingMode pairing;      /* off */
+  guint64 window_us;          /* PairingWindow: 0 = always open */
+  BpAllowedCentrals allowed;  /* any */
+  guint64 confirm_timeout_us; /* ConfirmTimeout: 20 s, under the kernel's 30 s SMP limit */
+} BpSecurityConfig;
+
+/* "just-works" for BP_PAIRING_JUST_WORKS, and back (-1 when unknown). */
+const char *bp_pairing_mode_name (BpPairingMode mode);
+int bp_pairing_mode_from_name (const char *name);
 
 typedef struct {
   char *source; /* what was read: "/etc/ble-peripheral/ble-peripheral.conf (+2 drop-ins)" or "built-in default" */
@@ -183,6 +206,8 @@ typedef struct {
   gboolean power_on;     /* true */
   BpAdvertisingConfig advertising;
   BpControlConfig control;
+  BpSecurityConfig security;
+  GPtrArray *warnings; /* of char*: what works but is likely not what was meant, e.g. encrypt-read with Pairing=off */
   GPtrArray *services; /* of BpServiceConfig*, in file order */
   GPtrArray *channels; /* of BpChannelConfig*, in file order */
 } BpConfig;

@@ -94,6 +94,15 @@ gboolean control_handle_disconnect (Connection *c, const BpRequest *r, BpCharact
 gboolean control_handle_status (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
 gboolean control_handle_help (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
 
+/* control-pairing.c: pairing window and answers, bonds */
+gboolean control_handle_pairing (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
+gboolean control_handle_bonds (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
+gboolean control_handle_forget (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
+/* The protocol event of a pairing event (BP_EVENT_PAIRING, _PAIRED, _PAIRING_FAILED). */
+void control_pairing_event (const BpEvent *event, BpProtoEvent *ev);
+/* " pairing=MODE window=… bonds=N" for status. */
+void control_pairing_status (BpControl *control, GString *out);
+
 static inline const char *
 control_yes_no (gboolean b)
 {

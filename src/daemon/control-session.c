@@ -16,18 +16,21 @@ append_status (BpControl *control, GString *out)
   const GPtrArray *centrals = bp_peripheral_get_centrals (p);
   GPtrArray *chars = bp_peripheral_get_characteristics (p);
 
-  g_string_append_printf (out,
-                          "ok adapter=%s address=%s bluez=%s bluez-version=%s "
-                          "registered=%s advertising=%s advertise=%s centrals=%u connected=",
-                          control_or_dash (st->adapter), control_or_dash (st->adapter_address),
-                          st->bluez_present ? "present" : "absent", control_or_dash (st->bluez_version),
-                          control_yes_no (st->registered), st->advertising ? "on" : "off",
-                          st->advertising_wanted ? "on" : "off", centrals != NULL ? centrals->len : 0);
+  g_autofree char *bluez_version = bp_capabilities_version_text (&st->bluez_caps);
+
+  g_string_append_printf (
+    out,
+    "ok adapter=%s address=%s bluez=%s bluez-version=%s bluez-experimental=%s "
+    "registered=%s advertising=%s advertise=%s centrals=%u connected=",
+    control_or_dash (st->adapter), control_or_dash (st->adapter_address), st->bluez_present ? "present" : "absent",
+    bluez_version, bp_capabilities_experimental_text (&st->bluez_caps), control_yes_no (st->registered),
+    st->advertising ? "on" : "off", st->advertising_wanted ? "on" : "off", centrals != NULL ? centrals->len : 0);
   if (centrals == NULL || centrals->len == 0)
     g_string_append_c (out, '-');
   for (guint i = 0; centrals != NULL && i < centrals->len; i++)
     g_string_append_printf (out, "%s%s", i > 0 ? "," : "", (const char *) g_ptr_array_index (centrals, i));
   g_string_append_printf (out, " clients=%u", control->n_open);
+  control_pairing_status (control, out);
 
   for (guint i = 0; i < chars->len; i++)
     {

@@ -491,6 +491,11 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
       ev.mtu = event->mtu;
       ev.count = event->count;
       break;
+    case BP_EVENT_PAIRING:
+    case BP_EVENT_PAIRED:
+    case BP_EVENT_PAIRING_FAILED:
+      control_pairing_event (event, &ev);
+      break;
     default:
       return;
     }
@@ -514,6 +519,9 @@ static const ControlHandler handlers[] = {
   [BP_REQUEST_DISCONNECT] = control_handle_disconnect,
   [BP_REQUEST_STATUS] = control_handle_status,
   [BP_REQUEST_HELP] = control_handle_help,
+  [BP_REQUEST_PAIRING] = control_handle_pairing,
+  [BP_REQUEST_BONDS] = control_handle_bonds,
+  [BP_REQUEST_FORGET] = control_handle_forget,
 };
 
 /* Carries out one request; its reply goes to c->out. */

@@ -537,6 +537,17 @@ bp_daemon_spawn_notify (const char *bus_address, const char *const *args, const 
   g_autofree char *cmdline = NULL;
   BpDaemon *d;
 
+  /* BP_DAEMON_WRAPPER: a command line the daemon runs under (the valgrind
+   * suite: memcheck). */
+  if (g_getenv ("BP_DAEMON_WRAPPER") != NULL && *g_getenv ("BP_DAEMON_WRAPPER") != '\0')
+    {
+      g_auto (GStrv) wrapper = NULL;
+
+      if (!g_shell_parse_argv (g_getenv ("BP_DAEMON_WRAPPER"), NULL, &wrapper, error))
+        return NULL;
+      for (guint i = 0; wrapper[i] != NULL; i++)
+        g_ptr_array_add (argv, g_strdup (wrapper[i]));
+    }
   g_ptr_array_add (argv, bp_daemon_path ());
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (args[i]));
