@@ -444,7 +444,7 @@ test_sdu_framing (Fixture *f, gconstpointer data)
   central = central_open (f, "log");
   producer = producer_open (f, "log", FALSE);
 
-  fill (frame, 512, 3);
+  fill (frame, sizeof frame, 3);
   producer_send (producer, frame, 512);
   g_assert_cmpint (central_recv_sdu (central, sdu, sizeof sdu), ==, 512);
   g_assert_cmpmem (sdu, 512, frame, 512);
