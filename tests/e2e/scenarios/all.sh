@@ -43,6 +43,8 @@ default_scenarios=(
     radio-bench:240
     # L2CAP channels: PSM characteristic, frames both ways, drops, mid-frame leave
     channel:300
+    # Security=medium opening after Just Works pairing through the daemon's agent
+    channel-paired:150
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
