@@ -41,13 +41,11 @@ default_scenarios=(
     # the bounds of bluetoothd's version the daemon reads from its interfaces
     capabilities:90
     radio-bench:240
-    # L2CAP channels: PSM characteristic, frames both ways, drops, mid-frame leave
-    channel:300
-    # Security=medium opening after Just Works pairing through the daemon's agent
-    channel-paired:150
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
+# Not in the list: channel and channel-paired (L2CAP channels) run in a boot
+# of their own (meson test e2e-channel-*; tests/e2e/meson.build).
 if [[ $# -gt 0 ]]; then
     scenarios=("$@")
 else
