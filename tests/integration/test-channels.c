@@ -654,6 +654,56 @@ test_wait (Fixture *f, gconstpointer data)
   close (producer);
 }
 
+/* A producer that does not read holds the centrals back (their sends stop
+ * going through); nothing is lost once it reads. */
+static void
+test_slow_producer (Fixture *f, gconstpointer data)
+{
+  int central, producer;
+  guint8 sdu[300], buf[400];
+  guint sent = 0, got = 0;
+
+  adapter (f, TRUE);
+  central = central_open (f, "log"); /* Framing=sdu: one SDU = one frame */
+  producer = producer_open (f, "log", FALSE);
+  {
+    int small = 4608;
+    setsockopt (producer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    setsockopt (central, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  }
+  /* The central sends until its socket takes no more: the daemon stopped reading it. */
+  for (;;)
+    {
+      gssize n;
+
+      memset (sdu, (int) (sent & 0xff), sizeof sdu);
+      sdu[0] = (guint8) sent;
+      pump_pending ();
+      n = send (central, sdu, sizeof sdu, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0)
+        {
+          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK);
+          pump_pending ();
+          n = send (central, sdu, sizeof sdu, MSG_DONTWAIT | MSG_NOSIGNAL);
+          if (n < 0)
+            break;
+        }
+      sent++;
+      g_assert_cmpuint (sent, <, 2000); /* held back well before */
+    }
+  g_assert_cmpuint (bp_channels_count_open (f->channels, "log"), ==, 1);
+  /* The producer reads: every frame, in order. */
+  while (got < sent)
+    {
+      gssize n = producer_recv (producer, buf, sizeof buf);
+      g_assert_cmpint (n, ==, sizeof sdu);
+      g_assert_cmpint (buf[0], ==, (guint8) got);
+      got++;
+    }
+  close (producer);
+  close (central);
+}
+
 static void
 test_reload (Fixture *f, gconstpointer data)
 {
@@ -706,6 +756,7 @@ main (int argc, char **argv)
   ADD ("addressed-send", CONF_VIDEO, test_addressed_send);
   ADD ("drop-oldest", CONF_DROP, test_drop_oldest);
   ADD ("wait", CONF_WAIT, test_wait);
+  ADD ("slow-producer", CONF_VIDEO, test_slow_producer);
   ADD ("reload", CONF_VIDEO, test_reload);
   return g_test_run ();
 }
