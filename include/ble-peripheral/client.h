@@ -63,6 +63,7 @@ typedef enum {
                                      bp_client_pairing_answer() */
   BP_CLIENT_EVENT_PAIRED,         /* address: a central bonded */
   BP_CLIENT_EVENT_PAIRING_FAILED, /* address, reason ("rejected", "timeout", "canceled", "window-closed", …) */
+  BP_CLIENT_EVENT_CHANNEL,        /* channel, what ("open", "close", "dropped"), address; mtu (open), count (dropped) */
 } bp_client_event_type;
 
 /* The strings and data stay valid until the next call on the client. */
@@ -78,6 +79,9 @@ typedef struct {
   uint64_t count;  /* dropped */
   int on;
   const char *reason;
+  const char *channel; /* BP_CLIENT_EVENT_CHANNEL: the [Channel NAME] */
+  const char *what;    /* "open", "close" or "dropped" */
+  unsigned mtu;        /* open: the largest SDU the central accepts */
 } bp_client_event;
 
 /* The ATT MTU a subscribe event names (event subscribe CHAR ADDR mtu=N,
@@ -173,6 +177,33 @@ int bp_client_lookup (const char *text, const char *key, char *buf, size_t size)
 
 /* Any request line (without "\n"); *text receives the words after "ok". */
 int bp_client_request (bp_client *client, const char *line, const char **text);
+
+/* --- Channels: frames on the L2CAP channels of [Channel NAME] ------------
+ *
+ * A channel's frames do not travel over the control socket but over a
+ * SOCK_SEQPACKET socket of its own beside it (docs/protocol.md, "Channels"):
+ * channel/NAME carries plain frames, channel/NAME.addr frames with the
+ * central's address. These calls work on the file descriptor; poll it for
+ * POLLIN to wait for the centrals' frames. */
+
+/* The largest frame the daemon takes or delivers. */
+#define BP_CLIENT_CHANNEL_FRAME_MAX (1024 * 1024)
+
+/* Connects to channel name's producer socket in the channel/ folder beside
+ * the control socket control_path (NULL: as bp_client_connect() chooses).
+ * addressed: the NAME.addr socket. Returns the socket (blocking, close-on-exec;
+ * its send buffer raised for large frames), or -1 with errno set. */
+int bp_client_channel_open (const char *control_path, const char *name, int addressed);
+/* Sends one frame: on a plain socket address must be NULL (every open
+ * channel); on an addressed one, a central's address or NULL for every
+ * central. 0, or -1 with errno (EMSGSIZE: larger than the socket's send
+ * buffer allows; EAGAIN on a non-blocking socket the daemon holds back). */
+int bp_client_channel_send (int fd, int addressed, const char *address, const void *frame, size_t len);
+/* Receives one frame a central sent into buf: its length, or -1 with errno
+ * (EMSGSIZE: larger than size, the frame is lost; ECONNRESET: the daemon
+ * closed the socket). On an addressed socket the central's address is copied
+ * into address (18 bytes); else address may be NULL. */
+long bp_client_channel_receive (int fd, int addressed, char *address, void *buf, size_t size);
 
 #ifdef __cplusplus
 }

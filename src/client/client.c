@@ -561,6 +561,8 @@ event_type (BpProtoEventKind kind)
       return BP_CLIENT_EVENT_PAIRING_FAILED;
     case BP_PROTO_EVENT_UNKNOWN:
       return BP_CLIENT_EVENT_OTHER;
+    case BP_PROTO_EVENT_CHANNEL:
+      return BP_CLIENT_EVENT_CHANNEL;
     }
   return BP_CLIENT_EVENT_OTHER;
 }
@@ -611,6 +613,9 @@ bp_client_next_event (bp_client *c, int timeout_ms, bp_client_event *event)
   event->count = ev.count;
   event->on = ev.on;
   event->reason = ev.reason;
+  event->channel = ev.channel;
+  event->what = ev.channel_what;
+  event->mtu = ev.mtu;
   if (ev.kind == BP_PROTO_EVENT_PAIRING)
     event->on = ev.has_passkey;
   return 1;

@@ -634,6 +634,7 @@ bp_proto_event_class (BpProtoEventKind kind)
       return BP_WATCH_WRITE;
     case BP_PROTO_EVENT_CONNECT:
     case BP_PROTO_EVENT_DISCONNECT:
+    case BP_PROTO_EVENT_CHANNEL:
       return BP_WATCH_CONNECT;
     case BP_PROTO_EVENT_SUBSCRIBE:
     case BP_PROTO_EVENT_UNSUBSCRIBE:
@@ -740,6 +741,16 @@ bp_proto_event_append (GString *out, const BpProtoEvent *ev)
       break;
     case BP_PROTO_EVENT_UNKNOWN:
       g_string_append (out, "event unknown");
+      break;
+    case BP_PROTO_EVENT_CHANNEL:
+      g_string_append (out, "event channel");
+      append_word (out, ev->channel_what);
+      append_word (out, ev->channel);
+      append_word (out, ev->address);
+      if (g_strcmp0 (ev->channel_what, "dropped") == 0)
+        g_string_append_printf (out, " %" G_GUINT64_FORMAT, ev->count);
+      else if (ev->mtu > 0)
+        g_string_append_printf (out, " mtu=%u", ev->mtu);
       break;
     }
   g_string_append_c (out, '\n');
@@ -895,6 +906,24 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
     {
       ev->kind = BP_PROTO_EVENT_RELOADED;
       ok = n == 2;
+    }
+  else if (strcmp (name, "channel") == 0)
+    {
+      guint64 mtu = 0;
+
+      ev->kind = BP_PROTO_EVENT_CHANNEL;
+      if (n == 6 && strcmp (w[2], "dropped") == 0)
+        ok = parse_u64 (w[5], &ev->count);
+      else if ((n == 5 || n == 6) && (strcmp (w[2], "open") == 0 || strcmp (w[2], "close") == 0))
+        ok = n == 5 ||
+             (g_str_has_prefix (w[5], "mtu=") && g_ascii_string_to_unsigned (w[5] + 4, 10, 0, G_MAXUINT16, &mtu, NULL));
+      if (ok)
+        {
+          ev->channel_what = w[2];
+          ev->channel = w[3];
+          ev->address = address_word (w[4]);
+          ev->mtu = (guint) mtu;
+        }
     }
   else
     {

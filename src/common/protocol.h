@@ -148,6 +148,7 @@ typedef enum {
   BP_PROTO_EVENT_PAIRED,         /* event paired ADDR */
   BP_PROTO_EVENT_PAIRING_FAILED, /* event pairing-failed ADDR REASON */
   BP_PROTO_EVENT_UNKNOWN,        /* a newer daemon's event: ignore it */
+  BP_PROTO_EVENT_CHANNEL,        /* event channel open|close NAME ADDR [mtu=N] / event channel dropped NAME ADDR N */
 } BpProtoEventKind;
 
 typedef struct {
@@ -162,8 +163,10 @@ typedef struct {
   gboolean on;   /* advertising started, adapter up */
   const char
     *reason; /* advertising stopped REASON, or NULL; pairing: passkey|confirm|authorize; pairing-failed REASON */
-  gboolean has_passkey; /* pairing passkey|confirm: the 6-digit passkey is in count */
-  guint mtu;            /* subscribe: the central's ATT MTU, 0 when unknown */
+  gboolean has_passkey;     /* pairing passkey|confirm: the 6-digit passkey is in count */
+  const char *channel;      /* channel: NAME */
+  const char *channel_what; /* channel: "open", "close" or "dropped" */
+  guint mtu;                /* subscribe: the central's ATT MTU; channel open: its SDU MTU; 0 when not said */
 } BpProtoEvent;
 
 /* The watch class an event belongs to; 0 for read (sent to its server). */

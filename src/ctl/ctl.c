@@ -55,6 +55,10 @@ static const char usage_text[] =
   "  bonds                          the bonded centrals, one address a line\n"
   "  forget ADDR                    remove a central's bond (disconnects it)\n"
   "  check-config [FILE]            validate a configuration file\n"
+  "  channel send NAME [FILE|-]… [--to ADDR]\n"
+  "                                 send each FILE (- or none: standard input) as one\n"
+  "                                 frame on an L2CAP channel (every central, or one)\n"
+  "  channel receive NAME [COUNT]   print the centrals' frames: ADDR HEX per line\n"
   "\n"
   "VALUE: hex bytes (9a09, 9a:09), a number (24.58) when the characteristic has a\n"
   "Format, or text (\"hello\"; an argument with spaces is sent as text).\n"
@@ -62,7 +66,7 @@ static const char usage_text[] =
   "Options:\n"
   "  --socket PATH  the daemon's control socket (default: $BLE_PERIPHERAL_SOCKET,\n"
   "                 else " BP_CLIENT_DEFAULT_SOCKET ")\n"
-  "  --to ADDR      notify one central only (BlueZ 5.76 or later)\n"
+  "  --to ADDR      notify one central only (BlueZ 5.76 or later); channel send: one central\n"
   "  --json         watch: one JSON object per event\n"
   "  -h, --help     this help\n"
   "  --version      the version\n"
@@ -398,7 +402,7 @@ event_name (bp_client_event_type type)
 {
   static const char *const names[] = {
     "connect",     "disconnect", "subscribe", "unsubscribe", "write",   "read",   "confirm",        "dropped",
-    "advertising", "adapter",    "reloaded",  "other",       "pairing", "paired", "pairing-failed",
+    "advertising", "adapter",    "reloaded",  "other",       "pairing", "paired", "pairing-failed", "channel",
   };
 
   return (guint) type < G_N_ELEMENTS (names) ? names[type] : "other";
@@ -544,6 +548,15 @@ print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_
       break;
     case BP_CLIENT_EVENT_RELOADED:
     case BP_CLIENT_EVENT_OTHER:
+      break;
+    case BP_CLIENT_EVENT_CHANNEL:
+      json_key_string (out, "channel", ev->channel);
+      json_key_string (out, "state", ev->what);
+      json_key_string (out, "address", ev->address);
+      if (ev->mtu > 0)
+        g_string_append_printf (out, ",\"mtu\":%u", ev->mtu);
+      if (g_strcmp0 (ev->what, "dropped") == 0)
+        g_string_append_printf (out, ",\"count\":%" G_GUINT64_FORMAT, (guint64) ev->count);
       break;
     }
   g_string_append_c (out, '}');
@@ -821,6 +834,107 @@ cmd_check_config (const Options *o)
   return EXIT_ERROR;
 }
 
+/* --- channel -------------------------------------------------------------- */
+
+/* Frames on an L2CAP channel go through its producer socket, not the
+ * control socket (docs/protocol.md, "Channels"). */
+static int
+channel_send_file (int fd, const Options *o, const char *file)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr (GError) error = NULL;
+
+  if (strcmp (file, "-") == 0)
+    {
+      g_autoptr (GIOChannel) in = g_io_channel_unix_new (0);
+
+      g_io_channel_set_encoding (in, NULL, NULL);
+      if (g_io_channel_read_to_end (in, &data, &len, &error) != G_IO_STATUS_NORMAL)
+        {
+          fprintf (stderr, "ble-peripheralctl: channel send: standard input: %s\n", error->message);
+          return EXIT_ERROR;
+        }
+    }
+  else if (!g_file_get_contents (file, &data, &len, &error))
+    {
+      fprintf (stderr, "ble-peripheralctl: channel send: %s\n", error->message);
+      return EXIT_ERROR;
+    }
+  if (len > BP_CLIENT_CHANNEL_FRAME_MAX)
+    {
+      fprintf (stderr, "ble-peripheralctl: channel send: %s: %zu bytes, over the frame limit of %u\n", file, len,
+               BP_CLIENT_CHANNEL_FRAME_MAX);
+      return EXIT_ERROR;
+    }
+  if (bp_client_channel_send (fd, o->to != NULL, o->to, data, len) < 0)
+    {
+      fprintf (stderr, "ble-peripheralctl: channel send: %s: %s%s\n", file, g_strerror (errno),
+               errno == EMSGSIZE ? " (the frame does not fit the socket's send buffer: see net.core.wmem_max)" : "");
+      return EXIT_ERROR;
+    }
+  return EXIT_OK;
+}
+
+static int
+cmd_channel (bp_client *c, const Options *o)
+{
+  const char *verb = g_ptr_array_index (o->args, 1);
+  const char *name = g_ptr_array_index (o->args, 2);
+  gboolean send = strcmp (verb, "send") == 0;
+  int fd, r = EXIT_OK;
+
+  if (!send && strcmp (verb, "receive") != 0)
+    return usage_error ("channel: expected \"channel send NAME [FILE|-]…\" or \"channel receive NAME [COUNT]\"");
+  if (!send && (o->to != NULL || o->args->len > 4))
+    return usage_error ("channel receive: expected \"channel receive NAME [COUNT]\"");
+  fd = bp_client_channel_open (o->socket, name, !send || o->to != NULL);
+  if (fd < 0)
+    {
+      fprintf (stderr, "ble-peripheralctl: channel %s: %s%s\n", name, g_strerror (errno),
+               errno == ENOENT ? " (no such [Channel NAME] in the daemon's configuration?)" : "");
+      return errno == ENOENT ? EXIT_ERROR : EXIT_UNREACHABLE;
+    }
+  if (send)
+    {
+      if (o->args->len == 3)
+        r = channel_send_file (fd, o, "-");
+      for (guint i = 3; i < o->args->len && r == EXIT_OK; i++)
+        r = channel_send_file (fd, o, g_ptr_array_index (o->args, i));
+    }
+  else
+    {
+      guint64 count = 0, n = 0;
+      g_autofree guint8 *buf = g_malloc (BP_CLIENT_CHANNEL_FRAME_MAX);
+
+      if (o->args->len == 4 &&
+          !g_ascii_string_to_unsigned (g_ptr_array_index (o->args, 3), 10, 1, G_MAXUINT64, &count, NULL))
+        {
+          close (fd);
+          return usage_error ("channel receive: COUNT must be a number of frames, 1 or more");
+        }
+      while (count == 0 || n < count)
+        {
+          char address[18];
+          long len = bp_client_channel_receive (fd, TRUE, address, buf, BP_CLIENT_CHANNEL_FRAME_MAX);
+          g_autofree char *hex = NULL;
+
+          if (len < 0)
+            {
+              fprintf (stderr, "ble-peripheralctl: channel receive %s: %s\n", name, g_strerror (errno));
+              r = errno == ECONNRESET ? EXIT_UNREACHABLE : EXIT_ERROR;
+              break;
+            }
+          hex = bp_value_to_hex (buf, (gsize) len);
+          printf ("%s %s\n", address, len > 0 ? hex : "\"\"");
+          fflush (stdout);
+          n++;
+        }
+    }
+  close (fd);
+  return r;
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 typedef struct {
@@ -843,6 +957,7 @@ static const Command commands[] = {
   { "serve", 2, 2, "serve CHAR -- COMMAND [ARGUMENT…]", cmd_serve },
   { "advertise", 2, 2, "advertise on|off", cmd_advertise },
   { "disconnect", 2, 2, "disconnect ADDR", cmd_disconnect },
+  { "channel", 3, 4096, "channel send NAME [FILE|-]… [--to ADDR] | channel receive NAME [COUNT]", cmd_channel },
   { "pairing", 2, 3, "pairing on [DURATION] | off | accept ADDR | reject ADDR", cmd_pairing },
   { "bonds", 1, 1, "bonds", cmd_bonds },
   { "forget", 2, 2, "forget ADDR", cmd_forget },
@@ -943,8 +1058,8 @@ main (int argc, char **argv)
     return usage_error ("unknown command \"%s\"", name);
   if (args->len < cmd->min_args || args->len > cmd->max_args)
     return usage_error ("%s: expected \"%s\"", name, cmd->usage);
-  if (o.to != NULL && strcmp (name, "notify") != 0 && strcmp (name, "stream") != 0)
-    return usage_error ("--to applies to notify and stream only");
+  if (o.to != NULL && strcmp (name, "notify") != 0 && strcmp (name, "stream") != 0 && strcmp (name, "channel") != 0)
+    return usage_error ("--to applies to notify, stream and channel send only");
   if (o.json && strcmp (name, "watch") != 0)
     return usage_error ("--json applies to watch only");
   if (o.command != NULL && strcmp (name, "serve") != 0)

@@ -61,6 +61,12 @@ append_status (BpControl *control, GString *out)
         g_queue_get_length (&chr->capture), id, chr->n_dropped, id, chr->n_rejected, id, chr->n_confirm, id,
         control_yes_no (chr->notifying), id, control_yes_no (chr->server != NULL));
     }
+  /* L2CAP channels ([Channel NAME]) */
+  {
+    g_autofree char *channels = st->channel_status != NULL ? st->channel_status (st->channel_status_data) : NULL;
+    if (channels != NULL && *channels != '\0')
+      g_string_append_printf (out, " %s", channels);
+  }
   g_string_append_c (out, '\n');
 }
 

@@ -491,6 +491,17 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
     case BP_EVENT_DRAINED:
       control_set_paused (control, FALSE);
       return;
+    case BP_EVENT_CHANNEL_OPEN:
+    case BP_EVENT_CHANNEL_CLOSE:
+    case BP_EVENT_CHANNEL_DROPPED:
+      ev.kind = BP_PROTO_EVENT_CHANNEL;
+      ev.channel = event->channel;
+      ev.channel_what = event->type == BP_EVENT_CHANNEL_OPEN  ? "open" :
+                        event->type == BP_EVENT_CHANNEL_CLOSE ? "close" :
+                                                                "dropped";
+      ev.mtu = event->mtu;
+      ev.count = event->count;
+      break;
     case BP_EVENT_PAIRING:
     case BP_EVENT_PAIRED:
     case BP_EVENT_PAIRING_FAILED:

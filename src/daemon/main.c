@@ -11,6 +11,7 @@
 #include "daemon/agent.h"
 #include "daemon/advertising.h"
 #include "daemon/bluez.h"
+#include "daemon/channel.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/gatt.h"
@@ -29,6 +30,7 @@ typedef struct {
   BpBluez *bluez;
   BpAgent *agent;
   BpControl *control;
+  BpChannels *channels;
   char *handoff_path;
   int exit_code;
 } Daemon;
@@ -288,6 +290,13 @@ main (int argc, char **argv)
       g_printerr ("ble-peripheral: exporting the pairing agent: %s\n", error->message);
       return 1;
     }
+  /* The channels' producer sockets live beside the control socket, in channel/. */
+  {
+    g_autofree char *dir = g_path_get_dirname (sock);
+    g_autofree char *channel_dir = g_build_filename (dir, "channel", NULL);
+    d.channels = bp_channels_new (d.p, channel_dir, config->control.mode, config->control.group, &bp_l2cap_kernel,
+                                  &error);
+  }
   d.bluez = bp_bluez_new (conn, d.p, d.gatt, d.adv, adapter);
   g_signal_connect (conn, "closed", G_CALLBACK (on_bus_closed), &d);
   bp_bluez_set_status_func (d.bluez, update_status, &d);
@@ -300,6 +309,7 @@ main (int argc, char **argv)
   if (!g_dbus_connection_is_closed (conn))
     g_dbus_connection_flush_sync (conn, NULL, NULL);
   g_signal_handlers_disconnect_by_func (conn, on_bus_closed, &d);
+  bp_channels_free (d.channels);
   bp_control_free (d.control);
   bp_bluez_free (d.bluez);
   bp_agent_free (d.agent);

@@ -65,6 +65,10 @@ typedef enum {
   BP_EVENT_PAIRING,        /* address, reason "passkey"|"confirm"|"authorize"; on: count holds the passkey */
   BP_EVENT_PAIRED,         /* address: a central of the adapter bonded */
   BP_EVENT_PAIRING_FAILED, /* address, reason */
+  /* L2CAP channels (channel.c): channel name, address; mtu for open; count for dropped */
+  BP_EVENT_CHANNEL_OPEN,
+  BP_EVENT_CHANNEL_CLOSE,
+  BP_EVENT_CHANNEL_DROPPED,
 } BpEventType;
 
 typedef struct {
@@ -78,7 +82,10 @@ typedef struct {
   guint64 count;
   gboolean on;
   const char *reason;
-  guint16 mtu; /* subscribe: the central's ATT MTU when bluetoothd said, else 0 */
+  const char *channel; /* BP_EVENT_CHANNEL_*: the [Channel NAME] */
+  /* BP_EVENT_SUBSCRIBE: the central's ATT MTU when bluetoothd said;
+   * BP_EVENT_CHANNEL_OPEN: the largest SDU the central accepts; else 0 */
+  guint mtu;
 } BpEvent;
 
 typedef void (*BpEventFunc) (const BpEvent *event, gpointer user_data);
@@ -218,7 +225,11 @@ typedef struct {
   gboolean registered;         /* GATT application registered */
   gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
-  BpCapabilities bluez_caps;   /* what the running bluetoothd can do (capabilities.h) */
+  char *bluez_version;         /* best guess, or NULL */
+  /* The channel server's "channel.NAME.KEY=VALUE …" words for status (channel.c), or NULL. */
+  char *(*channel_status) (gpointer data);
+  gpointer channel_status_data;
+  BpCapabilities bluez_caps; /* what the running bluetoothd can do (capabilities.h) */
   /* pairing, kept by the agent */
   gboolean agent_registered; /* bluetoothd's default agent is ours */
   gboolean window_open;      /* new bonds are accepted */

@@ -753,7 +753,7 @@ test_unknown_groups_and_keys (void **state)
   assert_error (
     "[Foo]\nA=b\n",
     "ble-peripheral.conf: [Foo] unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
-    "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
+    "[Service ID], [Characteristic SERVICE/CHAR], [Descriptor SERVICE/CHAR/DESC] or [Channel NAME]");
   assert_error_contains ("[peripheral]\nName=x\n", "[peripheral] unknown group");
   assert_error_contains ("[Peripheral]\nNmae=x\n",
                          "ble-peripheral.conf: [Peripheral] Nmae: unknown key: expected one of Name, Adapter, "

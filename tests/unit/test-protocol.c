@@ -602,6 +602,50 @@ test_events (void **state)
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_RELOADED }, "event reloaded\n");
 }
 
+/* event channel open|close|dropped: written, parsed back, in the connect class. */
+static void
+test_event_channel (void **state)
+{
+  const char *addr = "00:AA:01:01:00:01";
+  BpProtoEvent open = {
+    .kind = BP_PROTO_EVENT_CHANNEL, .channel = "camera", .channel_what = "open", .address = addr, .mtu = 672
+  };
+  BpProtoEvent close_ = {
+    .kind = BP_PROTO_EVENT_CHANNEL, .channel = "camera", .channel_what = "close", .address = addr
+  };
+  BpProtoEvent dropped = {
+    .kind = BP_PROTO_EVENT_CHANNEL, .channel = "camera", .channel_what = "dropped", .address = addr, .count = 12
+  };
+  const char *bad[] = {
+    "event channel open camera",
+    "event channel open camera 00:AA:01:01:00:01 mtu=x",
+    "event channel open camera 00:AA:01:01:00:01 mtu=70000",
+    "event channel dropped camera 00:AA:01:01:00:01",
+    "event channel dropped camera 00:AA:01:01:00:01 many",
+    "event channel sparkle camera 00:AA:01:01:00:01",
+  };
+  BpProtoEvent back;
+  guint8 buf[BP_VALUE_MAX];
+  char line[128];
+
+  check_event (&open, "event channel open camera 00:AA:01:01:00:01 mtu=672\n");
+  check_event (&close_, "event channel close camera 00:AA:01:01:00:01\n");
+  check_event (&dropped, "event channel dropped camera 00:AA:01:01:00:01 12\n");
+  g_strlcpy (line, "event channel open camera 00:AA:01:01:00:01 mtu=672", sizeof line);
+  assert_true (bp_proto_event_parse (line, &back, buf, NULL));
+  assert_string_equal (back.channel, "camera");
+  assert_string_equal (back.channel_what, "open");
+  assert_int_equal (back.mtu, 672);
+  assert_int_equal (bp_proto_event_class (BP_PROTO_EVENT_CHANNEL), BP_WATCH_CONNECT);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_strlcpy (line, bad[i], sizeof line);
+      if (bp_proto_event_parse (line, &back, buf, &error))
+        fail_msg ("parsed: %s", bad[i]);
+    }
+}
+
 static void
 test_event_classes (void **state)
 {
@@ -769,6 +813,7 @@ main (void)
     cmocka_unit_test (test_error_reply_extra_word),
     cmocka_unit_test (test_error_advertise_word),
     cmocka_unit_test (test_error_long_word_utf8),
+    cmocka_unit_test (test_event_channel),
     cmocka_unit_test (test_split),
     cmocka_unit_test (test_split_too_many),
     cmocka_unit_test (test_address_valid),

@@ -54,6 +54,8 @@ default_scenarios=(
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
+# Not in the list: channel and channel-paired (L2CAP channels) run in a boot
+# of their own (meson test e2e-channel-*; tests/e2e/meson.build).
 if [[ $# -gt 0 ]]; then
     scenarios=("$@")
 else
