@@ -37,7 +37,7 @@ default_scenarios=(
     indicate:120
     bluetoothd-restart:150
     # a producer written in Python with ble_peripheral (python/)
-    python-producer:150
+    python-producer:240
     # the bounds of bluetoothd's version the daemon reads from its interfaces
     capabilities:90
     # faults while streaming: bluetoothd killed ×10, power ×10, producer
