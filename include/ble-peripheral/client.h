@@ -40,7 +40,8 @@ enum {
   BP_CLIENT_WATCH_CONNECT = 1 << 1,   /* connect, disconnect */
   BP_CLIENT_WATCH_SUBSCRIBE = 1 << 2, /* subscribe, unsubscribe, confirm */
   BP_CLIENT_WATCH_STATE = 1 << 3,     /* advertising, adapter, reloaded */
-  BP_CLIENT_WATCH_ALL = 0xf,
+  BP_CLIENT_WATCH_PAIRING = 1 << 4,   /* pairing, paired, pairing-failed */
+  BP_CLIENT_WATCH_ALL = 0x1f,
 };
 
 typedef enum {
@@ -56,6 +57,13 @@ typedef enum {
   BP_CLIENT_EVENT_ADAPTER,     /* address, on (up = 1) */
   BP_CLIENT_EVENT_RELOADED,    /* the daemon reloaded its configuration */
   BP_CLIENT_EVENT_OTHER,       /* an event this library does not know: see line */
+  /* pairing ([Security]; after OTHER so that the values above stay) */
+  BP_CLIENT_EVENT_PAIRING,        /* address, reason "passkey", "confirm" or "authorize"; on = 1 when
+                                     count holds the 6-digit passkey. Answer confirm and authorize with
+                                     bp_client_pairing_answer() */
+  BP_CLIENT_EVENT_PAIRED,         /* address: a central bonded */
+  BP_CLIENT_EVENT_PAIRING_FAILED, /* address, reason ("rejected", "timeout", "canceled", "window-closed", …) */
+  BP_CLIENT_EVENT_CHANNEL,        /* channel, what ("open", "close", "dropped"), address; mtu (open), count (dropped) */
 } bp_client_event_type;
 
 /* The strings and data stay valid until the next call on the client. */
@@ -71,6 +79,9 @@ typedef struct {
   uint64_t count;  /* dropped */
   int on;
   const char *reason;
+  const char *channel; /* BP_CLIENT_EVENT_CHANNEL: the [Channel NAME] */
+  const char *what;    /* "open", "close" or "dropped" */
+  unsigned mtu;        /* open: the largest SDU the central accepts */
 } bp_client_event;
 
 /* The ATT MTU a subscribe event names (event subscribe CHAR ADDR mtu=N,
@@ -147,6 +158,18 @@ int bp_client_disconnect (bp_client *client, const char *address);
 /* "key=value …" of the daemon's status (adapter=, bluez=, centrals=, …) or
  * info (format=, exponent=, flags=, …) reply; valid until the next call. */
 int bp_client_status (bp_client *client, const char **text);
+
+/* Pairing ([Security] Pairing= other than off). Open the pairing window for
+ * duration_ms (0: [Security] PairingWindow, or until closed when that is 0),
+ * or close it. */
+int bp_client_pairing (bp_client *client, int on, unsigned long duration_ms);
+/* Answer a "pairing ADDR confirm|authorize" event: accept (1) or reject (0). */
+int bp_client_pairing_answer (bp_client *client, const char *address, int accept);
+/* The bonded centrals' addresses, space-separated ("" when none), valid
+ * until the next call. */
+int bp_client_bonds (bp_client *client, const char **addresses);
+/* Remove a central's bond (bluetoothd disconnects it). */
+int bp_client_forget (bp_client *client, const char *address);
 int bp_client_info (bp_client *client, const char *characteristic, const char **text);
 /* The value of key in such a text, copied into buf; -1 when absent or
  * longer than size - 1. */
@@ -154,6 +177,33 @@ int bp_client_lookup (const char *text, const char *key, char *buf, size_t size)
 
 /* Any request line (without "\n"); *text receives the words after "ok". */
 int bp_client_request (bp_client *client, const char *line, const char **text);
+
+/* --- Channels: frames on the L2CAP channels of [Channel NAME] ------------
+ *
+ * A channel's frames do not travel over the control socket but over a
+ * SOCK_SEQPACKET socket of its own beside it (docs/protocol.md, "Channels"):
+ * channel/NAME carries plain frames, channel/NAME.addr frames with the
+ * central's address. These calls work on the file descriptor; poll it for
+ * POLLIN to wait for the centrals' frames. */
+
+/* The largest frame the daemon takes or delivers. */
+#define BP_CLIENT_CHANNEL_FRAME_MAX (1024 * 1024)
+
+/* Connects to channel name's producer socket in the channel/ folder beside
+ * the control socket control_path (NULL: as bp_client_connect() chooses).
+ * addressed: the NAME.addr socket. Returns the socket (blocking, close-on-exec;
+ * its send buffer raised for large frames), or -1 with errno set. */
+int bp_client_channel_open (const char *control_path, const char *name, int addressed);
+/* Sends one frame: on a plain socket address must be NULL (every open
+ * channel); on an addressed one, a central's address or NULL for every
+ * central. 0, or -1 with errno (EMSGSIZE: larger than the socket's send
+ * buffer allows; EAGAIN on a non-blocking socket the daemon holds back). */
+int bp_client_channel_send (int fd, int addressed, const char *address, const void *frame, size_t len);
+/* Receives one frame a central sent into buf: its length, or -1 with errno
+ * (EMSGSIZE: larger than size, the frame is lost; ECONNRESET: the daemon
+ * closed the socket). On an addressed socket the central's address is copied
+ * into address (18 bytes); else address may be NULL. */
+long bp_client_channel_receive (int fd, int addressed, char *address, void *buf, size_t size);
 
 #ifdef __cplusplus
 }

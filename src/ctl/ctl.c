@@ -42,12 +42,23 @@ static const char usage_text[] =
   "  notify CHAR VALUE [--to ADDR]  store it and notify or indicate the subscribers\n"
   "  get CHAR                       the stored value, decoded with its Format\n"
   "  take CHAR                      the stored value, then empty it\n"
-  "  watch [--json] [CLASS…]        print events (CLASS: write connect subscribe state all)\n"
+  "  watch [--json] [CLASS…]        print events (CLASS: write connect subscribe\n"
+  "                                 state pairing all)\n"
   "  stream CHAR [--to ADDR]        notify one value per line of standard input\n"
   "  serve CHAR -- COMMAND [ARG…]   answer each read of CHAR with COMMAND's output\n"
   "  advertise on|off               start or stop advertising\n"
   "  disconnect ADDR                disconnect a central\n"
+  "  pairing on [DURATION]          open the pairing window (e.g. 2min; default\n"
+  "                                 [Security] PairingWindow)\n"
+  "  pairing off                    close it\n"
+  "  pairing accept|reject ADDR     answer a central's pairing request\n"
+  "  bonds                          the bonded centrals, one address a line\n"
+  "  forget ADDR                    remove a central's bond (disconnects it)\n"
   "  check-config [FILE]            validate a configuration file\n"
+  "  channel send NAME [FILE|-]… [--to ADDR]\n"
+  "                                 send each FILE (- or none: standard input) as one\n"
+  "                                 frame on an L2CAP channel (every central, or one)\n"
+  "  channel receive NAME [COUNT]   print the centrals' frames: ADDR HEX per line\n"
   "\n"
   "VALUE: hex bytes (9a09, 9a:09), a number (24.58) when the characteristic has a\n"
   "Format, or text (\"hello\"; an argument with spaces is sent as text).\n"
@@ -55,7 +66,7 @@ static const char usage_text[] =
   "Options:\n"
   "  --socket PATH  the daemon's control socket (default: $BLE_PERIPHERAL_SOCKET,\n"
   "                 else " BP_CLIENT_DEFAULT_SOCKET ")\n"
-  "  --to ADDR      notify one central only (BlueZ 5.76 or later)\n"
+  "  --to ADDR      notify one central only (BlueZ 5.76 or later); channel send: one central\n"
   "  --json         watch: one JSON object per event\n"
   "  -h, --help     this help\n"
   "  --version      the version\n"
@@ -290,6 +301,70 @@ cmd_disconnect (bp_client *c, const Options *o)
   return EXIT_OK;
 }
 
+/* --- pairing ------------------------------------------------------------ */
+
+static int
+cmd_pairing (bp_client *c, const Options *o)
+{
+  const char *op = g_ptr_array_index (o->args, 1);
+  const char *arg = o->args->len > 2 ? g_ptr_array_index (o->args, 2) : NULL;
+
+  if (strcmp (op, "on") == 0)
+    {
+      guint64 us = 0;
+
+      if (arg != NULL && !bp_protocol_parse_duration (arg, &us))
+        return usage_error ("pairing on: \"%s\" is not a duration such as 2min, 90s or 1h", arg);
+      if (bp_client_pairing (c, 1, (unsigned long) (us / 1000)) < 0)
+        return client_failure (c, "pairing on");
+      return EXIT_OK;
+    }
+  if (strcmp (op, "off") == 0)
+    {
+      if (arg != NULL)
+        return usage_error ("pairing off: takes no more arguments");
+      if (bp_client_pairing (c, 0, 0) < 0)
+        return client_failure (c, "pairing off");
+      return EXIT_OK;
+    }
+  if (strcmp (op, "accept") == 0 || strcmp (op, "reject") == 0)
+    {
+      if (arg == NULL || !bp_protocol_address_valid (arg))
+        return usage_error ("pairing %s: expected a Bluetooth address such as 00:11:22:33:44:55", op);
+      if (bp_client_pairing_answer (c, arg, op[0] == 'a') < 0)
+        return client_failure (c, op[0] == 'a' ? "pairing accept" : "pairing reject");
+      return EXIT_OK;
+    }
+  return usage_error ("pairing: expected on [DURATION], off, accept ADDR or reject ADDR, not \"%s\"", op);
+}
+
+static int
+cmd_bonds (bp_client *c, const Options *o)
+{
+  const char *text;
+  g_auto (GStrv) words = NULL;
+
+  if (bp_client_bonds (c, &text) < 0)
+    return client_failure (c, "bonds");
+  words = g_strsplit (text, " ", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    if (*words[i] != '\0')
+      printf ("%s\n", words[i]);
+  return EXIT_OK;
+}
+
+static int
+cmd_forget (bp_client *c, const Options *o)
+{
+  const char *address = g_ptr_array_index (o->args, 1);
+
+  if (!bp_protocol_address_valid (address))
+    return usage_error ("forget: \"%s\" is not a Bluetooth address such as 00:11:22:33:44:55", address);
+  if (bp_client_forget (c, address) < 0)
+    return client_failure (c, "forget");
+  return EXIT_OK;
+}
+
 /* --- watch -------------------------------------------------------------- */
 
 static void
@@ -326,8 +401,8 @@ static const char *
 event_name (bp_client_event_type type)
 {
   static const char *const names[] = {
-    "connect", "disconnect", "subscribe",   "unsubscribe", "write",    "read",
-    "confirm", "dropped",    "advertising", "adapter",     "reloaded", "other",
+    "connect",     "disconnect", "subscribe", "unsubscribe", "write",   "read",   "confirm",        "dropped",
+    "advertising", "adapter",    "reloaded",  "other",       "pairing", "paired", "pairing-failed", "channel",
   };
 
   return (guint) type < G_N_ELEMENTS (names) ? names[type] : "other";
@@ -458,8 +533,30 @@ print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_
       json_key_string (out, "address", ev->address);
       json_key_string (out, "state", ev->on ? "up" : "down");
       break;
+    case BP_CLIENT_EVENT_PAIRING:
+      json_key_string (out, "address", ev->address);
+      json_key_string (out, "kind", ev->reason);
+      if (ev->on)
+        g_string_append_printf (out, ",\"passkey\":\"%06u\"", (unsigned) ev->count);
+      break;
+    case BP_CLIENT_EVENT_PAIRED:
+      json_key_string (out, "address", ev->address);
+      break;
+    case BP_CLIENT_EVENT_PAIRING_FAILED:
+      json_key_string (out, "address", ev->address);
+      json_key_string (out, "reason", ev->reason);
+      break;
     case BP_CLIENT_EVENT_RELOADED:
     case BP_CLIENT_EVENT_OTHER:
+      break;
+    case BP_CLIENT_EVENT_CHANNEL:
+      json_key_string (out, "channel", ev->channel);
+      json_key_string (out, "state", ev->what);
+      json_key_string (out, "address", ev->address);
+      if (ev->mtu > 0)
+        g_string_append_printf (out, ",\"mtu\":%u", ev->mtu);
+      if (g_strcmp0 (ev->what, "dropped") == 0)
+        g_string_append_printf (out, ",\"count\":%" G_GUINT64_FORMAT, (guint64) ev->count);
       break;
     }
   g_string_append_c (out, '}');
@@ -486,12 +583,14 @@ cmd_watch (bp_client *c, const Options *o)
         mask |= BP_CLIENT_WATCH_SUBSCRIBE;
       else if (strcmp (class, "state") == 0)
         mask |= BP_CLIENT_WATCH_STATE;
+      else if (strcmp (class, "pairing") == 0)
+        mask |= BP_CLIENT_WATCH_PAIRING;
       else if (strcmp (class, "all") == 0)
         mask |= BP_CLIENT_WATCH_ALL;
       else
         return usage_error (
           "watch: unknown event class \"%s\": expected write, connect, "
-          "subscribe, state or all",
+          "subscribe, state, pairing or all",
           class);
     }
   if (bp_client_watch (c, mask) < 0)
@@ -735,6 +834,107 @@ cmd_check_config (const Options *o)
   return EXIT_ERROR;
 }
 
+/* --- channel -------------------------------------------------------------- */
+
+/* Frames on an L2CAP channel go through its producer socket, not the
+ * control socket (docs/protocol.md, "Channels"). */
+static int
+channel_send_file (int fd, const Options *o, const char *file)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr (GError) error = NULL;
+
+  if (strcmp (file, "-") == 0)
+    {
+      g_autoptr (GIOChannel) in = g_io_channel_unix_new (0);
+
+      g_io_channel_set_encoding (in, NULL, NULL);
+      if (g_io_channel_read_to_end (in, &data, &len, &error) != G_IO_STATUS_NORMAL)
+        {
+          fprintf (stderr, "ble-peripheralctl: channel send: standard input: %s\n", error->message);
+          return EXIT_ERROR;
+        }
+    }
+  else if (!g_file_get_contents (file, &data, &len, &error))
+    {
+      fprintf (stderr, "ble-peripheralctl: channel send: %s\n", error->message);
+      return EXIT_ERROR;
+    }
+  if (len > BP_CLIENT_CHANNEL_FRAME_MAX)
+    {
+      fprintf (stderr, "ble-peripheralctl: channel send: %s: %zu bytes, over the frame limit of %u\n", file, len,
+               BP_CLIENT_CHANNEL_FRAME_MAX);
+      return EXIT_ERROR;
+    }
+  if (bp_client_channel_send (fd, o->to != NULL, o->to, data, len) < 0)
+    {
+      fprintf (stderr, "ble-peripheralctl: channel send: %s: %s%s\n", file, g_strerror (errno),
+               errno == EMSGSIZE ? " (the frame does not fit the socket's send buffer: see net.core.wmem_max)" : "");
+      return EXIT_ERROR;
+    }
+  return EXIT_OK;
+}
+
+static int
+cmd_channel (bp_client *c, const Options *o)
+{
+  const char *verb = g_ptr_array_index (o->args, 1);
+  const char *name = g_ptr_array_index (o->args, 2);
+  gboolean send = strcmp (verb, "send") == 0;
+  int fd, r = EXIT_OK;
+
+  if (!send && strcmp (verb, "receive") != 0)
+    return usage_error ("channel: expected \"channel send NAME [FILE|-]…\" or \"channel receive NAME [COUNT]\"");
+  if (!send && (o->to != NULL || o->args->len > 4))
+    return usage_error ("channel receive: expected \"channel receive NAME [COUNT]\"");
+  fd = bp_client_channel_open (o->socket, name, !send || o->to != NULL);
+  if (fd < 0)
+    {
+      fprintf (stderr, "ble-peripheralctl: channel %s: %s%s\n", name, g_strerror (errno),
+               errno == ENOENT ? " (no such [Channel NAME] in the daemon's configuration?)" : "");
+      return errno == ENOENT ? EXIT_ERROR : EXIT_UNREACHABLE;
+    }
+  if (send)
+    {
+      if (o->args->len == 3)
+        r = channel_send_file (fd, o, "-");
+      for (guint i = 3; i < o->args->len && r == EXIT_OK; i++)
+        r = channel_send_file (fd, o, g_ptr_array_index (o->args, i));
+    }
+  else
+    {
+      guint64 count = 0, n = 0;
+      g_autofree guint8 *buf = g_malloc (BP_CLIENT_CHANNEL_FRAME_MAX);
+
+      if (o->args->len == 4 &&
+          !g_ascii_string_to_unsigned (g_ptr_array_index (o->args, 3), 10, 1, G_MAXUINT64, &count, NULL))
+        {
+          close (fd);
+          return usage_error ("channel receive: COUNT must be a number of frames, 1 or more");
+        }
+      while (count == 0 || n < count)
+        {
+          char address[18];
+          long len = bp_client_channel_receive (fd, TRUE, address, buf, BP_CLIENT_CHANNEL_FRAME_MAX);
+          g_autofree char *hex = NULL;
+
+          if (len < 0)
+            {
+              fprintf (stderr, "ble-peripheralctl: channel receive %s: %s\n", name, g_strerror (errno));
+              r = errno == ECONNRESET ? EXIT_UNREACHABLE : EXIT_ERROR;
+              break;
+            }
+          hex = bp_value_to_hex (buf, (gsize) len);
+          printf ("%s %s\n", address, len > 0 ? hex : "\"\"");
+          fflush (stdout);
+          n++;
+        }
+    }
+  close (fd);
+  return r;
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 typedef struct {
@@ -752,11 +952,15 @@ static const Command commands[] = {
   { "notify", 3, 3, "notify CHAR VALUE [--to ADDR]", cmd_set_notify },
   { "get", 2, 2, "get CHAR", cmd_get_take },
   { "take", 2, 2, "take CHAR", cmd_get_take },
-  { "watch", 1, 6, "watch [--json] [CLASS…]", cmd_watch },
+  { "watch", 1, 7, "watch [--json] [CLASS…]", cmd_watch },
   { "stream", 2, 2, "stream CHAR [--to ADDR]", cmd_stream },
   { "serve", 2, 2, "serve CHAR -- COMMAND [ARGUMENT…]", cmd_serve },
   { "advertise", 2, 2, "advertise on|off", cmd_advertise },
   { "disconnect", 2, 2, "disconnect ADDR", cmd_disconnect },
+  { "channel", 3, 4096, "channel send NAME [FILE|-]… [--to ADDR] | channel receive NAME [COUNT]", cmd_channel },
+  { "pairing", 2, 3, "pairing on [DURATION] | off | accept ADDR | reject ADDR", cmd_pairing },
+  { "bonds", 1, 1, "bonds", cmd_bonds },
+  { "forget", 2, 2, "forget ADDR", cmd_forget },
 };
 
 static gboolean
@@ -854,8 +1058,8 @@ main (int argc, char **argv)
     return usage_error ("unknown command \"%s\"", name);
   if (args->len < cmd->min_args || args->len > cmd->max_args)
     return usage_error ("%s: expected \"%s\"", name, cmd->usage);
-  if (o.to != NULL && strcmp (name, "notify") != 0 && strcmp (name, "stream") != 0)
-    return usage_error ("--to applies to notify and stream only");
+  if (o.to != NULL && strcmp (name, "notify") != 0 && strcmp (name, "stream") != 0 && strcmp (name, "channel") != 0)
+    return usage_error ("--to applies to notify, stream and channel send only");
   if (o.json && strcmp (name, "watch") != 0)
     return usage_error ("--json applies to watch only");
   if (o.command != NULL && strcmp (name, "serve") != 0)

@@ -172,6 +172,8 @@ bp_config_free (BpConfig *config)
   g_free (config->control.socket_path);
   g_free (config->control.group);
   g_clear_pointer (&config->services, g_ptr_array_unref);
+  g_clear_pointer (&config->channels, g_ptr_array_unref);
+  g_clear_pointer (&config->warnings, g_ptr_array_unref);
   g_free (config);
 }
 
@@ -185,7 +187,10 @@ config_new (void)
   config->acquire_sockets = TRUE;
   config_advertising_init (&config->advertising);
   config->control.mode = 0660;
+  config_security_init (&config->security);
+  config->warnings = g_ptr_array_new_with_free_func (g_free);
   config->services = g_ptr_array_new_with_free_func ((GDestroyNotify) service_free);
+  config->channels = g_ptr_array_new_with_free_func ((GDestroyNotify) bp_channel_config_free);
   return config;
 }
 
@@ -463,6 +468,7 @@ loader_init (Loader *l)
   merged_init (&l->merged);
   l->char_groups = g_ptr_array_new ();
   l->desc_groups = g_ptr_array_new ();
+  l->channel_groups = g_ptr_array_new ();
   l->services = g_hash_table_new (g_str_hash, g_str_equal);
   l->chars = g_hash_table_new (g_str_hash, g_str_equal);
 }
@@ -473,6 +479,7 @@ loader_clear (Loader *l)
   merged_clear (&l->merged);
   g_clear_pointer (&l->char_groups, g_ptr_array_unref);
   g_clear_pointer (&l->desc_groups, g_ptr_array_unref);
+  g_clear_pointer (&l->channel_groups, g_ptr_array_unref);
   g_clear_pointer (&l->services, g_hash_table_unref);
   g_clear_pointer (&l->chars, g_hash_table_unref);
   g_clear_pointer (&l->config, bp_config_free);
@@ -934,6 +941,8 @@ classify_groups (Loader *l, GError **error)
         l->advertising = g;
       else if (strcmp (g->name, "Control") == 0)
         l->control = g;
+      else if (strcmp (g->name, "Security") == 0)
+        l->security = g;
       else if (g_str_has_prefix (g->name, "Service "))
         {
           rest = g->name + strlen ("Service ");
@@ -967,11 +976,14 @@ classify_groups (Loader *l, GError **error)
               }
           g_ptr_array_add (is_char ? l->char_groups : l->desc_groups, g);
         }
+      else if (g_str_has_prefix (g->name, "Channel "))
+        g_ptr_array_add (l->channel_groups, g); /* its name is checked by config-channel.c */
       else
         {
           config_group_error (error, g,
-                              "unknown group: expected [Peripheral], [Advertising], [Control], "
-                              "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
+                              "unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
+                              "[Service ID], [Characteristic SERVICE/CHAR], [Descriptor SERVICE/CHAR/DESC] "
+                              "or [Channel NAME]");
           return FALSE;
         }
     }
@@ -1004,7 +1016,13 @@ resolve (Loader *l, const char *source, GError **error)
   for (guint i = 0; i < l->desc_groups->len; i++)
     if (!load_descriptor (l, g_ptr_array_index (l->desc_groups, i), error))
       return NULL;
+  if (!config_load_channels (l, error))
+    return NULL;
   if (l->advertising != NULL && !config_load_advertising (l, l->advertising, error))
+    return NULL;
+  if (l->security != NULL && !config_load_security (l, l->security, error))
+    return NULL;
+  if (!config_check_security (l, error))
     return NULL;
   if (!config_check_advertising_size (l->config, l->origins, l->main_label, error))
     return NULL;
@@ -1183,6 +1201,7 @@ bp_config_describe (const BpConfig *config)
   g_string_append_printf (s, "control: socket %s, mode %04o, group %s\n",
                           config->control.socket_path ? config->control.socket_path : "(default)", config->control.mode,
                           config->control.group ? config->control.group : "(none)");
+  config_describe_security (s, config);
 
   for (guint i = 0; i < config->services->len; i++)
     {
@@ -1271,6 +1290,7 @@ bp_config_describe (const BpConfig *config)
         }
     }
 
+  config_describe_channels (s, config);
   config_describe_advertising (s, config);
   return g_string_free (s, FALSE);
 }

@@ -130,6 +130,74 @@ typedef struct {
   char *group;       /* NULL */
 } BpControlConfig;
 
+/* --- [Channel NAME]: LE L2CAP connection-oriented channels (config-channel.c) --- */
+
+typedef enum {
+  BP_CHANNEL_SECURITY_LOW = 1, /* the kernel's BT_SECURITY_LOW */
+  BP_CHANNEL_SECURITY_MEDIUM = 2,
+  BP_CHANNEL_SECURITY_HIGH = 3,
+} BpChannelSecurity;
+
+typedef enum {
+  BP_CHANNEL_FRAMING_LENGTH = 0, /* 4-byte LE length, then the frame, across SDUs */
+  BP_CHANNEL_FRAMING_SDU,        /* one frame = one SDU */
+} BpChannelFraming;
+
+typedef enum {
+  BP_CHANNEL_ON_FULL_DROP_OLDEST = 0,
+  BP_CHANNEL_ON_FULL_WAIT,
+} BpChannelOnFull;
+
+/* The UUID of the characteristic that holds a channel's PSM (Apple's convention). */
+#define BP_CHANNEL_PSM_UUID "ABDD3056-28FA-441D-A470-55A75A52553A"
+/* Dynamic LE PSMs a listener may bind without a capability. */
+#define BP_CHANNEL_PSM_MIN 0x80
+#define BP_CHANNEL_PSM_MAX 0xff
+
+typedef struct {
+  char *name;               /* "camera": letters, digits, '_' and '-' */
+  guint psm;                /* 0 = auto (the kernel picks one in 0x80–0xFF) */
+  char *service_id;         /* Service=, NULL when unset */
+  char *psm_characteristic; /* "SERVICE/NAME.psm", the generated PSM characteristic, or NULL */
+  guint mtu;                /* 65535: the largest SDU a central may send */
+  BpChannelSecurity security;
+  guint max_centrals; /* 1 */
+  BpChannelFraming framing;
+  guint queue_length; /* 8 */
+  BpChannelOnFull on_full;
+} BpChannelConfig;
+
+BpChannelConfig *bp_channel_config_copy (const BpChannelConfig *c);
+void bp_channel_config_free (BpChannelConfig *c);
+/* TRUE when a and b serve the same channel the same way (a reload keeps it open). */
+gboolean bp_channel_config_equal (const BpChannelConfig *a, const BpChannelConfig *b);
+const char *bp_channel_security_name (BpChannelSecurity s);
+const char *bp_channel_framing_name (BpChannelFraming f);
+const char *bp_channel_on_full_name (BpChannelOnFull f);
+/* [Security]: pairing and who may connect. */
+typedef enum {
+  BP_PAIRING_OFF = 0,    /* no agent: bluetoothd refuses pairing unless another default agent exists */
+  BP_PAIRING_JUST_WORKS, /* NoInputNoOutput: encryption, no MITM */
+  BP_PAIRING_DISPLAY,    /* DisplayOnly: the kernel's passkey goes to producers; MITM */
+  BP_PAIRING_CONFIRM,    /* DisplayYesNo: producers accept or reject each request */
+} BpPairingMode;
+
+typedef enum {
+  BP_ALLOWED_ANY = 0,
+  BP_ALLOWED_BONDED, /* outside the pairing window only bonded centrals are served */
+} BpAllowedCentrals;
+
+typedef struct {
+  BpPairingMode pairing;      /* off */
+  guint64 window_us;          /* PairingWindow: 0 = always open */
+  BpAllowedCentrals allowed;  /* any */
+  guint64 confirm_timeout_us; /* ConfirmTimeout: 20 s, under the kernel's 30 s SMP limit */
+} BpSecurityConfig;
+
+/* "just-works" for BP_PAIRING_JUST_WORKS, and back (-1 when unknown). */
+const char *bp_pairing_mode_name (BpPairingMode mode);
+int bp_pairing_mode_from_name (const char *name);
+
 typedef struct {
   char *source; /* what was read: "/etc/ble-peripheral/ble-peripheral.conf (+2 drop-ins)" or "built-in default" */
   gboolean is_default;      /* no file: the built-in Environmental Sensing example */
@@ -140,7 +208,10 @@ typedef struct {
   gboolean acquire_sockets; /* [Peripheral] AcquireSockets=auto (true) or off */
   BpAdvertisingConfig advertising;
   BpControlConfig control;
+  BpSecurityConfig security;
+  GPtrArray *warnings; /* of char*: what works but is likely not what was meant, e.g. encrypt-read with Pairing=off */
   GPtrArray *services; /* of BpServiceConfig*, in file order */
+  GPtrArray *channels; /* of BpChannelConfig*, in file order */
 } BpConfig;
 
 /* The built-in default configuration (SPEC §3), the text of conf/ble-peripheral.conf. */

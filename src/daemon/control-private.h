@@ -38,6 +38,7 @@ struct _Connection {
   GQueue deliveries;    /* of Delivery*, oldest first: captured writes not yet sent */
   guint watch;          /* BpWatchMask */
   gboolean serving;
+  gboolean notifier;    /* has sent notify: not read while the bus is behind */
   GHashTable *reads;    /* guint64 id → ReadInfo: reads asked of this connection */
   gboolean in_dispatch; /* replies are flushed when the read cycle ends */
   gboolean closing;     /* no more requests: send what is queued, then close */
@@ -93,6 +94,15 @@ gboolean control_handle_advertise (Connection *c, const BpRequest *r, BpCharacte
 gboolean control_handle_disconnect (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
 gboolean control_handle_status (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
 gboolean control_handle_help (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
+
+/* control-pairing.c: pairing window and answers, bonds */
+gboolean control_handle_pairing (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
+gboolean control_handle_bonds (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
+gboolean control_handle_forget (Connection *c, const BpRequest *r, BpCharacteristic *chr, GError **error);
+/* The protocol event of a pairing event (BP_EVENT_PAIRING, _PAIRED, _PAIRING_FAILED). */
+void control_pairing_event (const BpEvent *event, BpProtoEvent *ev);
+/* " pairing=MODE window=… bonds=N" for status. */
+void control_pairing_status (BpControl *control, GString *out);
 
 static inline const char *
 control_yes_no (gboolean b)

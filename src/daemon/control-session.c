@@ -16,13 +16,15 @@ append_status (BpControl *control, GString *out)
   const GPtrArray *centrals = bp_peripheral_get_centrals (p);
   GPtrArray *chars = bp_peripheral_get_characteristics (p);
 
-  g_string_append_printf (out,
-                          "ok adapter=%s address=%s bluez=%s bluez-version=%s "
-                          "registered=%s advertising=%s advertise=%s centrals=%u connected=",
-                          control_or_dash (st->adapter), control_or_dash (st->adapter_address),
-                          st->bluez_present ? "present" : "absent", control_or_dash (st->bluez_version),
-                          control_yes_no (st->registered), st->advertising ? "on" : "off",
-                          st->advertising_wanted ? "on" : "off", centrals != NULL ? centrals->len : 0);
+  g_autofree char *bluez_version = bp_capabilities_version_text (&st->bluez_caps);
+
+  g_string_append_printf (
+    out,
+    "ok adapter=%s address=%s bluez=%s bluez-version=%s bluez-experimental=%s "
+    "registered=%s advertising=%s advertise=%s centrals=%u connected=",
+    control_or_dash (st->adapter), control_or_dash (st->adapter_address), st->bluez_present ? "present" : "absent",
+    bluez_version, bp_capabilities_experimental_text (&st->bluez_caps), control_yes_no (st->registered),
+    st->advertising ? "on" : "off", st->advertising_wanted ? "on" : "off", centrals != NULL ? centrals->len : 0);
   if (centrals == NULL || centrals->len == 0)
     g_string_append_c (out, '-');
   for (guint i = 0; centrals != NULL && i < centrals->len; i++)
@@ -41,6 +43,7 @@ append_status (BpControl *control, GString *out)
   g_string_append_printf (
     out, " socket-values=%" G_GUINT64_FORMAT " socket-fallbacks=%" G_GUINT64_FORMAT " socket-writes=%" G_GUINT64_FORMAT,
     st->socket_values, st->socket_fallbacks, st->socket_writes);
+  control_pairing_status (control, out);
 
   for (guint i = 0; i < chars->len; i++)
     {
@@ -58,6 +61,12 @@ append_status (BpControl *control, GString *out)
         g_queue_get_length (&chr->capture), id, chr->n_dropped, id, chr->n_rejected, id, chr->n_confirm, id,
         control_yes_no (chr->notifying), id, control_yes_no (chr->server != NULL));
     }
+  /* L2CAP channels ([Channel NAME]) */
+  {
+    g_autofree char *channels = st->channel_status != NULL ? st->channel_status (st->channel_status_data) : NULL;
+    if (channels != NULL && *channels != '\0')
+      g_string_append_printf (out, " %s", channels);
+  }
   g_string_append_c (out, '\n');
 }
 

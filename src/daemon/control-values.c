@@ -173,6 +173,8 @@ control_handle_set_notify (Connection *c, const BpRequest *r, BpCharacteristic *
   BpPeripheral *p = c->control->p;
   g_autoptr (GBytes) value = parse_value (chr, r->value, error);
 
+  if (r->verb != BP_REQUEST_SET)
+    c->notifier = TRUE;
   if (value == NULL || !(r->verb == BP_REQUEST_SET ? bp_peripheral_set (p, chr, value, error) :
                                                      bp_peripheral_notify (p, chr, value, r->address, error)))
     {

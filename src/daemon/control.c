@@ -108,6 +108,13 @@ connection_unsent (Connection *c)
   return c->out->len - c->out_head;
 }
 
+/* Not read for now: it notifies, and the way to the bus is congested. */
+static gboolean
+connection_paused (Connection *c)
+{
+  return c->control->paused && c->notifier;
+}
+
 static void
 connection_set_condition (Connection *c, GIOCondition condition)
 {
@@ -124,26 +131,29 @@ connection_set_condition (Connection *c, GIOCondition condition)
     }
   c->condition = condition;
   g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
-                           c->control->paused ? condition & ~G_IO_IN : condition);
+                           connection_paused (c) ? condition & ~G_IO_IN : condition);
 }
 
 /* Producers are not read while notifications wait to leave for the bus
  * beyond its bound (bp_peripheral_congested): what they send waits in their
- * sockets, so a flood costs no memory, and nothing is dropped. */
+ * sockets, so a flood costs no memory, and nothing is dropped. Only the
+ * connections that notify are held back: the others (status, get, watch…)
+ * are answered all the same. */
 static void
 control_set_paused (BpControl *control, gboolean paused)
 {
   if (control->paused == paused)
     return;
   control->paused = paused;
-  g_debug ("%s reading requests: the bus %s", paused ? "pausing" : "resuming", paused ? "is behind" : "caught up");
+  g_debug ("%s reading notifying producers: the bus %s", paused ? "pausing" : "resuming",
+           paused ? "is behind" : "caught up");
   for (GList *l = control->connections; l != NULL; l = l->next)
     {
       Connection *c = l->data;
 
       if (!c->closed && c->source != NULL)
         g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
-                                 paused ? c->condition & ~G_IO_IN : c->condition);
+                                 connection_paused (c) ? c->condition & ~G_IO_IN : c->condition);
     }
 }
 
@@ -481,6 +491,22 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
     case BP_EVENT_DRAINED:
       control_set_paused (control, FALSE);
       return;
+    case BP_EVENT_CHANNEL_OPEN:
+    case BP_EVENT_CHANNEL_CLOSE:
+    case BP_EVENT_CHANNEL_DROPPED:
+      ev.kind = BP_PROTO_EVENT_CHANNEL;
+      ev.channel = event->channel;
+      ev.channel_what = event->type == BP_EVENT_CHANNEL_OPEN  ? "open" :
+                        event->type == BP_EVENT_CHANNEL_CLOSE ? "close" :
+                                                                "dropped";
+      ev.mtu = event->mtu;
+      ev.count = event->count;
+      break;
+    case BP_EVENT_PAIRING:
+    case BP_EVENT_PAIRED:
+    case BP_EVENT_PAIRING_FAILED:
+      control_pairing_event (event, &ev);
+      break;
     default:
       return;
     }
@@ -504,6 +530,9 @@ static const ControlHandler handlers[] = {
   [BP_REQUEST_DISCONNECT] = control_handle_disconnect,
   [BP_REQUEST_STATUS] = control_handle_status,
   [BP_REQUEST_HELP] = control_handle_help,
+  [BP_REQUEST_PAIRING] = control_handle_pairing,
+  [BP_REQUEST_BONDS] = control_handle_bonds,
+  [BP_REQUEST_FORGET] = control_handle_forget,
 };
 
 /* Carries out one request; its reply goes to c->out. */
@@ -786,7 +815,7 @@ connection_source_dispatch (GSource *source, GSourceFunc callback, gpointer user
       if (revents & (G_IO_HUP | G_IO_ERR))
         connection_close (c, NULL);
     }
-  else if ((revents & (G_IO_HUP | G_IO_ERR)) || ((revents & G_IO_IN) && !c->control->paused))
+  else if ((revents & (G_IO_HUP | G_IO_ERR)) || ((revents & G_IO_IN) && !connection_paused (c)))
     {
       connection_read (c);
       if (bp_peripheral_congested (c->control->p))
@@ -826,8 +855,6 @@ connection_new (BpControl *control, int fd)
    * puts it back, and each change wakes the loop once more. */
   g_source_set_can_recurse (c->source, TRUE);
   g_source_attach (c->source, NULL);
-  if (control->paused)
-    g_source_modify_unix_fd (c->source, cs->tag, 0);
 
   control->connections = g_list_append (control->connections, c);
   control->n_open++;

@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "daemon/capabilities.h"
 #include "daemon/config.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,7 @@ typedef struct _BpCharacteristic BpCharacteristic;
 /* ATT error codes the daemon produces itself. */
 #define BP_ATT_READ_NOT_PERMITTED 0x02
 #define BP_ATT_WRITE_NOT_PERMITTED 0x03
+#define BP_ATT_INSUFFICIENT_AUTHORIZATION 0x08
 #define BP_ATT_INVALID_OFFSET 0x07
 #define BP_ATT_INVALID_VALUE_LENGTH 0x0d
 #define BP_ATT_UNLIKELY 0x0e
@@ -59,6 +61,14 @@ typedef enum {
   BP_EVENT_ADAPTER,     /* address, on = up/down */
   BP_EVENT_RELOADED,    /* the database was replaced (SIGHUP) */
   BP_EVENT_DRAINED,     /* the way out has room again after bp_peripheral_congested() */
+  /* pairing (the agent, the BlueZ module) */
+  BP_EVENT_PAIRING,        /* address, reason "passkey"|"confirm"|"authorize"; on: count holds the passkey */
+  BP_EVENT_PAIRED,         /* address: a central of the adapter bonded */
+  BP_EVENT_PAIRING_FAILED, /* address, reason */
+  /* L2CAP channels (channel.c): channel name, address; mtu for open; count for dropped */
+  BP_EVENT_CHANNEL_OPEN,
+  BP_EVENT_CHANNEL_CLOSE,
+  BP_EVENT_CHANNEL_DROPPED,
 } BpEventType;
 
 typedef struct {
@@ -72,7 +82,10 @@ typedef struct {
   guint64 count;
   gboolean on;
   const char *reason;
-  guint16 mtu; /* subscribe: the central's ATT MTU when bluetoothd said, else 0 */
+  const char *channel; /* BP_EVENT_CHANNEL_*: the [Channel NAME] */
+  /* BP_EVENT_SUBSCRIBE: the central's ATT MTU when bluetoothd said;
+   * BP_EVENT_CHANNEL_OPEN: the largest SDU the central accepts; else 0 */
+  guint mtu;
 } BpEvent;
 
 typedef void (*BpEventFunc) (const BpEvent *event, gpointer user_data);
@@ -87,7 +100,19 @@ typedef struct {
   /* TRUE while values sent wait in the way out beyond its bound; the
    * backend emits BP_EVENT_DRAINED when there is room again. Optional. */
   gboolean (*congested) (gpointer backend);
+  /* Remove the bond of a central of the adapter (Adapter1.RemoveDevice);
+   * BP_ERROR_UNKNOWN_BOND when there is none. Optional. */
+  gboolean (*forget) (gpointer backend, const char *address, GError **error);
 } BpBackend;
+
+/* The pairing agent, as the control socket drives it. */
+typedef struct {
+  /* Open the pairing window for duration_us (0: the configured
+   * PairingWindow, or until closed when that is 0), or close it. */
+  gboolean (*set_window) (gpointer agent, gboolean open, guint64 duration_us, GError **error);
+  /* Answer the request waiting for address; BP_ERROR_NOT_PENDING when none is. */
+  gboolean (*answer) (gpointer agent, const char *address, gboolean accept, GError **error);
+} BpPairingClass;
 
 /* A producer that answers reads (serve CHAR). */
 typedef struct {
@@ -201,6 +226,14 @@ typedef struct {
   gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
   char *bluez_version;         /* best guess, or NULL */
+  /* The channel server's "channel.NAME.KEY=VALUE …" words for status (channel.c), or NULL. */
+  char *(*channel_status) (gpointer data);
+  gpointer channel_status_data;
+  BpCapabilities bluez_caps; /* what the running bluetoothd can do (capabilities.h) */
+  /* pairing, kept by the agent */
+  gboolean agent_registered; /* bluetoothd's default agent is ours */
+  gboolean window_open;      /* new bonds are accepted */
+  gint64 window_end;         /* monotonic time the window closes, 0 when it stays open */
   /* The acquired sockets (fastpath.c): values written to notify sockets,
    * values sent as PropertiesChanged while sockets were open (the
    * fallback), writes read from write sockets. */
@@ -211,5 +244,24 @@ BpState *bp_peripheral_get_state (BpPeripheral *p);
 /* Commands the backend carries out. */
 gboolean bp_peripheral_set_advertising (BpPeripheral *p, gboolean on, GError **error);
 gboolean bp_peripheral_disconnect (BpPeripheral *p, const char *address, GError **error);
+
+/* --- pairing and bonds ----------------------------------------------- */
+
+void bp_peripheral_set_pairing (BpPeripheral *p, const BpPairingClass *klass, gpointer agent);
+/* BP_ERROR_PAIRING_OFF with [Security] Pairing=off. */
+gboolean bp_peripheral_pairing_window (BpPeripheral *p, gboolean open, guint64 duration_us, GError **error);
+gboolean bp_peripheral_pairing_answer (BpPeripheral *p, const char *address, gboolean accept, GError **error);
+/* The bonded centrals of the adapter (identity addresses, sorted), as the
+ * BlueZ module sees them. Takes ownership of addresses (of char*). */
+void bp_peripheral_set_bonds (BpPeripheral *p, GPtrArray *addresses);
+const GPtrArray *bp_peripheral_get_bonds (BpPeripheral *p);
+gboolean bp_peripheral_is_bonded (BpPeripheral *p, const char *address);
+gboolean bp_peripheral_forget (BpPeripheral *p, const char *address, GError **error);
+/* [Security] AllowedCentrals: TRUE when address may use the characteristics
+ * (any; or bonded; or the pairing window is open). */
+gboolean bp_peripheral_central_allowed (BpPeripheral *p, const char *address);
+/* The agent changed state->window_open: with AllowedCentrals=bonded, the
+ * connected centrals that are no longer allowed are disconnected. */
+void bp_peripheral_pairing_window_changed (BpPeripheral *p);
 
 G_END_DECLS

@@ -286,6 +286,19 @@ call_finish (FakeRequest *req, GError **error)
   return reply;
 }
 
+FakeRequest *
+fake_bluez_call_begin (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
+                       GVariant *params, const GVariantType *reply_type, int timeout_ms)
+{
+  return call_begin (fb, dest, path, iface, method, params, reply_type, timeout_ms);
+}
+
+GVariant *
+fake_request_finish (FakeRequest *req, GError **error)
+{
+  return call_finish (req, error);
+}
+
 static GVariant *
 call_and_wait (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
                GVariant *params, const GVariantType *reply_type, int timeout_ms, GError **error)

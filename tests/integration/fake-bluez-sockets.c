@@ -44,7 +44,6 @@ fake_received_free (FakeReceived *r)
 void
 fake_bluez_sockets_init (FakeBluez *fb)
 {
-  fb->version = 566;
   fb->socks = g_ptr_array_new_with_free_func ((GDestroyNotify) sock_free);
 }
 
@@ -52,29 +51,6 @@ void
 fake_bluez_sockets_clear (FakeBluez *fb)
 {
   g_ptr_array_set_size (fb->socks, 0);
-}
-
-void
-fake_bluez_set_version (FakeBluez *fb, guint version)
-{
-  fb->version = version;
-}
-
-guint
-fake_bluez_get_version (FakeBluez *fb)
-{
-  return fb->version;
-}
-
-void
-fake_bluez_set_device_bonded (FakeBluez *fb, const char *device_path, gboolean bonded)
-{
-  FakeDevice *d = fake_bluez_find_device (fb, device_path);
-
-  g_return_if_fail (d != NULL);
-  d->bonded = bonded;
-  fake_bluez_emit_properties_changed (fb, d->path, IFACE_DEVICE,
-                                      g_variant_new_parsed ("{'Bonded': <%b>, 'Paired': <%b>}", bonded, bonded));
 }
 
 static FakeSock *
@@ -203,7 +179,7 @@ fake_bluez_sockets_signal (FakeBluez *fb, const char *path, GBytes *value)
 static void
 confirm (FakeBluez *fb, FakeGattCharacteristic *chr, FakeDevice *d)
 {
-  if (fb->version >= 580)
+  if (fb->version >= FAKE_BLUEZ_VERSION (5, 80))
     {
       FakeSock *s = find_sock (fb, chr->path, d->path, FALSE);
       guint8 one = 0x01;
@@ -211,7 +187,7 @@ confirm (FakeBluez *fb, FakeGattCharacteristic *chr, FakeDevice *d)
       if (s != NULL && send (s->fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
         g_debug ("confirmation byte: %s", g_strerror (errno));
     }
-  else if (fb->version < 576)
+  else if (fb->version < FAKE_BLUEZ_VERSION (5, 76))
     fake_bluez_confirm (fb, chr->path);
   /* 5.76–5.79 report nothing. */
 }
@@ -233,7 +209,7 @@ socket_message (FakeBluez *fb, FakeSock *s, const guint8 *data, gsize len)
       if (d == NULL || !d->connected)
         continue;
       /* Before 5.76 every socket reaches every subscriber. */
-      if (fb->version >= 576 && g_strcmp0 (d->path, s->device_path) != 0)
+      if (fb->version >= FAKE_BLUEZ_VERSION (5, 76) && g_strcmp0 (d->path, s->device_path) != 0)
         continue;
       receive (fb, d, chr->path, data, len, TRUE);
       if (is_indication (chr))
@@ -408,12 +384,12 @@ fake_bluez_sockets_subscribe (FakeBluez *fb, FakeApplication *app, FakeGattChara
     {
       /* Called from the CCCD write handler: 5.66–5.68 only while no socket
        * is open for the characteristic, 5.69+ for each connection. */
-      if (fb->version < 569 ? find_sock (fb, chr->path, NULL, FALSE) == NULL :
-                              find_sock (fb, chr->path, device_path, FALSE) == NULL)
+      if (fb->version < FAKE_BLUEZ_VERSION (5, 69) ? find_sock (fb, chr->path, NULL, FALSE) == NULL :
+                                                     find_sock (fb, chr->path, device_path, FALSE) == NULL)
         acquire_notify (fb, app, chr, device_path);
       return;
     }
-  if (fb->version < 569)
+  if (fb->version < FAKE_BLUEZ_VERSION (5, 69))
     {
       if (chr->subscribers->len == 0)
         close_sock (fb, find_sock (fb, chr->path, NULL, FALSE));
@@ -427,7 +403,7 @@ fake_bluez_sockets_disconnect (FakeBluez *fb, FakeGattCharacteristic *chr, const
                                const char *first_subscriber, gboolean bonded)
 {
   /* 5.69+: the central's sockets close with its connection. */
-  if (fb->version >= 569)
+  if (fb->version >= FAKE_BLUEZ_VERSION (5, 69))
     {
       FakeSock *own = find_sock (fb, chr->path, device_path, FALSE);
 
@@ -446,7 +422,7 @@ gboolean
 fake_bluez_sockets_write (FakeBluez *fb, FakeApplication *app, FakeGattCharacteristic *chr, const char *device_path,
                           const void *data, gsize len, GError **error)
 {
-  FakeSock *s = find_sock (fb, chr->path, fb->version < 569 ? NULL : device_path, TRUE);
+  FakeSock *s = find_sock (fb, chr->path, fb->version < FAKE_BLUEZ_VERSION (5, 69) ? NULL : device_path, TRUE);
 
   if (chr->write_wedged)
     return TRUE; /* acknowledged, and lost */
@@ -465,7 +441,7 @@ fake_bluez_sockets_write (FakeBluez *fb, FakeApplication *app, FakeGattCharacter
       fd = reply_fd (reply, fds);
       if (fd < 0)
         {
-          if (fb->version < 576)
+          if (fb->version < FAKE_BLUEZ_VERSION (5, 76))
             {
               /* An error reply wedges the characteristic for good. */
               chr->write_wedged = TRUE;

@@ -18,7 +18,11 @@
 G_BEGIN_DECLS
 
 /* Default bound for a reply, an event or a registration. */
-#define BP_WAIT_MS 5000
+#define BP_WAIT_MS (5000 * bp_wait_scale ())
+
+/* BP_WAIT_SCALE (1 to 20, default 1) multiplies the bounds of the waits: the
+ * valgrind suite, whose daemon runs under memcheck, sets it. */
+guint bp_wait_scale (void);
 
 /* --- control socket client -------------------------------------------------- */
 
@@ -55,6 +59,8 @@ typedef struct _BpBus BpBus;
 /* A dbus-daemon of its own, listening in dir, allowing everything. */
 BpBus *bp_bus_start (const char *dir, GError **error);
 const char *bp_bus_get_address (BpBus *bus);
+/* SIGSTOP/SIGCONT: a bus that stops reading (a congested way out). */
+void bp_bus_send_signal (BpBus *bus, int signum);
 void bp_bus_free (BpBus *bus);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpBus, bp_bus_free)
 

@@ -222,6 +222,16 @@ def test_unit(inst):
             units.append(os.path.join(work, name))
             with open(units[-1], "w") as f:
                 f.write(text)
+            if name == "ble-peripheral.service":
+                # [Channel NAME]: L2CAP sockets are AF_BLUETOOTH, which exist
+                # only in the initial network namespace.
+                families = re.findall(r"^RestrictAddressFamilies=(.*)$", text, re.M)
+                check(families and all("AF_BLUETOOTH" in f.split() for f in families),
+                      "RestrictAddressFamilies= does not allow AF_BLUETOOTH (L2CAP channels)")
+                for key in ("PrivateNetwork", "NetworkNamespacePath", "JoinsNamespaceOf", "PrivateUsers"):
+                    on = re.findall(r"^%s=(.*)$" % key, text, re.M)
+                    check(not [v for v in on if v.strip() not in ("no", "false", "0", "")],
+                          "%s= moves the daemon out of the initial network namespace: AF_BLUETOOTH fails there" % key)
         env = dict(os.environ, SYSTEMD_LOG_LEVEL="notice")
         argv = [analyze, "verify"]
         if shutil.which("man") and inst.options.get("docs", True):
