@@ -33,6 +33,11 @@
 
 /* One read takes up to this much; lines are at most BP_PROTOCOL_LINE_MAX. */
 #define READ_BUFFER_SIZE (128 * 1024)
+/* What one read takes from a connection that notifies: a flood of notify
+ * requests is handled a few hundred at a time, and the other connections
+ * (status, get, …) get their turn in between instead of waiting behind
+ * thousands. */
+#define NOTIFIER_READ_SIZE (16 * 1024)
 /* A connection that is closing gets this long to take its last replies. */
 #define LINGER_TIMEOUT_MS 5000
 /* Pause before accepting again after running out of file descriptors. */
@@ -739,7 +744,7 @@ connection_read (Connection *c)
     memcpy (buf, c->partial->data, have);
   g_byte_array_set_size (c->partial, 0);
   do
-    n = recv (c->fd, buf + have, READ_BUFFER_SIZE - have, 0);
+    n = recv (c->fd, buf + have, c->notifier ? NOTIFIER_READ_SIZE : READ_BUFFER_SIZE - have, 0);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     {

@@ -444,6 +444,8 @@ test_ctl (void)
     g_autofree char *out = NULL, *err = NULL;
     g_assert_cmpint (CTL (h, &out, &err, "forget", ADDR1), ==, 1);
     g_assert_nonnull (strstr (err, "no central " ADDR1 " is bonded"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
     g_assert_cmpint (CTL (h, &out, &err, "bonds"), ==, 0);
   }
 }

@@ -40,9 +40,6 @@ default_scenarios=(
     python-producer:240
     # the bounds of bluetoothd's version the daemon reads from its interfaces
     capabilities:90
-    # faults while streaming: bluetoothd killed ×10, power ×10, producer
-    # killed, 50 SIGHUP, watcher killed; figures as bench lines
-    faults:300
     radio-bench:240
     # [Security]: pairing and who may connect (pairing-lib.sh)
     pair-off:150
@@ -56,6 +53,13 @@ default_scenarios=(
 )
 # Not in the list: channel and channel-paired (L2CAP channels) run in a boot
 # of their own (meson test e2e-channel-*; tests/e2e/meson.build).
+# faults while streaming (bluetoothd killed ×10, power ×10, producer killed,
+# 50 SIGHUP, watcher killed; figures as bench lines): opt-in with
+# E2E_FAULTS=1 until it has passed on a host that is not overloaded (it has
+# not yet: README.md)
+if [[ ${E2E_FAULTS:-0} == 1 ]]; then
+    default_scenarios+=(faults:400)
+fi
 if [[ $# -gt 0 ]]; then
     scenarios=("$@")
 else
