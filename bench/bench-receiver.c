@@ -25,6 +25,10 @@
  *   wait-app UUID MS       ok SENDER PATH an active application exports a characteristic UUID
  *   device ADDR MTU        ok PATH        a central connects
  *   subscribe UUID         ok             its CCCD: StartNotify on that characteristic
+ *   acquire UUID           ok             its CCCD on a NotifyAcquired characteristic:
+ *                                         AcquireNotify, then a thread reads the socket one
+ *                                         message per read(2) as bluetoothd does, each value
+ *                                         checked and timed as the signals are
  *   read UUID N            ok n=N errors=N p50_us=… p99_us=… max_us=…
  *                                         N ReadValue round trips, one after the other, timed
  *                                         from the call to the reply arriving at the stand-in
@@ -34,7 +38,9 @@
 #define G_LOG_DOMAIN "bench-receiver"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +209,37 @@ filter_cb (GDBusConnection *conn, GDBusMessage *msg, gboolean incoming, gpointer
       g_mutex_unlock (&f->lock);
     }
   return msg;
+}
+
+/* --- the notify socket (its own thread) ---------------------------------------- */
+
+typedef struct {
+  Receiver *r;
+  char *path;
+  int fd;
+} SocketReader;
+
+static gpointer
+socket_reader (gpointer data)
+{
+  SocketReader *sr = data;
+  guint8 buf[512];
+
+  /* Blocking reads: the cheapest way to take each message as it comes. */
+  for (;;)
+    {
+      ssize_t n = read (sr->fd, buf, sizeof buf);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      record_value (&sr->r->fig, sr->path, buf, (gsize) n, bench_now_ns ());
+    }
+  close (sr->fd);
+  g_free (sr->path);
+  g_free (sr);
+  return NULL;
 }
 
 /* --- figures ---------------------------------------------------------------- */
@@ -507,6 +544,53 @@ run_command (Receiver *r, char **argv, int argc)
         reply ("error %s", error->message);
       else
         reply ("ok");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "acquire") && argc == 2)
+    {
+      FakeGattCharacteristic *chr = NULL;
+      FakeApplication *app = find_application (r, argv[1], &chr);
+      g_autoptr (GUnixFDList) fds = NULL;
+      g_autoptr (GVariant) res = NULL;
+      GVariantBuilder b;
+      gint32 handle = -1;
+      guint16 mtu = 0;
+      SocketReader *sr;
+      int fd, flags;
+
+      if (app == NULL || r->device_path == NULL)
+        {
+          reply ("error no active application has %s, or no device", argv[1]);
+          return TRUE;
+        }
+      g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&b, "{sv}", "device", g_variant_new_object_path (r->device_path));
+      g_variant_builder_add (&b, "{sv}", "link", g_variant_new_string ("LE"));
+      g_variant_builder_add (&b, "{sv}", "mtu", g_variant_new_uint16 (247));
+      res = g_dbus_connection_call_with_unix_fd_list_sync (r->conn, app->sender, chr->path, CHAR_IFACE, "AcquireNotify",
+                                                           g_variant_new ("(@a{sv})", g_variant_builder_end (&b)),
+                                                           G_VARIANT_TYPE ("(hq)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL,
+                                                           &fds, NULL, &error);
+      if (res == NULL)
+        {
+          reply ("error %s", error->message);
+          return TRUE;
+        }
+      g_variant_get (res, "(hq)", &handle, &mtu);
+      fd = g_unix_fd_list_get (fds, handle, &error);
+      if (fd < 0)
+        {
+          reply ("error %s", error->message);
+          return TRUE;
+        }
+      flags = fcntl (fd, F_GETFL);
+      fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
+      sr = g_new0 (SocketReader, 1);
+      sr->r = r;
+      sr->path = g_strdup (chr->path);
+      sr->fd = fd;
+      g_thread_unref (g_thread_new ("socket-reader", socket_reader, sr));
+      reply ("ok");
       return TRUE;
     }
   if (g_str_equal (cmd, "read") && argc == 3)

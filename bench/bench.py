@@ -42,6 +42,7 @@ DAEMON_SERVICE = 'b0e5d000-7b1a-4c2e-9d36-5e2a4b000000'
 DAEMON_CHAR = 'b0e5d000-7b1a-4c2e-9d36-5e2a4b{:06x}'
 DAEMON_NOTIFY_UUID = DAEMON_CHAR.format(1)
 DAEMON_READ_UUID = DAEMON_CHAR.format(0x100)
+DAEMON_FAST_UUID = DAEMON_CHAR.format(0x200)
 PYTHON_NOTIFY_UUID = 'b0e5f000-7b1a-4c2e-9d36-5e2a4b000001'
 PYTHON_READ_UUID = 'b0e5f000-7b1a-4c2e-9d36-5e2a4b000002'
 CENTRAL = '00:AA:01:01:00:01'
@@ -81,11 +82,14 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 
 def bench_config():
     """The daemon's database for the notify, latency and read runs."""
-    lines = ['[Peripheral]', 'Name=bench', '',
+    # c0…c9 by D-Bus (PropertiesChanged); f0 by an acquired socket.
+    lines = ['[Peripheral]', 'Name=bench', 'AcquireSockets=off', '',
              '[Service bench]', 'UUID=' + DAEMON_SERVICE, '']
     for i in range(10):
         lines += ['[Characteristic bench/c{}]'.format(i), 'UUID=' + DAEMON_CHAR.format(i + 1),
                   'Flags=read,notify', '']
+    lines += ['[Characteristic bench/f0]', 'UUID=' + DAEMON_FAST_UUID, 'Flags=read,notify',
+              'AcquireSockets=auto', '']
     lines += ['[Characteristic bench/r0]', 'UUID=' + DAEMON_READ_UUID, 'Flags=read',
               'ReadHandler=socket', '']
     return '\n'.join(lines)
@@ -440,6 +444,7 @@ class Bench:
         w.end()
         prod_cpu = prod.rusage.ru_utime + prod.rusage.ru_stime
         r['cpu'] = w.cpu[0]
+        r['all_cpu'] = sum(w.cpu)  # daemon, receiver (bluetoothd) and dbus-daemon
         r['producer_cpu'] = prod_cpu
         r['wall'] = w.wall
         self.note_load(('daemon ' if target is None else proc.name + ' ') + mode, w, sum(w.cpu) + prod_cpu)
@@ -499,6 +504,37 @@ class Bench:
         self.fig('anon_after_flood_kib', anon, 'KiB')
         self.fig('peak_rss_flood_kib', peak_rss_kib(self.daemon.pid), 'KiB')
         self.fig('limit_peak_rss_flood_kib', peak_rss_kib(self.limit.pid), 'KiB')
+
+    def fastpath(self):
+        """The acquired socket beside the bus, rounds taking turns: the
+        receiver reads the socket as bluetoothd does (one read per value)."""
+        n = self.n
+        warm = n // 20
+        self.run_daemon('flood', warm, 20, 'bench/f0', warm, 20)
+        for size in (20, 244):
+            bus, fast = [], []
+            for _ in range(self.rounds):
+                bus.append(self.run_daemon('flood', n, size, 'bench/c0', n, size))
+                fast.append(self.run_daemon('flood', n, size, 'bench/f0', n, size))
+            self.rounds_seen.append(('bus {} B'.format(size), bus))
+            self.rounds_seen.append(('socket {} B'.format(size), fast))
+            rate_f = median(r['rate'] for r in fast)
+            cpu_f = median(r['cpu'] for r in fast) / n * 1e6
+            all_f = median(r['all_cpu'] for r in fast) / n * 1e6
+            all_b = median(r['all_cpu'] for r in bus) / n * 1e6
+            self.fig('fast_per_s_{}'.format(size), rate_f, '/s')
+            self.fig('bus_per_s_{}'.format(size), median(r['rate'] for r in bus), '/s')
+            self.fig('bus_cpu_us_per_notify_{}'.format(size), median(r['cpu'] for r in bus) / n * 1e6, 'us')
+            self.fig('fast_cpu_us_per_notify_{}'.format(size), cpu_f, 'us')
+            self.fig('fast_all_cpu_us_per_notify_{}'.format(size), all_f, 'us')
+            self.fig('bus_all_cpu_us_per_notify_{}'.format(size), all_b, 'us')
+            self.fig('fast_vs_bus_rate_{}'.format(size), median(f['rate'] / b['rate'] for f, b in zip(fast, bus)),
+                     'ratio')
+            self.fig('fast_cpu_vs_bus_{}'.format(size), median(f['cpu'] / b['cpu'] for f, b in zip(fast, bus)),
+                     'ratio')
+            py = self.figures.get('python_cpu_us_per_notify' + ('' if size == 20 else '_244'))
+            if py:
+                self.fig('fast_cpu_vs_python_{}'.format(size), cpu_f / py[0], 'ratio')
 
     def latency(self):
         secs = self.window
@@ -650,6 +686,7 @@ class Bench:
         self.daemon = self.start_daemon('daemon', bench_config())
         self.rx.ask('wait-app {} 10000'.format(DAEMON_NOTIFY_UUID))
         self.rx.ask('subscribe {}'.format(DAEMON_NOTIFY_UUID))
+        self.rx.ask('acquire {}'.format(DAEMON_FAST_UUID))
 
         self.py = self.start_python('python', 2)
         self.rx.ask('wait-app {} 10000'.format(PYTHON_NOTIFY_UUID))
@@ -660,6 +697,7 @@ class Bench:
         self.start_relay()
 
         self.throughput()
+        self.fastpath()
         self.latency()
         self.reads()
         self.low_rate()
@@ -706,6 +744,12 @@ TARGETS = [
     ('rss_vs_python', lambda v: v <= 1 / 3, '<= 0.333'),
     ('idle_wakeups_per_s', lambda v: v <= 1, '<= 1 /s'),
     ('cpu_pct_100hz', lambda v: v < 2, '< 2 %'),
+    ('fast_cpu_vs_bus_20', lambda v: v <= 0.2, '<= 0.2'),
+    ('fast_cpu_vs_bus_244', lambda v: v <= 0.2, '<= 0.2'),
+    ('fast_cpu_vs_python_20', lambda v: v <= 0.2, '<= 0.2'),
+    ('fast_cpu_vs_python_244', lambda v: v <= 0.2, '<= 0.2'),
+    ('fast_vs_bus_rate_20', lambda v: v >= 3, '>= 3'),
+    ('fast_vs_bus_rate_244', lambda v: v >= 3, '>= 3'),
 ]
 
 ROWS = [
@@ -771,6 +815,18 @@ def report(b):
     print('-' * len(head))
     for label, d, lim, rel, py, unit in ROWS:
         print(row.format(label, *(fmt(get(x) if x else None) for x in (d, lim, rel, py)), unit))
+    print()
+    row2 = '{:<44} {:>10} {:>10} {:>10}  {}'
+    print(row2.format('acquired socket beside the bus (same run)', 'socket', 'bus', 'ratio', ''))
+    for size in (20, 244):
+        print(row2.format('notifications/s, {} B'.format(size), fmt(get('fast_per_s_{}'.format(size))),
+                          fmt(get('bus_per_s_{}'.format(size))), fmt(get('fast_vs_bus_rate_{}'.format(size))), '/s'))
+        print(row2.format('daemon CPU per notification, {} B'.format(size),
+                          fmt(get('fast_cpu_us_per_notify_{}'.format(size))), fmt(get('bus_cpu_us_per_notify_{}'.format(size))),
+                          fmt(get('fast_cpu_vs_bus_{}'.format(size))), 'us'))
+        print(row2.format('+ receiver + dbus-daemon, {} B'.format(size),
+                          fmt(get('fast_all_cpu_us_per_notify_{}'.format(size))),
+                          fmt(get('bus_all_cpu_us_per_notify_{}'.format(size))), '', 'us'))
     print()
     met = missed = 0
     print('{:<24} {:>10}  {:<12} {}'.format('target', 'value', 'wanted', ''))

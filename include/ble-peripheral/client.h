@@ -40,7 +40,8 @@ enum {
   BP_CLIENT_WATCH_CONNECT = 1 << 1,   /* connect, disconnect */
   BP_CLIENT_WATCH_SUBSCRIBE = 1 << 2, /* subscribe, unsubscribe, confirm */
   BP_CLIENT_WATCH_STATE = 1 << 3,     /* advertising, adapter, reloaded */
-  BP_CLIENT_WATCH_ALL = 0xf,
+  BP_CLIENT_WATCH_PAIRING = 1 << 4,   /* pairing, paired, pairing-failed */
+  BP_CLIENT_WATCH_ALL = 0x1f,
 };
 
 typedef enum {
@@ -56,6 +57,12 @@ typedef enum {
   BP_CLIENT_EVENT_ADAPTER,     /* address, on (up = 1) */
   BP_CLIENT_EVENT_RELOADED,    /* the daemon reloaded its configuration */
   BP_CLIENT_EVENT_OTHER,       /* an event this library does not know: see line */
+  /* pairing ([Security]; after OTHER so that the values above stay) */
+  BP_CLIENT_EVENT_PAIRING,        /* address, reason "passkey", "confirm" or "authorize"; on = 1 when
+                                     count holds the 6-digit passkey. Answer confirm and authorize with
+                                     bp_client_pairing_answer() */
+  BP_CLIENT_EVENT_PAIRED,         /* address: a central bonded */
+  BP_CLIENT_EVENT_PAIRING_FAILED, /* address, reason ("rejected", "timeout", "canceled", "window-closed", …) */
 } bp_client_event_type;
 
 /* The strings and data stay valid until the next call on the client. */
@@ -72,6 +79,11 @@ typedef struct {
   int on;
   const char *reason;
 } bp_client_event;
+
+/* The ATT MTU a subscribe event names (event subscribe CHAR ADDR mtu=N,
+ * BlueZ's AcquireNotify), 0 when it names none. Kept out of bp_client_event
+ * so that the structure's size stays as programs built earlier know it. */
+unsigned bp_client_event_mtu (const bp_client_event *event);
 
 /* Connects to path, or when NULL to $BLE_PERIPHERAL_SOCKET or
  * BP_CLIENT_DEFAULT_SOCKET. NULL with errno set when the daemon cannot be
@@ -142,6 +154,18 @@ int bp_client_disconnect (bp_client *client, const char *address);
 /* "key=value …" of the daemon's status (adapter=, bluez=, centrals=, …) or
  * info (format=, exponent=, flags=, …) reply; valid until the next call. */
 int bp_client_status (bp_client *client, const char **text);
+
+/* Pairing ([Security] Pairing= other than off). Open the pairing window for
+ * duration_ms (0: [Security] PairingWindow, or until closed when that is 0),
+ * or close it. */
+int bp_client_pairing (bp_client *client, int on, unsigned long duration_ms);
+/* Answer a "pairing ADDR confirm|authorize" event: accept (1) or reject (0). */
+int bp_client_pairing_answer (bp_client *client, const char *address, int accept);
+/* The bonded centrals' addresses, space-separated ("" when none), valid
+ * until the next call. */
+int bp_client_bonds (bp_client *client, const char **addresses);
+/* Remove a central's bond (bluetoothd disconnects it). */
+int bp_client_forget (bp_client *client, const char *address);
 int bp_client_info (bp_client *client, const char *characteristic, const char **text);
 /* The value of key in such a text, copied into buf; -1 when absent or
  * longer than size - 1. */

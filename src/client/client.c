@@ -507,6 +507,8 @@ watch_request (bp_client *c, const char *verb, unsigned mask)
         g_string_append (req, " subscribe");
       if (mask & BP_CLIENT_WATCH_STATE)
         g_string_append (req, " state");
+      if (mask & BP_CLIENT_WATCH_PAIRING)
+        g_string_append (req, " pairing");
     }
   g_string_append_c (req, '\n');
   return request (c, req, NULL);
@@ -551,6 +553,12 @@ event_type (BpProtoEventKind kind)
       return BP_CLIENT_EVENT_ADAPTER;
     case BP_PROTO_EVENT_RELOADED:
       return BP_CLIENT_EVENT_RELOADED;
+    case BP_PROTO_EVENT_PAIRING:
+      return BP_CLIENT_EVENT_PAIRING;
+    case BP_PROTO_EVENT_PAIRED:
+      return BP_CLIENT_EVENT_PAIRED;
+    case BP_PROTO_EVENT_PAIRING_FAILED:
+      return BP_CLIENT_EVENT_PAIRING_FAILED;
     case BP_PROTO_EVENT_UNKNOWN:
       return BP_CLIENT_EVENT_OTHER;
     }
@@ -603,7 +611,23 @@ bp_client_next_event (bp_client *c, int timeout_ms, bp_client_event *event)
   event->count = ev.count;
   event->on = ev.on;
   event->reason = ev.reason;
+  if (ev.kind == BP_PROTO_EVENT_PAIRING)
+    event->on = ev.has_passkey;
   return 1;
+}
+
+unsigned
+bp_client_event_mtu (const bp_client_event *event)
+{
+  const char *m;
+  guint64 v = 0;
+
+  if (event == NULL || event->type != BP_CLIENT_EVENT_SUBSCRIBE || event->line == NULL)
+    return 0;
+  m = strstr (event->line, " mtu=");
+  if (m == NULL || !g_ascii_string_to_unsigned (m + 5, 10, 23, 65535, &v, NULL))
+    return 0;
+  return (unsigned) v;
 }
 
 int
@@ -673,6 +697,52 @@ bp_client_status (bp_client *c, const char **text)
 {
   begin (c);
   return simple_request (c, text, "status");
+}
+
+int
+bp_client_pairing (bp_client *c, int on, unsigned long duration_ms)
+{
+  begin (c);
+  if (!on)
+    return simple_request (c, NULL, "pairing off");
+  if (duration_ms == 0)
+    return simple_request (c, NULL, "pairing on");
+  return simple_request (c, NULL, "pairing on %lums", duration_ms);
+}
+
+int
+bp_client_pairing_answer (bp_client *c, const char *address, int accept)
+{
+  begin (c);
+  if (address == NULL)
+    {
+      set_error (c, "invalid-argument", "an address is required");
+      return -1;
+    }
+  if (!check_address (c, address))
+    return -1;
+  return simple_request (c, NULL, "pairing %s %s", accept ? "accept" : "reject", address);
+}
+
+int
+bp_client_bonds (bp_client *c, const char **addresses)
+{
+  begin (c);
+  return simple_request (c, addresses, "bonds");
+}
+
+int
+bp_client_forget (bp_client *c, const char *address)
+{
+  begin (c);
+  if (address == NULL)
+    {
+      set_error (c, "invalid-argument", "an address is required");
+      return -1;
+    }
+  if (!check_address (c, address))
+    return -1;
+  return simple_request (c, NULL, "forget %s", address);
 }
 
 int

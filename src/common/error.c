@@ -44,6 +44,12 @@ bp_error_name (int code)
       return "config";
     case BP_ERROR_UNAVAILABLE:
       return "unavailable";
+    case BP_ERROR_NOT_PENDING:
+      return "not-pending";
+    case BP_ERROR_UNKNOWN_BOND:
+      return "unknown-bond";
+    case BP_ERROR_PAIRING_OFF:
+      return "pairing-off";
     }
   /* A code from elsewhere (a future code, or a foreign domain's) is reported
    * as the generic failure rather than as nothing. */

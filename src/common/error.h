@@ -24,6 +24,10 @@ typedef enum {
   BP_ERROR_BUSY,                   /* "busy": serve of a CHAR another connection serves */
   BP_ERROR_CONFIG,                 /* "config": configuration file errors */
   BP_ERROR_UNAVAILABLE,            /* "unavailable": bluetoothd or the adapter is not there */
+  /* pairing */
+  BP_ERROR_NOT_PENDING,  /* "not-pending": pairing accept|reject for a central with no request waiting (or too late) */
+  BP_ERROR_UNKNOWN_BOND, /* "unknown-bond": forget of an address with no bond */
+  BP_ERROR_PAIRING_OFF,  /* "pairing-off": [Security] Pairing=off: no agent, so no pairing window */
 } BpErrorCode;
 
 /* The protocol NAME of an error code, e.g. "unknown-characteristic". */

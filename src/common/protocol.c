@@ -10,7 +10,8 @@
 #include "common/error.h"
 #include "common/value.h"
 
-const char bp_protocol_help[] = "set notify get take watch unwatch serve reply advertise disconnect status info help";
+const char bp_protocol_help[] =
+  "set notify get take watch unwatch serve reply advertise disconnect status info help pairing bonds forget";
 
 /* The most words any request or event has, plus one to notice extra words. */
 #define MAX_WORDS 9
@@ -28,8 +29,8 @@ static const VerbInfo verbs[] = {
   { "notify", BP_REQUEST_NOTIFY, 3, 4, "notify CHAR VALUE [to=ADDR]" },
   { "get", BP_REQUEST_GET, 2, 2, "get CHAR" },
   { "take", BP_REQUEST_TAKE, 2, 2, "take CHAR" },
-  { "watch", BP_REQUEST_WATCH, 1, 6, "watch [write] [connect] [subscribe] [state] [all]" },
-  { "unwatch", BP_REQUEST_UNWATCH, 1, 6, "unwatch [write] [connect] [subscribe] [state] [all]" },
+  { "watch", BP_REQUEST_WATCH, 1, 7, "watch [write] [connect] [subscribe] [state] [pairing] [all]" },
+  { "unwatch", BP_REQUEST_UNWATCH, 1, 7, "unwatch [write] [connect] [subscribe] [state] [pairing] [all]" },
   { "serve", BP_REQUEST_SERVE, 2, 2, "serve CHAR" },
   { "reply", BP_REQUEST_REPLY, 3, 4, "reply ID VALUE | reply ID error CODE" },
   { "advertise", BP_REQUEST_ADVERTISE, 2, 2, "advertise on|off" },
@@ -37,6 +38,9 @@ static const VerbInfo verbs[] = {
   { "status", BP_REQUEST_STATUS, 1, 1, "status" },
   { "info", BP_REQUEST_INFO, 2, 2, "info CHAR" },
   { "help", BP_REQUEST_HELP, 1, 1, "help" },
+  { "pairing", BP_REQUEST_PAIRING, 2, 3, "pairing on [DURATION] | pairing off | pairing accept|reject ADDR" },
+  { "bonds", BP_REQUEST_BONDS, 1, 1, "bonds" },
+  { "forget", BP_REQUEST_FORGET, 2, 2, "forget ADDR" },
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -244,13 +248,15 @@ parse_watch_classes (const char *verb, char **words, guint n, guint *mask, GErro
         *mask |= BP_WATCH_SUBSCRIBE;
       else if (strcmp (words[i], "state") == 0)
         *mask |= BP_WATCH_STATE;
+      else if (strcmp (words[i], "pairing") == 0)
+        *mask |= BP_WATCH_PAIRING;
       else if (strcmp (words[i], "all") == 0)
         *mask |= BP_WATCH_ALL;
       else
         {
           g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
                        "%s: unknown event class \"%s\": expected write, connect, subscribe, "
-                       "state or all",
+                       "state, pairing or all",
                        verb, words[i]);
           return FALSE;
         }
@@ -303,6 +309,85 @@ check_address (const char *verb, const char *what, const char *text, GError **er
     return TRUE;
   g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
                "%s: %s \"%s\": expected a Bluetooth address such as 00:11:22:33:44:55", verb, what, text);
+  return FALSE;
+}
+
+gboolean
+bp_protocol_parse_duration (const char *text, guint64 *us)
+{
+  static const struct {
+    const char *unit;
+    guint64 us;
+  } units[] = {
+    { "ms", 1000 },
+    { "s", G_USEC_PER_SEC },
+    { "min", G_GUINT64_CONSTANT (60) * G_USEC_PER_SEC },
+    { "h", G_GUINT64_CONSTANT (3600) * G_USEC_PER_SEC },
+  };
+  const char *p = text;
+  guint64 n = 0;
+
+  if (!g_ascii_isdigit (*p))
+    return FALSE;
+  for (; g_ascii_isdigit (*p); p++)
+    {
+      if (n > G_MAXUINT32)
+        return FALSE;
+      n = n * 10 + (guint64) (*p - '0');
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (units); i++)
+    {
+      if (strcmp (p, units[i].unit) == 0)
+        {
+          *us = n * units[i].us;
+          return n > 0;
+        }
+    }
+  return FALSE;
+}
+
+static gboolean
+parse_pairing (char **words, guint n, BpRequest *request, GError **error)
+{
+  const char *op = words[1];
+
+  if (strcmp (op, "on") == 0)
+    {
+      request->pairing = BP_PAIRING_ON;
+      if (n == 3 && !bp_protocol_parse_duration (words[2], &request->duration_us))
+        {
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
+                       "pairing on: \"%.*s\" is not a duration: expected e.g. 2min, 90s or 1h",
+                       quoted_length (words[2], 64), words[2]);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (strcmp (op, "off") == 0)
+    {
+      request->pairing = BP_PAIRING_OFF_REQ;
+      if (n != 2)
+        {
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "pairing off: too many words: expected \"pairing off\"");
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (strcmp (op, "accept") == 0 || strcmp (op, "reject") == 0)
+    {
+      request->pairing = op[0] == 'a' ? BP_PAIRING_ACCEPT : BP_PAIRING_REJECT;
+      if (n != 3)
+        {
+          g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "pairing %s: missing words: expected \"pairing %s ADDR\"",
+                       op, op);
+          return FALSE;
+        }
+      request->address = words[2];
+      return check_address (op[0] == 'a' ? "pairing accept" : "pairing reject", "address", request->address, error);
+    }
+  g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST,
+               "pairing: unknown \"%.*s\": expected on [DURATION], off, accept ADDR or reject ADDR",
+               quoted_length (op, 64), op);
   return FALSE;
 }
 
@@ -459,6 +544,16 @@ bp_request_parse (char *line, gsize len, BpRequest *request, GError **error)
       break;
     case BP_REQUEST_STATUS:
     case BP_REQUEST_HELP:
+    case BP_REQUEST_BONDS:
+      break;
+    case BP_REQUEST_PAIRING:
+      if (!parse_pairing (words, n, request, error))
+        return FALSE;
+      break;
+    case BP_REQUEST_FORGET:
+      request->address = words[1];
+      if (!check_address ("forget", "address", request->address, error))
+        return FALSE;
       break;
     }
   return TRUE;
@@ -489,7 +584,7 @@ bp_reply_append_error (GString *out, const GError *error)
 int
 bp_error_from_name (const char *name)
 {
-  for (int code = 0; code <= BP_ERROR_UNAVAILABLE; code++)
+  for (int code = 0; code <= BP_ERROR_PAIRING_OFF; code++)
     {
       const char *n = bp_error_name (code);
 
@@ -549,6 +644,10 @@ bp_proto_event_class (BpProtoEventKind kind)
     case BP_PROTO_EVENT_RELOADED:
     case BP_PROTO_EVENT_UNKNOWN:
       return BP_WATCH_STATE;
+    case BP_PROTO_EVENT_PAIRING:
+    case BP_PROTO_EVENT_PAIRED:
+    case BP_PROTO_EVENT_PAIRING_FAILED:
+      return BP_WATCH_PAIRING;
     case BP_PROTO_EVENT_READ:
       return 0;
     }
@@ -588,6 +687,8 @@ bp_proto_event_append (GString *out, const BpProtoEvent *ev)
       append_word (out, ev->characteristic);
       if (ev->address != NULL)
         append_word (out, ev->address);
+      if (ev->address != NULL && ev->kind == BP_PROTO_EVENT_SUBSCRIBE && ev->mtu > 0)
+        g_string_append_printf (out, " mtu=%u", ev->mtu);
       break;
     case BP_PROTO_EVENT_WRITE:
       g_string_append (out, "event write");
@@ -621,6 +722,22 @@ bp_proto_event_append (GString *out, const BpProtoEvent *ev)
     case BP_PROTO_EVENT_RELOADED:
       g_string_append (out, "event reloaded");
       break;
+    case BP_PROTO_EVENT_PAIRING:
+      g_string_append (out, "event pairing");
+      append_word (out, ev->address);
+      append_word (out, ev->reason);
+      if (ev->has_passkey)
+        g_string_append_printf (out, " %06u", (guint) (ev->count % 1000000));
+      break;
+    case BP_PROTO_EVENT_PAIRED:
+      g_string_append (out, "event paired");
+      append_word (out, ev->address);
+      break;
+    case BP_PROTO_EVENT_PAIRING_FAILED:
+      g_string_append (out, "event pairing-failed");
+      append_word (out, ev->address);
+      append_word (out, ev->reason);
+      break;
     case BP_PROTO_EVENT_UNKNOWN:
       g_string_append (out, "event unknown");
       break;
@@ -644,6 +761,17 @@ parse_offset_word (const char *word, guint *offset)
   if (!g_ascii_string_to_unsigned (word + 7, 10, 0, G_MAXUINT, &v, NULL))
     return FALSE;
   *offset = (guint) v;
+  return TRUE;
+}
+
+static gboolean
+parse_mtu_word (const char *word, guint *mtu)
+{
+  guint64 v;
+
+  if (!g_str_has_prefix (word, "mtu=") || !g_ascii_string_to_unsigned (word + 4, 10, 23, 65535, &v, NULL))
+    return FALSE;
+  *mtu = (guint) v;
   return TRUE;
 }
 
@@ -675,11 +803,11 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
       ev->kind = name[0] == 's' ? BP_PROTO_EVENT_SUBSCRIBE :
                  name[0] == 'u' ? BP_PROTO_EVENT_UNSUBSCRIBE :
                                   BP_PROTO_EVENT_CONFIRM;
-      ok = n == 3 || n == 4;
+      ok = n == 3 || n == 4 || (n == 5 && parse_mtu_word (w[4], &ev->mtu));
       if (ok)
         {
           ev->characteristic = w[2];
-          ev->address = n == 4 ? address_word (w[3]) : NULL;
+          ev->address = n >= 4 ? address_word (w[3]) : NULL;
         }
     }
   else if (strcmp (name, "write") == 0)
@@ -729,6 +857,38 @@ bp_proto_event_parse (char *line, BpProtoEvent *ev, guint8 *buf, GError **error)
         {
           ev->address = address_word (w[2]);
           ev->on = w[3][0] == 'u';
+        }
+    }
+  else if (strcmp (name, "pairing") == 0)
+    {
+      ev->kind = BP_PROTO_EVENT_PAIRING;
+      ok = n == 4 || n == 5;
+      if (ok)
+        {
+          ev->address = address_word (w[2]);
+          ev->reason = w[3];
+          if (n == 5)
+            {
+              ok = strlen (w[4]) == 6 && parse_u64 (w[4], &ev->count);
+              ev->has_passkey = TRUE;
+            }
+        }
+    }
+  else if (strcmp (name, "paired") == 0)
+    {
+      ev->kind = BP_PROTO_EVENT_PAIRED;
+      ok = n == 3;
+      if (ok)
+        ev->address = address_word (w[2]);
+    }
+  else if (strcmp (name, "pairing-failed") == 0)
+    {
+      ev->kind = BP_PROTO_EVENT_PAIRING_FAILED;
+      ok = n == 4;
+      if (ok)
+        {
+          ev->address = address_word (w[2]);
+          ev->reason = w[3];
         }
     }
   else if (strcmp (name, "reloaded") == 0)

@@ -20,7 +20,8 @@ typedef enum {
   BP_WATCH_CONNECT = 1 << 1,   /* connect, disconnect */
   BP_WATCH_SUBSCRIBE = 1 << 2, /* subscribe, unsubscribe, confirm */
   BP_WATCH_STATE = 1 << 3,     /* advertising, adapter, reloaded */
-  BP_WATCH_ALL = 0xf,
+  BP_WATCH_PAIRING = 1 << 4,   /* pairing, paired, pairing-failed */
+  BP_WATCH_ALL = 0x1f,
 } BpWatchMask;
 
 typedef enum {
@@ -37,7 +38,19 @@ typedef enum {
   BP_REQUEST_STATUS,
   BP_REQUEST_INFO,
   BP_REQUEST_HELP,
+  /* pairing (control-pairing.c) */
+  BP_REQUEST_PAIRING,
+  BP_REQUEST_BONDS,
+  BP_REQUEST_FORGET,
 } BpRequestVerb;
+
+/* pairing on|off|accept|reject */
+typedef enum {
+  BP_PAIRING_ON,
+  BP_PAIRING_OFF_REQ,
+  BP_PAIRING_ACCEPT,
+  BP_PAIRING_REJECT,
+} BpPairingOp;
 
 typedef struct {
   BpRequestVerb verb;
@@ -50,6 +63,8 @@ typedef struct {
   guint8 att_error;           /* its CODE */
   guint watch;                /* watch/unwatch: BpWatchMask (all when no class is named) */
   gboolean on;                /* advertise on|off */
+  BpPairingOp pairing;        /* pairing on|off|accept|reject (accept, reject: address) */
+  guint64 duration_us;        /* pairing on DURATION; 0 when none was given */
 } BpRequest;
 
 /* The request words, space-separated, as `help` lists them. */
@@ -91,6 +106,10 @@ void bp_protocol_append_value (GString *out, const guint8 *data, gsize len);
  * not fit size bytes. */
 gboolean bp_protocol_decode_value (const char *word, guint8 *buf, gsize size, gsize *len);
 
+/* "2min", "30s", "500ms", "1h": a duration as `pairing on` takes it
+ * (a unit is required). FALSE when it is not one or is 0. */
+gboolean bp_protocol_parse_duration (const char *text, guint64 *us);
+
 /* --- replies --------------------------------------------------------- */
 
 /* "error NAME: message\n", NAME from the BP_ERROR code (other domains:
@@ -114,18 +133,21 @@ int bp_error_from_name (const char *name);
 /* --- events ---------------------------------------------------------- */
 
 typedef enum {
-  BP_PROTO_EVENT_CONNECT,     /* event connect ADDR */
-  BP_PROTO_EVENT_DISCONNECT,  /* event disconnect ADDR */
-  BP_PROTO_EVENT_SUBSCRIBE,   /* event subscribe CHAR [ADDR] */
-  BP_PROTO_EVENT_UNSUBSCRIBE, /* event unsubscribe CHAR [ADDR] */
-  BP_PROTO_EVENT_WRITE,       /* event write CHAR ADDR VALUE [offset=N] */
-  BP_PROTO_EVENT_READ,        /* event read ID CHAR ADDR [offset=N] */
-  BP_PROTO_EVENT_CONFIRM,     /* event confirm CHAR [ADDR] */
-  BP_PROTO_EVENT_DROPPED,     /* event dropped CHAR N */
-  BP_PROTO_EVENT_ADVERTISING, /* event advertising started|stopped [REASON] */
-  BP_PROTO_EVENT_ADAPTER,     /* event adapter ADDR up|down */
-  BP_PROTO_EVENT_RELOADED,    /* event reloaded */
-  BP_PROTO_EVENT_UNKNOWN,     /* a newer daemon's event: ignore it */
+  BP_PROTO_EVENT_CONNECT,        /* event connect ADDR */
+  BP_PROTO_EVENT_DISCONNECT,     /* event disconnect ADDR */
+  BP_PROTO_EVENT_SUBSCRIBE,      /* event subscribe CHAR [ADDR [mtu=N]] */
+  BP_PROTO_EVENT_UNSUBSCRIBE,    /* event unsubscribe CHAR [ADDR] */
+  BP_PROTO_EVENT_WRITE,          /* event write CHAR ADDR VALUE [offset=N] */
+  BP_PROTO_EVENT_READ,           /* event read ID CHAR ADDR [offset=N] */
+  BP_PROTO_EVENT_CONFIRM,        /* event confirm CHAR [ADDR] */
+  BP_PROTO_EVENT_DROPPED,        /* event dropped CHAR N */
+  BP_PROTO_EVENT_ADVERTISING,    /* event advertising started|stopped [REASON] */
+  BP_PROTO_EVENT_ADAPTER,        /* event adapter ADDR up|down */
+  BP_PROTO_EVENT_RELOADED,       /* event reloaded */
+  BP_PROTO_EVENT_PAIRING,        /* event pairing ADDR passkey|confirm NNNNNN / event pairing ADDR authorize */
+  BP_PROTO_EVENT_PAIRED,         /* event paired ADDR */
+  BP_PROTO_EVENT_PAIRING_FAILED, /* event pairing-failed ADDR REASON */
+  BP_PROTO_EVENT_UNKNOWN,        /* a newer daemon's event: ignore it */
 } BpProtoEventKind;
 
 typedef struct {
@@ -134,11 +156,14 @@ typedef struct {
   const char *address;        /* NULL when unknown ("-" on the wire) or not part of the event */
   const guint8 *data;         /* write */
   gsize len;
-  guint offset;       /* write, read */
-  guint64 id;         /* read */
-  guint64 count;      /* dropped */
-  gboolean on;        /* advertising started, adapter up */
-  const char *reason; /* advertising stopped REASON, or NULL */
+  guint offset;  /* write, read */
+  guint64 id;    /* read */
+  guint64 count; /* dropped */
+  gboolean on;   /* advertising started, adapter up */
+  const char
+    *reason; /* advertising stopped REASON, or NULL; pairing: passkey|confirm|authorize; pairing-failed REASON */
+  gboolean has_passkey; /* pairing passkey|confirm: the 6-digit passkey is in count */
+  guint mtu;            /* subscribe: the central's ATT MTU, 0 when unknown */
 } BpProtoEvent;
 
 /* The watch class an event belongs to; 0 for read (sent to its server). */

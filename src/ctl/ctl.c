@@ -42,11 +42,18 @@ static const char usage_text[] =
   "  notify CHAR VALUE [--to ADDR]  store it and notify or indicate the subscribers\n"
   "  get CHAR                       the stored value, decoded with its Format\n"
   "  take CHAR                      the stored value, then empty it\n"
-  "  watch [--json] [CLASS…]        print events (CLASS: write connect subscribe state all)\n"
+  "  watch [--json] [CLASS…]        print events (CLASS: write connect subscribe\n"
+  "                                 state pairing all)\n"
   "  stream CHAR [--to ADDR]        notify one value per line of standard input\n"
   "  serve CHAR -- COMMAND [ARG…]   answer each read of CHAR with COMMAND's output\n"
   "  advertise on|off               start or stop advertising\n"
   "  disconnect ADDR                disconnect a central\n"
+  "  pairing on [DURATION]          open the pairing window (e.g. 2min; default\n"
+  "                                 [Security] PairingWindow)\n"
+  "  pairing off                    close it\n"
+  "  pairing accept|reject ADDR     answer a central's pairing request\n"
+  "  bonds                          the bonded centrals, one address a line\n"
+  "  forget ADDR                    remove a central's bond (disconnects it)\n"
   "  check-config [FILE]            validate a configuration file\n"
   "\n"
   "VALUE: hex bytes (9a09, 9a:09), a number (24.58) when the characteristic has a\n"
@@ -290,6 +297,70 @@ cmd_disconnect (bp_client *c, const Options *o)
   return EXIT_OK;
 }
 
+/* --- pairing ------------------------------------------------------------ */
+
+static int
+cmd_pairing (bp_client *c, const Options *o)
+{
+  const char *op = g_ptr_array_index (o->args, 1);
+  const char *arg = o->args->len > 2 ? g_ptr_array_index (o->args, 2) : NULL;
+
+  if (strcmp (op, "on") == 0)
+    {
+      guint64 us = 0;
+
+      if (arg != NULL && !bp_protocol_parse_duration (arg, &us))
+        return usage_error ("pairing on: \"%s\" is not a duration such as 2min, 90s or 1h", arg);
+      if (bp_client_pairing (c, 1, (unsigned long) (us / 1000)) < 0)
+        return client_failure (c, "pairing on");
+      return EXIT_OK;
+    }
+  if (strcmp (op, "off") == 0)
+    {
+      if (arg != NULL)
+        return usage_error ("pairing off: takes no more arguments");
+      if (bp_client_pairing (c, 0, 0) < 0)
+        return client_failure (c, "pairing off");
+      return EXIT_OK;
+    }
+  if (strcmp (op, "accept") == 0 || strcmp (op, "reject") == 0)
+    {
+      if (arg == NULL || !bp_protocol_address_valid (arg))
+        return usage_error ("pairing %s: expected a Bluetooth address such as 00:11:22:33:44:55", op);
+      if (bp_client_pairing_answer (c, arg, op[0] == 'a') < 0)
+        return client_failure (c, op[0] == 'a' ? "pairing accept" : "pairing reject");
+      return EXIT_OK;
+    }
+  return usage_error ("pairing: expected on [DURATION], off, accept ADDR or reject ADDR, not \"%s\"", op);
+}
+
+static int
+cmd_bonds (bp_client *c, const Options *o)
+{
+  const char *text;
+  g_auto (GStrv) words = NULL;
+
+  if (bp_client_bonds (c, &text) < 0)
+    return client_failure (c, "bonds");
+  words = g_strsplit (text, " ", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    if (*words[i] != '\0')
+      printf ("%s\n", words[i]);
+  return EXIT_OK;
+}
+
+static int
+cmd_forget (bp_client *c, const Options *o)
+{
+  const char *address = g_ptr_array_index (o->args, 1);
+
+  if (!bp_protocol_address_valid (address))
+    return usage_error ("forget: \"%s\" is not a Bluetooth address such as 00:11:22:33:44:55", address);
+  if (bp_client_forget (c, address) < 0)
+    return client_failure (c, "forget");
+  return EXIT_OK;
+}
+
 /* --- watch -------------------------------------------------------------- */
 
 static void
@@ -326,8 +397,8 @@ static const char *
 event_name (bp_client_event_type type)
 {
   static const char *const names[] = {
-    "connect", "disconnect", "subscribe",   "unsubscribe", "write",    "read",
-    "confirm", "dropped",    "advertising", "adapter",     "reloaded", "other",
+    "connect",     "disconnect", "subscribe", "unsubscribe", "write",   "read",   "confirm",        "dropped",
+    "advertising", "adapter",    "reloaded",  "other",       "pairing", "paired", "pairing-failed",
   };
 
   return (guint) type < G_N_ELEMENTS (names) ? names[type] : "other";
@@ -426,6 +497,8 @@ print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_
     case BP_CLIENT_EVENT_CONFIRM:
       json_key_string (out, "characteristic", ev->characteristic);
       json_key_string (out, "address", ev->address);
+      if (bp_client_event_mtu (ev) > 0)
+        g_string_append_printf (out, ",\"mtu\":%u", bp_client_event_mtu (ev));
       break;
     case BP_CLIENT_EVENT_WRITE:
       {
@@ -456,6 +529,19 @@ print_event (bp_client *c, const Options *o, GHashTable *cache, const bp_client_
       json_key_string (out, "address", ev->address);
       json_key_string (out, "state", ev->on ? "up" : "down");
       break;
+    case BP_CLIENT_EVENT_PAIRING:
+      json_key_string (out, "address", ev->address);
+      json_key_string (out, "kind", ev->reason);
+      if (ev->on)
+        g_string_append_printf (out, ",\"passkey\":\"%06u\"", (unsigned) ev->count);
+      break;
+    case BP_CLIENT_EVENT_PAIRED:
+      json_key_string (out, "address", ev->address);
+      break;
+    case BP_CLIENT_EVENT_PAIRING_FAILED:
+      json_key_string (out, "address", ev->address);
+      json_key_string (out, "reason", ev->reason);
+      break;
     case BP_CLIENT_EVENT_RELOADED:
     case BP_CLIENT_EVENT_OTHER:
       break;
@@ -484,12 +570,14 @@ cmd_watch (bp_client *c, const Options *o)
         mask |= BP_CLIENT_WATCH_SUBSCRIBE;
       else if (strcmp (class, "state") == 0)
         mask |= BP_CLIENT_WATCH_STATE;
+      else if (strcmp (class, "pairing") == 0)
+        mask |= BP_CLIENT_WATCH_PAIRING;
       else if (strcmp (class, "all") == 0)
         mask |= BP_CLIENT_WATCH_ALL;
       else
         return usage_error (
           "watch: unknown event class \"%s\": expected write, connect, "
-          "subscribe, state or all",
+          "subscribe, state, pairing or all",
           class);
     }
   if (bp_client_watch (c, mask) < 0)
@@ -750,11 +838,14 @@ static const Command commands[] = {
   { "notify", 3, 3, "notify CHAR VALUE [--to ADDR]", cmd_set_notify },
   { "get", 2, 2, "get CHAR", cmd_get_take },
   { "take", 2, 2, "take CHAR", cmd_get_take },
-  { "watch", 1, 6, "watch [--json] [CLASS…]", cmd_watch },
+  { "watch", 1, 7, "watch [--json] [CLASS…]", cmd_watch },
   { "stream", 2, 2, "stream CHAR [--to ADDR]", cmd_stream },
   { "serve", 2, 2, "serve CHAR -- COMMAND [ARGUMENT…]", cmd_serve },
   { "advertise", 2, 2, "advertise on|off", cmd_advertise },
   { "disconnect", 2, 2, "disconnect ADDR", cmd_disconnect },
+  { "pairing", 2, 3, "pairing on [DURATION] | off | accept ADDR | reject ADDR", cmd_pairing },
+  { "bonds", 1, 1, "bonds", cmd_bonds },
+  { "forget", 2, 2, "forget ADDR", cmd_forget },
 };
 
 static gboolean

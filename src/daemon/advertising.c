@@ -6,6 +6,8 @@
 
 #include "daemon/advertising.h"
 
+#include "daemon/buscall.h"
+
 static const char introspection_xml[] =
   "<node>"
   " <interface name='org.bluez.LEAdvertisement1'>"
@@ -203,16 +205,31 @@ handle_get_property (GDBusConnection *conn, const char *sender, const char *path
   return v;
 }
 
+void
+bp_advertisement_handle_call (BpAdvertisement *adv, BpBusCall *call)
+{
+  if (!bp_bus_call_from_bluez (call))
+    return;
+  if (g_strcmp0 (bp_bus_call_get_path (call), BP_ADVERTISEMENT_PATH) != 0 ||
+      g_strcmp0 (bp_bus_call_get_interface (call), adv->info->interfaces[0]->name) != 0)
+    {
+      bp_bus_call_return_error (call, "org.freedesktop.DBus.Error.UnknownMethod", "No such interface at %s",
+                                bp_bus_call_get_path (call));
+      return;
+    }
+  if (!bp_bus_call_check_args (call, adv->info->interfaces[0]))
+    return;
+  /* Release: bluetoothd dropped the advertisement (Timeout, adapter gone). */
+  bp_bus_call_return_value (call, NULL);
+  if (adv->released != NULL)
+    adv->released (adv, adv->user_data);
+}
+
 static void
 handle_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *method,
                GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
 {
-  BpAdvertisement *adv = user_data;
-
-  /* Release: bluetoothd dropped the advertisement (Timeout, adapter gone). */
-  g_dbus_method_invocation_return_value (invocation, NULL);
-  if (adv->released != NULL)
-    adv->released (adv, adv->user_data);
+  bp_advertisement_handle_call (user_data, bp_bus_call_new (invocation));
 }
 
 static const GDBusInterfaceVTable vtable = { handle_method, handle_get_property, NULL, { 0 } };
@@ -223,13 +240,15 @@ bp_advertisement_new (GDBusConnection *conn, const BpConfig *config, BpAdvertise
 {
   g_autoptr (BpAdvertisement) adv = g_new0 (BpAdvertisement, 1);
 
-  adv->conn = g_object_ref (conn);
+  adv->conn = conn != NULL ? g_object_ref (conn) : NULL;
   adv->config = config;
   adv->released = released;
   adv->user_data = user_data;
   adv->info = g_dbus_node_info_new_for_xml (introspection_xml, error);
   if (adv->info == NULL)
     return NULL;
+  if (conn == NULL) /* fuzz targets: calls through bp_advertisement_handle_call() */
+    return g_steal_pointer (&adv);
   adv->registration = g_dbus_connection_register_object (conn, BP_ADVERTISEMENT_PATH, adv->info->interfaces[0], &vtable,
                                                          adv, NULL, error);
   if (adv->registration == 0)

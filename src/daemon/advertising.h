@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include "daemon/buscall.h"
 #include "daemon/config.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,11 @@ typedef void (*BpAdvertisementReleased) (BpAdvertisement *adv, gpointer user_dat
 
 BpAdvertisement *bp_advertisement_new (GDBusConnection *conn, const BpConfig *config, BpAdvertisementReleased released,
                                        gpointer user_data, GError **error);
+/* A method call on the advertisement as if it came over the bus (caller
+ * and argument checks, then Release). conn NULL in bp_advertisement_new():
+ * not exported, reachable only this way. */
+void bp_advertisement_handle_call (BpAdvertisement *adv, BpBusCall *call);
+
 void bp_advertisement_free (BpAdvertisement *adv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpAdvertisement, bp_advertisement_free)
 

@@ -8,7 +8,11 @@
 
 #include "daemon/bluez.h"
 
+#include "daemon/fastpath.h"
+
 #include "common/error.h"
+#include "daemon/buscall.h"
+#include "daemon/capabilities.h"
 #include "daemon/log.h"
 
 #define BLUEZ "org.bluez"
@@ -28,8 +32,6 @@ typedef struct {
   gboolean powered;
   gboolean has_gatt_manager;
   gboolean has_adv_manager;
-  gboolean has_supported_features; /* LEAdvertisingManager1.SupportedFeatures: visible in experimental mode */
-  gboolean has_connectable;        /* Adapter1.Connectable: BlueZ 5.79 and later */
 } Adapter;
 
 typedef struct {
@@ -37,6 +39,9 @@ typedef struct {
   char *address;
   char *adapter;
   gboolean connected;
+  gboolean paired;
+  gboolean bonded;
+  gboolean has_bonded; /* Device1.Bonded exists (BlueZ 5.65 and later) */
 } Device;
 
 typedef enum { REG_NONE, REG_BUSY, REG_DONE, REG_FAILED } RegState;
@@ -64,6 +69,10 @@ struct _BpBluez {
   guint retry_source;
   char *last_error; /* not to repeat the same warning every retry */
   gboolean interval_warned;
+  /* what this bluetoothd can do: probed once per appearance */
+  guint appearance;          /* counts bluetoothd's appearances and departures */
+  gboolean caps_probed;      /* the probe of this appearance was sent */
+  GCancellable *cancellable; /* cancelled when this goes */
   BpBluezStatusFunc status_func;
   gpointer status_data;
   /* shutdown */
@@ -92,6 +101,34 @@ device_free (Device *d)
   g_free (d);
 }
 
+static gboolean
+device_has_bond (const Device *d)
+{
+  return d->has_bonded ? d->bonded : d->paired;
+}
+
+static gboolean
+device_is_ours (BpBluez *bluez, const Device *d)
+{
+  return bluez->adapter != NULL && g_strcmp0 (d->adapter, bluez->adapter->path) == 0 && d->address != NULL;
+}
+
+/* The bonded centrals of our adapter, by address (bluetoothd moves a
+ * central to its identity address once it has its IRK). */
+static void
+sync_bonds (BpBluez *bluez)
+{
+  GPtrArray *bonds = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  Device *d;
+
+  g_hash_table_iter_init (&iter, bluez->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &d))
+    if (device_is_ours (bluez, d) && device_has_bond (d))
+      g_ptr_array_add (bonds, g_strdup (d->address));
+  bp_peripheral_set_bonds (bluez->p, bonds);
+}
+
 static void
 status_changed (BpBluez *bluez)
 {
@@ -104,6 +141,7 @@ status_changed (BpBluez *bluez)
   st->adapter = g_strdup (bluez->adapter ? bluez->adapter_name : NULL);
   g_free (st->adapter_address);
   st->adapter_address = g_strdup (bluez->adapter ? bluez->adapter->address : NULL);
+  sync_bonds (bluez);
   if (bluez->status_func != NULL)
     bluez->status_func (bluez, bluez->status_data);
 }
@@ -216,7 +254,8 @@ choose_adapter (BpBluez *bluez)
                       a->address ? a->address : "?");
       emit_adapter (bluez, a, TRUE);
 
-      /* Re-announce centrals already connected through this adapter. */
+      /* Re-announce centrals already connected through this adapter (bonds first). */
+      sync_bonds (bluez);
       {
         GHashTableIter iter;
         Device *d;
@@ -404,21 +443,116 @@ advertising_wanted (BpBluez *bluez)
   return TRUE;
 }
 
+/* Configured limits that this bluetoothd cannot honour, named once per
+ * appearance (the configuration is served as it is). */
+static void
+warn_version_limits (BpBluez *bluez, const char *adapter_name)
+{
+  const BpConfig *config = bp_peripheral_get_config (bluez->p);
+  const BpCapabilities *caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+  g_autofree char *version = bp_capabilities_version_text (caps);
+
+  if (caps->long_writes_past_508)
+    return;
+  for (guint i = 0; i < config->services->len; i++)
+    {
+      const BpServiceConfig *svc = g_ptr_array_index (config->services, i);
+
+      for (guint j = 0; j < svc->characteristics->len; j++)
+        {
+          const BpCharacteristicConfig *cc = g_ptr_array_index (svc->characteristics, j);
+
+          if ((cc->flags & BP_FLAGS_ANY_WRITE) && cc->max_length > 508)
+            bp_log_adapter (G_LOG_LEVEL_WARNING, adapter_name,
+                            "[Characteristic %s] MaxLength=%u: bluetoothd before BlueZ 5.69 refuses writes of "
+                            "more than 508 bytes (ATT 0x0D), and this one is BlueZ %s",
+                            cc->id, cc->max_length, version);
+        }
+    }
+}
+
+typedef struct {
+  BpBluez *bluez;
+  GCancellable *cancellable;
+  guint appearance;
+  char *adapter_name;
+} ProbeData;
+
+static void
+capabilities_probed (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autofree ProbeData *pd = user_data;
+  g_autoptr (GCancellable) cancellable = pd->cancellable;
+  g_autofree char *adapter_name = pd->adapter_name;
+  BpBluez *bluez = pd->bluez;
+  g_autoptr (GError) error = NULL;
+  BpCapabilities *caps;
+
+  /* bluez is gone (cancelled), or bluetoothd left meanwhile (a new probe
+   * runs when it is back) */
+  if (g_cancellable_is_cancelled (cancellable) || pd->appearance != bluez->appearance)
+    return;
+  caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+  if (bp_capabilities_probe_finish (res, caps, &error))
+    {
+      g_autofree char *text = bp_capabilities_describe (caps);
+      bp_log_adapter (G_LOG_LEVEL_MESSAGE, adapter_name, "bluetoothd: %s", text);
+      /* What the acquired-socket path may count on (fastpath.h). */
+      if (caps->version_min != 0)
+        bp_fastpath_set_bluez_floor (bp_gatt_get_fastpath (bluez->gatt), caps->version_min / 1000,
+                                     caps->version_min % 1000);
+    }
+  else
+    {
+      /* Nothing proven: every version-dependent feature counts as missing. */
+      caps->known = TRUE;
+      bp_log_adapter (G_LOG_LEVEL_WARNING, adapter_name,
+                      "could not tell what this bluetoothd can do (Introspect of %s: %s): "
+                      "features that need a newer BlueZ count as unavailable",
+                      adapter_name, error->message);
+    }
+  warn_version_limits (bluez, adapter_name);
+  update (bluez);
+}
+
+/* Once per appearance of bluetoothd, on the first adapter chosen: one
+ * bluetoothd serves every adapter, with the same interfaces on each. */
+static void
+probe_capabilities (BpBluez *bluez)
+{
+  ProbeData *pd;
+
+  if (bluez->caps_probed)
+    return;
+  bluez->caps_probed = TRUE;
+  pd = g_new0 (ProbeData, 1);
+  pd->bluez = bluez;
+  pd->cancellable = g_object_ref (bluez->cancellable);
+  pd->appearance = bluez->appearance;
+  pd->adapter_name = g_strdup (bluez->adapter_name);
+  bp_capabilities_probe (bluez->conn, bluez->adapter->path, CALL_TIMEOUT_MS, bluez->cancellable, capabilities_probed,
+                         pd);
+}
+
 static void
 warn_interval (BpBluez *bluez)
 {
   const BpAdvertisingConfig *a = &bp_peripheral_get_config (bluez->p)->advertising;
 
-  if (bluez->interval_warned || bluez->adapter->has_supported_features)
+  const BpCapabilities *caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+  g_autofree char *version = NULL;
+
+  if (bluez->interval_warned || caps->adv_interval)
     return;
   if (!a->has_interval && !a->has_tx_power)
     return;
   bluez->interval_warned = TRUE;
+  version = bp_capabilities_version_text (caps);
   bp_log_adapter (G_LOG_LEVEL_WARNING, bluez->adapter_name,
-                  "[Advertising] %s cannot take effect: this bluetoothd ignores advertising "
-                  "intervals and TX power unless it runs with experimental features (bluetoothd -E, "
-                  "or Experimental=true in main.conf) before BlueZ 5.77",
-                  a->has_interval ? "Interval" : "TxPower");
+                  "[Advertising] %s cannot take effect: bluetoothd ignores advertising intervals and "
+                  "TX power before BlueZ 5.77 unless it runs with experimental features (bluetoothd -E, "
+                  "or Experimental=true in main.conf), and this one is BlueZ %s without them",
+                  a->has_interval ? "Interval" : "TxPower", version);
 }
 
 static void
@@ -437,6 +571,7 @@ update (BpBluez *bluez)
       status_changed (bluez);
       return;
     }
+  probe_capabilities (bluez);
   if (!bluez->adapter->powered)
     {
       if (config->power_on && !bluez->power_requested)
@@ -472,14 +607,26 @@ update (BpBluez *bluez)
 
   if (advertising_wanted (bluez))
     {
-      if (bluez->advert == REG_NONE && config->advertising.scan_response != NULL && !bluez->adapter->has_connectable)
+      const BpCapabilities *caps = &bp_peripheral_get_state (bluez->p)->bluez_caps;
+
+      /* What the advertisement may carry depends on the version: wait for
+       * the probe (one round trip, or its timeout). */
+      if (!caps->known)
+        {
+          status_changed (bluez);
+          return;
+        }
+      if (bluez->advert == REG_NONE && config->advertising.scan_response != NULL && !caps->scan_response)
         {
           /* Older bluetoothd ignores ScanResponseData silently: refuse rather
            * than advertise something else than configured. */
-          warn_once (bluez,
-                     "[Advertising] ScanResponseData needs BlueZ 5.80 or later, and this "
-                     "bluetoothd is older (its Adapter1 has no Connectable property): "
-                     "not advertising; remove ScanResponseData or upgrade BlueZ");
+          g_autofree char *version = bp_capabilities_version_text (caps);
+          g_autofree char *msg = g_strdup_printf (
+            "[Advertising] ScanResponseData needs BlueZ 5.80 or later, and this "
+            "bluetoothd is BlueZ %s: not advertising; remove ScanResponseData "
+            "or upgrade BlueZ",
+            version);
+          warn_once (bluez, msg);
           bluez->advert = REG_FAILED;
         }
       if (bluez->advert == REG_NONE)
@@ -516,8 +663,6 @@ adapter_apply (Adapter *a, const char *iface, GVariant *props)
         }
       if (g_variant_lookup (props, "Powered", "b", &b))
         a->powered = b;
-      if (g_variant_lookup (props, "Connectable", "b", &b))
-        a->has_connectable = TRUE;
     }
   else if (g_str_equal (iface, GATT_MANAGER_IFACE))
     {
@@ -526,8 +671,6 @@ adapter_apply (Adapter *a, const char *iface, GVariant *props)
   else if (g_str_equal (iface, ADV_MANAGER_IFACE))
     {
       a->has_adv_manager = TRUE;
-      if (g_variant_lookup_value (props, "SupportedFeatures", NULL) != NULL)
-        a->has_supported_features = TRUE;
     }
 }
 
@@ -559,10 +702,11 @@ device_set_connected (BpBluez *bluez, Device *d, gboolean connected)
 }
 
 static void
-device_apply (BpBluez *bluez, Device *d, GVariant *props)
+device_apply (BpBluez *bluez, Device *d, GVariant *props, gboolean announce)
 {
   const char *s;
   gboolean b;
+  gboolean had_bond = device_has_bond (d);
 
   if (g_variant_lookup (props, "Address", "&s", &s))
     {
@@ -574,6 +718,28 @@ device_apply (BpBluez *bluez, Device *d, GVariant *props)
       g_free (d->adapter);
       d->adapter = g_strdup (s);
     }
+  if (g_variant_lookup (props, "Paired", "b", &b))
+    d->paired = b;
+  if (g_variant_lookup (props, "Bonded", "b", &b))
+    {
+      d->bonded = b;
+      d->has_bonded = TRUE;
+    }
+  /* Bonds first: a bonded central that connects must be known as one. */
+  if (announce && !had_bond && device_has_bond (d) && device_is_ours (bluez, d))
+    {
+      BpEvent ev = { .type = BP_EVENT_PAIRED, .address = d->address };
+
+      sync_bonds (bluez);
+      bp_log_device (G_LOG_LEVEL_MESSAGE, d->address, "central %s bonded", d->address);
+      bp_peripheral_emit (bluez->p, &ev);
+    }
+  else if (had_bond != device_has_bond (d))
+    sync_bonds (bluez);
+  /* Bonded since 5.65 (Paired before): a bonded central may stay
+   * subscribed across reconnections without a new notify socket. */
+  if (d->address != NULL)
+    bp_fastpath_set_bonded (bp_gatt_get_fastpath (bluez->gatt), d->address, device_has_bond (d));
   if (g_variant_lookup (props, "Connected", "b", &b))
     device_set_connected (bluez, d, b);
 }
@@ -609,7 +775,8 @@ interfaces_added (BpBluez *bluez, const char *path, GVariant *ifaces)
               d->path = g_strdup (path);
               g_hash_table_insert (bluez->devices, d->path, d);
             }
-          device_apply (bluez, d, props);
+          bp_capabilities_note_device (&bp_peripheral_get_state (bluez->p)->bluez_caps, props);
+          device_apply (bluez, d, props, FALSE);
         }
     }
 }
@@ -632,6 +799,7 @@ interfaces_removed (BpBluez *bluez, const char *path, const char *const *ifaces)
           if (d != NULL)
             device_set_connected (bluez, d, FALSE);
           g_hash_table_remove (bluez->devices, path);
+          sync_bonds (bluez);
         }
     }
 }
@@ -708,7 +876,7 @@ on_properties_changed (GDBusConnection *conn, const char *sender, const char *pa
 
       if (d != NULL)
         {
-          device_apply (bluez, d, changed);
+          device_apply (bluez, d, changed, TRUE);
           update (bluez);
         }
     }
@@ -747,8 +915,14 @@ bluez_appeared (GDBusConnection *conn, const char *name, const char *owner, gpoi
   BpBluez *bluez = user_data;
 
   g_message ("bluetoothd is on the bus (%s)", owner);
+  /* From now on, calls on our objects are honoured from this name only. */
+  bp_bus_set_bluez_owner (owner);
   bluez->present = TRUE;
   bluez->generation++;
+  bluez->appearance++;
+  bluez->caps_probed = FALSE;
+  bluez->interval_warned = FALSE;
+  bp_capabilities_clear (&bp_peripheral_get_state (bluez->p)->bluez_caps);
   g_dbus_connection_call (conn, BLUEZ, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
                           G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL,
                           get_managed_objects_done, call_data (bluez));
@@ -764,8 +938,12 @@ bluez_vanished (GDBusConnection *conn, const char *name, gpointer user_data)
     g_message ("bluetoothd left the bus; waiting for it to return");
   else
     g_message ("waiting for bluetoothd (org.bluez) to appear on the bus");
+  bp_bus_set_bluez_owner (NULL);
   lose_adapter (bluez);
   bluez->present = FALSE;
+  bluez->appearance++;
+  bluez->caps_probed = FALSE;
+  bp_capabilities_clear (&bp_peripheral_get_state (bluez->p)->bluez_caps);
   g_hash_table_remove_all (bluez->devices);
   g_hash_table_remove_all (bluez->adapters);
   status_changed (bluez);
@@ -826,6 +1004,49 @@ backend_disconnect (gpointer backend, const char *address, GError **error)
   return FALSE;
 }
 
+static void
+remove_device_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autofree char *address = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+
+  if (reply == NULL)
+    bp_log_device (G_LOG_LEVEL_WARNING, address, "forgetting %s: %s", address, error->message);
+  else
+    bp_log_device (G_LOG_LEVEL_MESSAGE, address, "forgot the bond of %s", address);
+}
+
+static gboolean
+backend_forget (gpointer backend, const char *address, GError **error)
+{
+  BpBluez *bluez = backend;
+  GHashTableIter iter;
+  Device *d;
+
+  if (bluez->adapter == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_UNAVAILABLE, "bluetoothd or the adapter is not available");
+      return FALSE;
+    }
+  g_hash_table_iter_init (&iter, bluez->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &d))
+    {
+      if (device_is_ours (bluez, d) && device_has_bond (d) && g_ascii_strcasecmp (d->address, address) == 0)
+        {
+          /* The bond goes now for the daemon's checks; bluetoothd removes the object after. */
+          d->paired = d->bonded = FALSE;
+          sync_bonds (bluez);
+          g_dbus_connection_call (bluez->conn, BLUEZ, bluez->adapter->path, ADAPTER_IFACE, "RemoveDevice",
+                                  g_variant_new ("(o)", d->path), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                  CALL_TIMEOUT_MS, NULL, remove_device_done, g_strdup (address));
+          return TRUE;
+        }
+    }
+  g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_BOND, "no central %s is bonded with this adapter", address);
+  return FALSE;
+}
+
 static gboolean
 backend_congested (gpointer backend)
 {
@@ -834,10 +1055,7 @@ backend_congested (gpointer backend)
 }
 
 static const BpBackend bluez_backend = {
-  backend_notify,
-  backend_set_advertising,
-  backend_disconnect,
-  backend_congested,
+  backend_notify, backend_set_advertising, backend_disconnect, backend_congested, backend_forget,
 };
 
 static void
@@ -878,6 +1096,7 @@ bp_bluez_new (GDBusConnection *conn, BpPeripheral *p, BpGatt *gatt, BpAdvertisem
   bluez->gatt = gatt;
   bluez->adv = adv;
   bluez->adapter_override = g_strdup (adapter);
+  bluez->cancellable = g_cancellable_new ();
   bluez->adapters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) adapter_free);
   bluez->devices = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) device_free);
   bp_peripheral_set_backend (p, &bluez_backend, bluez);
@@ -907,6 +1126,9 @@ bp_bluez_free (BpBluez *bluez)
   if (bluez == NULL)
     return;
   g_clear_handle_id (&bluez->watch_id, g_bus_unwatch_name);
+  bp_bus_set_bluez_owner (NULL);
+  g_cancellable_cancel (bluez->cancellable);
+  g_clear_object (&bluez->cancellable);
   if (bluez->sub_objects)
     g_dbus_connection_signal_unsubscribe (bluez->conn, bluez->sub_objects);
   if (bluez->sub_adapter_props)
@@ -961,9 +1183,15 @@ bp_bluez_reload (BpBluez *bluez)
   gboolean had_adv = bluez->advert == REG_DONE || bluez->advert == REG_BUSY;
 
   bp_advertisement_set_config (bluez->adv, bp_peripheral_get_config (bluez->p));
-  bluez->generation++;
   bluez->adv_timed_out = FALSE;
   bluez->interval_warned = FALSE;
+  /* The UnregisterApplication of an earlier reload is on its way: its reply
+   * exports the peripheral's database, which is already this new one, and
+   * registers it. Calling again (and moving the generation on) would make
+   * that reply stale and leave the daemon waiting for it for ever. */
+  if (bluez->reloading)
+    return;
+  bluez->generation++;
   g_clear_handle_id (&bluez->retry_source, g_source_remove);
   bluez->app = REG_NONE;
   bluez->advert = REG_NONE;

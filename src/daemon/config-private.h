@@ -61,7 +61,7 @@ typedef struct {
   Merged merged;
   BpConfig *config;
   const char *main_label;
-  Group *peripheral, *advertising, *control;
+  Group *peripheral, *advertising, *control, *security;
   GPtrArray *char_groups; /* of Group* */
   GPtrArray *desc_groups; /* of Group* */
   GHashTable *services;   /* id → BpServiceConfig* */
@@ -108,5 +108,16 @@ gboolean config_check_advertising_size (const BpConfig *config, const FieldOrigi
                                         GError **error);
 /* The "advertising:" part of bp_config_describe(). */
 void config_describe_advertising (GString *s, const BpConfig *config);
+
+/* config-security.c */
+
+void config_security_init (BpSecurityConfig *s);
+gboolean config_load_security (Loader *l, const Group *g, GError **error);
+/* After the characteristics and descriptors: combinations of [Security] and
+ * the security flags that can never work are errors; encrypt-* and secure-*
+ * flags with Pairing=off are warnings (l->config->warnings). */
+gboolean config_check_security (Loader *l, GError **error);
+/* The "security:" line of bp_config_describe(). */
+void config_describe_security (GString *s, const BpConfig *config);
 
 G_END_DECLS

@@ -172,6 +172,7 @@ bp_config_free (BpConfig *config)
   g_free (config->control.socket_path);
   g_free (config->control.group);
   g_clear_pointer (&config->services, g_ptr_array_unref);
+  g_clear_pointer (&config->warnings, g_ptr_array_unref);
   g_free (config);
 }
 
@@ -182,8 +183,11 @@ config_new (void)
 
   config->max_connections = 1;
   config->power_on = TRUE;
+  config->acquire_sockets = TRUE;
   config_advertising_init (&config->advertising);
   config->control.mode = 0660;
+  config_security_init (&config->security);
+  config->warnings = g_ptr_array_new_with_free_func (g_free);
   config->services = g_ptr_array_new_with_free_func ((GDestroyNotify) service_free);
   return config;
 }
@@ -479,10 +483,28 @@ loader_clear (Loader *l)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Loader, loader_clear)
 
+/* AcquireSockets=auto|off: "auto" lets bluetoothd acquire sockets
+ * (AcquireNotify/AcquireWrite) where the daemon can keep its promises on
+ * them, "off" keeps every value on D-Bus. */
+static gboolean
+parse_acquire_sockets (const Group *g, const Entry *e, gboolean *out, GError **error)
+{
+  if (g_ascii_strcasecmp (e->value, "auto") == 0)
+    *out = TRUE;
+  else if (g_ascii_strcasecmp (e->value, "off") == 0)
+    *out = FALSE;
+  else
+    {
+      config_key_error (error, g, e, "expected auto or off, got '%s'", e->value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 load_peripheral (Loader *l, const Group *g, GError **error)
 {
-  static const char *const keys[] = { "Name", "Adapter", "MaxConnections", "PowerOn", NULL };
+  static const char *const keys[] = { "Name", "Adapter", "MaxConnections", "PowerOn", "AcquireSockets", NULL };
   BpConfig *c = l->config;
   Entry *e;
 
@@ -533,6 +555,9 @@ load_peripheral (Loader *l, const Group *g, GError **error)
       !config_parse_uint (g, e, 0, 255, &c->max_connections, error))
     return FALSE;
   if ((e = config_group_find (g, "PowerOn")) != NULL && !config_parse_bool (g, e, &c->power_on, error))
+    return FALSE;
+  if ((e = config_group_find (g, "AcquireSockets")) != NULL &&
+      !parse_acquire_sockets (g, e, &c->acquire_sockets, error))
     return FALSE;
   return TRUE;
 }
@@ -618,11 +643,11 @@ static gboolean
 load_characteristic (Loader *l, const Group *g, GError **error)
 {
   static const char *const keys[] = {
-    "UUID",        "Flags",       "Initial",         "MaxLength",
-    "Append",      "Capture",     "QueueLength",     "Format",
-    "Exponent",    "Unit",        "Description",     "PresentationFormat",
-    "ReadHandler", "ReadTimeout", "MinReadInterval", "NotifyOnSubscribe",
-    NULL,
+    "UUID",           "Flags",       "Initial",         "MaxLength",
+    "Append",         "Capture",     "QueueLength",     "Format",
+    "Exponent",       "Unit",        "Description",     "PresentationFormat",
+    "ReadHandler",    "ReadTimeout", "MinReadInterval", "NotifyOnSubscribe",
+    "AcquireSockets", NULL,
   };
   const char *path = g->name + strlen ("Characteristic ");
   const char *slash = strchr (path, '/');
@@ -776,6 +801,10 @@ load_characteristic (Loader *l, const Group *g, GError **error)
   if ((e = config_group_find (g, "Initial")) != NULL &&
       !config_parse_value (g, e, c->format, c->exponent, &c->initial, error))
     return FALSE;
+  c->acquire_sockets = l->config->acquire_sockets;
+  if ((e = config_group_find (g, "AcquireSockets")) != NULL &&
+      !parse_acquire_sockets (g, e, &c->acquire_sockets, error))
+    return FALSE;
 
   /* Combinations that cannot work */
   if (c->capture && !(c->flags & BP_FLAGS_ANY_WRITE))
@@ -908,6 +937,8 @@ classify_groups (Loader *l, GError **error)
         l->advertising = g;
       else if (strcmp (g->name, "Control") == 0)
         l->control = g;
+      else if (strcmp (g->name, "Security") == 0)
+        l->security = g;
       else if (g_str_has_prefix (g->name, "Service "))
         {
           rest = g->name + strlen ("Service ");
@@ -944,7 +975,7 @@ classify_groups (Loader *l, GError **error)
       else
         {
           config_group_error (error, g,
-                              "unknown group: expected [Peripheral], [Advertising], [Control], "
+                              "unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
                               "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
           return FALSE;
         }
@@ -979,6 +1010,10 @@ resolve (Loader *l, const char *source, GError **error)
     if (!load_descriptor (l, g_ptr_array_index (l->desc_groups, i), error))
       return NULL;
   if (l->advertising != NULL && !config_load_advertising (l, l->advertising, error))
+    return NULL;
+  if (l->security != NULL && !config_load_security (l, l->security, error))
+    return NULL;
+  if (!config_check_security (l, error))
     return NULL;
   if (!config_check_advertising_size (l->config, l->origins, l->main_label, error))
     return NULL;
@@ -1157,6 +1192,7 @@ bp_config_describe (const BpConfig *config)
   g_string_append_printf (s, "control: socket %s, mode %04o, group %s\n",
                           config->control.socket_path ? config->control.socket_path : "(default)", config->control.mode,
                           config->control.group ? config->control.group : "(none)");
+  config_describe_security (s, config);
 
   for (guint i = 0; i < config->services->len; i++)
     {
@@ -1207,6 +1243,8 @@ bp_config_describe (const BpConfig *config)
             }
           if (chr->notify_on_subscribe)
             g_string_append (s, "    notify on subscribe\n");
+          if (!chr->acquire_sockets)
+            g_string_append (s, "    acquired sockets: off (every value by D-Bus)\n");
           if (chr->description != NULL)
             {
               g_autofree char *hex = bp_value_to_hex ((const guint8 *) chr->description, strlen (chr->description));

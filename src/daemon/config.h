@@ -81,7 +81,8 @@ typedef struct {
   guint64 read_timeout_us;      /* 1 s */
   guint64 min_read_interval_us; /* 0 */
   gboolean notify_on_subscribe;
-  GPtrArray *descriptors; /* of BpDescriptorConfig*, the custom ones, in file order */
+  gboolean acquire_sockets; /* AcquireSockets=auto (resolved with [Peripheral]'s): NotifyAcquired/WriteAcquired */
+  GPtrArray *descriptors;   /* of BpDescriptorConfig*, the custom ones, in file order */
 } BpCharacteristicConfig;
 
 typedef struct {
@@ -129,15 +130,42 @@ typedef struct {
   char *group;       /* NULL */
 } BpControlConfig;
 
+/* [Security]: pairing and who may connect. */
+typedef enum {
+  BP_PAIRING_OFF = 0,    /* no agent: bluetoothd refuses pairing unless another default agent exists */
+  BP_PAIRING_JUST_WORKS, /* NoInputNoOutput: encryption, no MITM */
+  BP_PAIRING_DISPLAY,    /* DisplayOnly: the kernel's passkey goes to producers; MITM */
+  BP_PAIRING_CONFIRM,    /* DisplayYesNo: producers accept or reject each request */
+} BpPairingMode;
+
+typedef enum {
+  BP_ALLOWED_ANY = 0,
+  BP_ALLOWED_BONDED, /* outside the pairing window only bonded centrals are served */
+} BpAllowedCentrals;
+
+typedef struct {
+  BpPairingMode pairing;      /* off */
+  guint64 window_us;          /* PairingWindow: 0 = always open */
+  BpAllowedCentrals allowed;  /* any */
+  guint64 confirm_timeout_us; /* ConfirmTimeout: 20 s, under the kernel's 30 s SMP limit */
+} BpSecurityConfig;
+
+/* "just-works" for BP_PAIRING_JUST_WORKS, and back (-1 when unknown). */
+const char *bp_pairing_mode_name (BpPairingMode mode);
+int bp_pairing_mode_from_name (const char *name);
+
 typedef struct {
   char *source; /* what was read: "/etc/ble-peripheral/ble-peripheral.conf (+2 drop-ins)" or "built-in default" */
-  gboolean is_default;   /* no file: the built-in Environmental Sensing example */
-  char *name;            /* Peripheral Name: the host name by default */
-  char *adapter;         /* NULL: the first adapter that appears; "hciN" or an address */
-  guint max_connections; /* 1; 0 = no limit */
-  gboolean power_on;     /* true */
+  gboolean is_default;      /* no file: the built-in Environmental Sensing example */
+  char *name;               /* Peripheral Name: the host name by default */
+  char *adapter;            /* NULL: the first adapter that appears; "hciN" or an address */
+  guint max_connections;    /* 1; 0 = no limit */
+  gboolean power_on;        /* true */
+  gboolean acquire_sockets; /* [Peripheral] AcquireSockets=auto (true) or off */
   BpAdvertisingConfig advertising;
   BpControlConfig control;
+  BpSecurityConfig security;
+  GPtrArray *warnings; /* of char*: what works but is likely not what was meant, e.g. encrypt-read with Pairing=off */
   GPtrArray *services; /* of BpServiceConfig*, in file order */
 } BpConfig;
 

@@ -14,6 +14,7 @@
 #include "build-config.h"
 
 #include "daemon/control.h"
+#include "daemon/control-private.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -29,8 +30,6 @@
 
 #include "common/error.h"
 #include "common/protocol.h"
-#include "common/uuid.h"
-#include "common/value.h"
 
 /* One read takes up to this much; lines are at most BP_PROTOCOL_LINE_MAX. */
 #define READ_BUFFER_SIZE (128 * 1024)
@@ -44,10 +43,6 @@
 #define CAPTURE_LOW_WATER (64 * 1024)
 /* A connection whose output does not move for this long is closed. */
 #define STALL_TIMEOUT_US (5 * G_USEC_PER_SEC)
-/* Read IDs a connection never answered are forgotten after this long. */
-#define READ_FORGET_US (60 * G_USEC_PER_SEC)
-
-typedef struct _Connection Connection;
 
 /* A captured write handed to one or more connections. It goes back to its
  * characteristic's queue when every connection holding its line unsent is
@@ -66,62 +61,13 @@ typedef struct {
 } Delivery;
 
 typedef struct {
-  guint64 id;
-  char *chr_id;
-  gint64 since;
-} ReadInfo;
-
-typedef struct {
   GSource source;
   Connection *conn;
   gpointer tag;
 } ConnectionSource;
 
-struct _Connection {
-  BpControl *control;
-  guint number;
-  int fd;
-  GSource *source;
-  GIOCondition condition; /* what the source waits for */
-  GByteArray *partial;    /* an incomplete request line kept between reads */
-  GString *out;           /* out->str + out_head: not yet sent */
-  gsize out_head;
-  guint64 out_sent;     /* bytes handed to the kernel so far */
-  gint64 stalled_since; /* monotonic time output began to wait, 0 when none waits */
-  GQueue deliveries;    /* of Delivery*, oldest first: captured writes not yet sent */
-  guint watch;          /* BpWatchMask */
-  gboolean serving;
-  GHashTable *reads;    /* guint64 id → ReadInfo: reads asked of this connection */
-  gboolean in_dispatch; /* replies are flushed when the read cycle ends */
-  gboolean closing;     /* no more requests: send what is queued, then close */
-  guint linger_source;
-  gboolean closed;
-};
-
-struct _BpControl {
-  BpPeripheral *p;
-  int listen_fd;
-  guint listen_source;
-  guint retry_source;
-  char *path; /* the socket file this created, or NULL */
-  dev_t dev;
-  ino_t ino;
-  guint listener;
-  GList *connections; /* of Connection*, oldest first; closed ones until reaped */
-  guint n_open;
-  guint next_number;
-  guint reap_source;
-  guint stall_source;        /* checks waiting output while some does */
-  gboolean captured_waiting; /* captured writes were held back by a full watcher */
-  gboolean paused;           /* no request is read while the way to the bus is congested */
-  gboolean delivering;
-  char *read_buffer; /* READ_BUFFER_SIZE + 1 */
-  GString *scratch;  /* an event line being formatted */
-};
-
 static void connection_close (Connection *c, const char *reason);
 static void connection_flush (Connection *c);
-static void deliver_all_captured (BpControl *control);
 static void control_watch_stalls (BpControl *control);
 
 /* --- captures ---------------------------------------------------------- */
@@ -147,8 +93,8 @@ capture_unref (Capture *cap)
   g_free (cap);
 }
 
-static void
-read_info_free (ReadInfo *ri)
+void
+control_read_info_free (ReadInfo *ri)
 {
   g_free (ri->chr_id);
   g_free (ri);
@@ -160,6 +106,13 @@ static gsize
 connection_unsent (Connection *c)
 {
   return c->out->len - c->out_head;
+}
+
+/* Not read for now: it notifies, and the way to the bus is congested. */
+static gboolean
+connection_paused (Connection *c)
+{
+  return c->control->paused && c->notifier;
 }
 
 static void
@@ -178,39 +131,42 @@ connection_set_condition (Connection *c, GIOCondition condition)
     }
   c->condition = condition;
   g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
-                           c->control->paused ? condition & ~G_IO_IN : condition);
+                           connection_paused (c) ? condition & ~G_IO_IN : condition);
 }
 
 /* Producers are not read while notifications wait to leave for the bus
  * beyond its bound (bp_peripheral_congested): what they send waits in their
- * sockets, so a flood costs no memory, and nothing is dropped. */
+ * sockets, so a flood costs no memory, and nothing is dropped. Only the
+ * connections that notify are held back: the others (status, get, watch…)
+ * are answered all the same. */
 static void
 control_set_paused (BpControl *control, gboolean paused)
 {
   if (control->paused == paused)
     return;
   control->paused = paused;
-  g_debug ("%s reading requests: the bus %s", paused ? "pausing" : "resuming", paused ? "is behind" : "caught up");
+  g_debug ("%s reading notifying producers: the bus %s", paused ? "pausing" : "resuming",
+           paused ? "is behind" : "caught up");
   for (GList *l = control->connections; l != NULL; l = l->next)
     {
       Connection *c = l->data;
 
       if (!c->closed && c->source != NULL)
         g_source_modify_unix_fd (c->source, ((ConnectionSource *) c->source)->tag,
-                                 paused ? c->condition & ~G_IO_IN : c->condition);
+                                 connection_paused (c) ? c->condition & ~G_IO_IN : c->condition);
     }
 }
 
-static void
-connection_append (Connection *c, const char *data, gsize len)
+void
+control_connection_append (Connection *c, const char *data, gsize len)
 {
   g_string_append_len (c->out, data, len);
 }
 
 /* After output was queued: close a connection over its bound, else send
  * now unless a read cycle is going on (it sends when it ends). */
-static void
-connection_output_done (Connection *c)
+void
+control_connection_output_done (Connection *c)
 {
   if (c->closed)
     return;
@@ -294,7 +250,7 @@ connection_flush (Connection *c)
 
   /* Room again: the captured writes held back for this watcher flow. */
   if (c->control->captured_waiting && (c->watch & BP_WATCH_WRITE) && connection_unsent (c) < CAPTURE_LOW_WATER)
-    deliver_all_captured (c->control);
+    control_deliver_all_captured (c->control);
 }
 
 /* --- events ------------------------------------------------------------ */
@@ -345,7 +301,7 @@ deliver_captured (BpControl *control, BpCharacteristic *chr)
       g_string_truncate (line, 0);
       bp_proto_event_append (line, &ev);
       for (guint i = 0; i < targets->len; i++)
-        connection_append (g_ptr_array_index (targets, i), line->str, line->len);
+        control_connection_append (g_ptr_array_index (targets, i), line->str, line->len);
     }
 
   while (!full && (w = g_queue_pop_head (&writes)) != NULL)
@@ -366,7 +322,7 @@ deliver_captured (BpControl *control, BpCharacteristic *chr)
           Connection *c = g_ptr_array_index (targets, i);
           Delivery *d = g_new0 (Delivery, 1);
 
-          connection_append (c, line->str, line->len);
+          control_connection_append (c, line->str, line->len);
           d->capture = cap;
           d->end = c->out_sent + connection_unsent (c);
           cap->refs++;
@@ -384,11 +340,11 @@ deliver_captured (BpControl *control, BpCharacteristic *chr)
     }
 
   for (guint i = 0; i < targets->len; i++)
-    connection_output_done (g_ptr_array_index (targets, i));
+    control_connection_output_done (g_ptr_array_index (targets, i));
 }
 
-static void
-deliver_all_captured (BpControl *control)
+void
+control_deliver_all_captured (BpControl *control)
 {
   GPtrArray *chars = bp_peripheral_get_characteristics (control->p);
   gboolean progress;
@@ -472,8 +428,8 @@ broadcast (BpControl *control, const BpProtoEvent *ev)
 
       if (c->closed || !(c->watch & class))
         continue;
-      connection_append (c, line->str, line->len);
-      connection_output_done (c);
+      control_connection_append (c, line->str, line->len);
+      control_connection_output_done (c);
     }
 }
 
@@ -495,6 +451,7 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
       break;
     case BP_EVENT_SUBSCRIBE:
       ev.kind = BP_PROTO_EVENT_SUBSCRIBE;
+      ev.mtu = event->mtu;
       break;
     case BP_EVENT_UNSUBSCRIBE:
       ev.kind = BP_PROTO_EVENT_UNSUBSCRIBE;
@@ -534,334 +491,60 @@ on_peripheral_event (const BpEvent *event, gpointer user_data)
     case BP_EVENT_DRAINED:
       control_set_paused (control, FALSE);
       return;
+    case BP_EVENT_PAIRING:
+    case BP_EVENT_PAIRED:
+    case BP_EVENT_PAIRING_FAILED:
+      control_pairing_event (event, &ev);
+      break;
     default:
       return;
     }
   broadcast (control, &ev);
 }
 
-/* --- delegated reads --------------------------------------------------- */
-
-static void
-connection_read_request (gpointer server, guint64 id, BpCharacteristic *chr, const char *address, guint offset)
-{
-  Connection *c = server;
-  BpControl *control = c->control;
-  ReadInfo *ri;
-  BpProtoEvent ev = {
-    .kind = BP_PROTO_EVENT_READ,
-    .id = id,
-    .characteristic = chr->id,
-    .address = address,
-    .offset = offset,
-  };
-
-  if (c->closed || c->closing)
-    return;
-
-  /* Forget IDs never answered long ago, so that a producer that ignores
-   * reads cannot grow this table without bound. */
-  if (g_hash_table_size (c->reads) > 64)
-    {
-      GHashTableIter iter;
-      gint64 now = g_get_monotonic_time ();
-
-      g_hash_table_iter_init (&iter, c->reads);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &ri))
-        if (now - ri->since > READ_FORGET_US)
-          g_hash_table_iter_remove (&iter);
-    }
-  ri = g_new0 (ReadInfo, 1);
-  ri->id = id;
-  ri->chr_id = g_strdup (chr->id);
-  ri->since = g_get_monotonic_time ();
-  g_hash_table_replace (c->reads, &ri->id, ri);
-
-  g_string_truncate (control->scratch, 0);
-  bp_proto_event_append (control->scratch, &ev);
-  connection_append (c, control->scratch->str, control->scratch->len);
-  connection_output_done (c);
-}
-
-static const BpReadServerClass read_server_class = {
-  .read_request = connection_read_request,
-};
-
 /* --- requests ---------------------------------------------------------- */
 
-static gboolean
-looks_like_number (const char *text)
-{
-  gboolean digits = FALSE;
-  const char *p = text;
-
-  if (*p == '-' || *p == '+')
-    p++;
-  for (; *p != '\0'; p++)
-    {
-      if (g_ascii_isdigit (*p))
-        digits = TRUE;
-      else if (*p != '.' && *p != 'e' && *p != 'E' && *p != '-' && *p != '+')
-        return FALSE;
-    }
-  return digits;
-}
-
-static GBytes *
-parse_value (BpCharacteristic *chr, const char *text, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  BpCharacteristicConfig *cc = chr->config;
-  GBytes *value = bp_value_parse (text, cc->format, cc->exponent, &local);
-
-  if (value != NULL)
-    return value;
-  if (cc->format == BP_FORMAT_NONE && local->domain == BP_ERROR && local->code == BP_ERROR_BAD_VALUE &&
-      looks_like_number (text))
-    {
-      g_set_error (error, BP_ERROR, BP_ERROR_BAD_VALUE,
-                   "%s has no Format: give hex bytes or a quoted string, not the number %s", chr->id, text);
-      return NULL;
-    }
-  g_propagate_error (error, g_steal_pointer (&local));
-  return NULL;
-}
-
-static const char *
-yes_no (gboolean b)
-{
-  return b ? "yes" : "no";
-}
-
-static const char *
-or_dash (const char *s)
-{
-  return s != NULL && *s != '\0' ? s : "-";
-}
-
-static void
-append_status (BpControl *control, GString *out)
-{
-  BpPeripheral *p = control->p;
-  BpState *st = bp_peripheral_get_state (p);
-  const GPtrArray *centrals = bp_peripheral_get_centrals (p);
-  GPtrArray *chars = bp_peripheral_get_characteristics (p);
-
-  g_string_append_printf (out,
-                          "ok adapter=%s address=%s bluez=%s bluez-version=%s "
-                          "registered=%s advertising=%s advertise=%s centrals=%u connected=",
-                          or_dash (st->adapter), or_dash (st->adapter_address),
-                          st->bluez_present ? "present" : "absent", or_dash (st->bluez_version),
-                          yes_no (st->registered), st->advertising ? "on" : "off",
-                          st->advertising_wanted ? "on" : "off", centrals != NULL ? centrals->len : 0);
-  if (centrals == NULL || centrals->len == 0)
-    g_string_append_c (out, '-');
-  for (guint i = 0; centrals != NULL && i < centrals->len; i++)
-    g_string_append_printf (out, "%s%s", i > 0 ? "," : "", (const char *) g_ptr_array_index (centrals, i));
-  g_string_append_printf (out, " clients=%u", control->n_open);
-
-  for (guint i = 0; i < chars->len; i++)
-    {
-      BpCharacteristic *chr = g_ptr_array_index (chars, i);
-      const char *id = chr->id;
-
-      g_string_append_printf (
-        out,
-        " %s.notify=%" G_GUINT64_FORMAT " %s.set=%" G_GUINT64_FORMAT " %s.reads=%" G_GUINT64_FORMAT
-        " %s.writes=%" G_GUINT64_FORMAT " %s.captured=%" G_GUINT64_FORMAT
-        " %s.queued=%u"
-        " %s.dropped=%" G_GUINT64_FORMAT " %s.rejected=%" G_GUINT64_FORMAT " %s.confirm=%" G_GUINT64_FORMAT
-        " %s.subscribed=%s %s.served=%s",
-        id, chr->n_notify, id, chr->n_set, id, chr->n_reads, id, chr->n_writes, id, chr->n_captured, id,
-        g_queue_get_length (&chr->capture), id, chr->n_dropped, id, chr->n_rejected, id, chr->n_confirm, id,
-        yes_no (chr->notifying), id, yes_no (chr->server != NULL));
-    }
-  g_string_append_c (out, '\n');
-}
-
-static void
-append_info (BpCharacteristic *chr, GString *out)
-{
-  BpCharacteristicConfig *cc = chr->config;
-  char uuid[BP_UUID_STRLEN];
-  g_auto (GStrv) flags = bp_flags_to_strv (cc->flags);
-  g_autofree char *flag_list = g_strjoinv (",", flags);
-
-  bp_uuid_to_string (&cc->uuid, uuid);
-  g_string_append_printf (out, "ok id=%s uuid=%s flags=%s format=%s exponent=%d", chr->id, uuid, or_dash (flag_list),
-                          cc->format == BP_FORMAT_NONE ? "none" : bp_format_name (cc->format), cc->exponent);
-  if (cc->has_unit)
-    g_string_append_printf (out, " unit=0x%04x", cc->unit);
-  g_string_append_printf (out,
-                          " max-length=%u append=%s capture=%s queue-length=%u queued=%u"
-                          " read-handler=%s read-timeout-ms=%" G_GUINT64_FORMAT " served=%s length=%u\n",
-                          cc->max_length, yes_no (cc->append), yes_no (cc->capture), cc->queue_length,
-                          g_queue_get_length (&chr->capture),
-                          cc->read_handler == BP_READ_HANDLER_SOCKET ? "socket" : "value", cc->read_timeout_us / 1000,
-                          yes_no (chr->server != NULL), chr->value->len);
-}
-
-static gboolean
-handle_reply (Connection *c, const BpRequest *r, GError **error)
-{
-  BpPeripheral *p = c->control->p;
-  ReadInfo *ri = g_hash_table_lookup (c->reads, &r->id);
-  g_autoptr (GBytes) value = NULL;
-  g_autoptr (GError) local = NULL;
-
-  if (ri == NULL)
-    {
-      g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
-                   "no read %" G_GUINT64_FORMAT
-                   " was asked of this connection "
-                   "(unknown, or already answered)",
-                   r->id);
-      return FALSE;
-    }
-  if (!r->is_error)
-    {
-      BpCharacteristic *chr = bp_peripheral_lookup (p, ri->chr_id, NULL);
-
-      if (chr == NULL)
-        {
-          g_hash_table_remove (c->reads, &r->id);
-          g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
-                       "read %" G_GUINT64_FORMAT " was of %s, which a reload removed", r->id, ri->chr_id);
-          return FALSE;
-        }
-      /* A bad value leaves the read waiting: the producer may answer again. */
-      value = parse_value (chr, r->value, error);
-      if (value == NULL)
-        return FALSE;
-    }
-  if (!bp_peripheral_reply (p, c, r->id, value, r->att_error, &local))
-    {
-      if (g_error_matches (local, BP_ERROR, BP_ERROR_UNKNOWN_READ))
-        {
-          g_hash_table_remove (c->reads, &r->id);
-          g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_READ,
-                       "read %" G_GUINT64_FORMAT " timed out; the stored value was served", r->id);
-          return FALSE;
-        }
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  g_hash_table_remove (c->reads, &r->id);
-  return TRUE;
-}
+/* Each request's handler, in the file of its job (control-*.c). */
+static const ControlHandler handlers[] = {
+  [BP_REQUEST_SET] = control_handle_set_notify,
+  [BP_REQUEST_NOTIFY] = control_handle_set_notify,
+  [BP_REQUEST_GET] = control_handle_get_take,
+  [BP_REQUEST_TAKE] = control_handle_get_take,
+  [BP_REQUEST_INFO] = control_handle_info,
+  [BP_REQUEST_SERVE] = control_handle_serve,
+  [BP_REQUEST_REPLY] = control_handle_reply,
+  [BP_REQUEST_WATCH] = control_handle_watch,
+  [BP_REQUEST_UNWATCH] = control_handle_unwatch,
+  [BP_REQUEST_ADVERTISE] = control_handle_advertise,
+  [BP_REQUEST_DISCONNECT] = control_handle_disconnect,
+  [BP_REQUEST_STATUS] = control_handle_status,
+  [BP_REQUEST_HELP] = control_handle_help,
+  [BP_REQUEST_PAIRING] = control_handle_pairing,
+  [BP_REQUEST_BONDS] = control_handle_bonds,
+  [BP_REQUEST_FORGET] = control_handle_forget,
+};
 
 /* Carries out one request; its reply goes to c->out. */
 static gboolean
 handle_request (Connection *c, const BpRequest *r, GError **error)
 {
-  BpControl *control = c->control;
-  BpPeripheral *p = control->p;
   BpCharacteristic *chr = NULL;
-  g_autoptr (GBytes) value = NULL;
 
   if (r->characteristic != NULL)
     {
-      chr = bp_peripheral_lookup (p, r->characteristic, error);
+      chr = bp_peripheral_lookup (c->control->p, r->characteristic, error);
       if (chr == NULL)
         {
           g_prefix_error (error, "%s: ", r->verb_name);
           return FALSE;
         }
     }
-
-  switch (r->verb)
+  if ((guint) r->verb >= G_N_ELEMENTS (handlers) || handlers[r->verb] == NULL)
     {
-    case BP_REQUEST_SET:
-    case BP_REQUEST_NOTIFY:
-      value = parse_value (chr, r->value, error);
-      if (value == NULL || !(r->verb == BP_REQUEST_SET ? bp_peripheral_set (p, chr, value, error) :
-                                                         bp_peripheral_notify (p, chr, value, r->address, error)))
-        {
-          g_prefix_error (error, "%s %s: ", r->verb_name, chr->id);
-          return FALSE;
-        }
-      g_string_append (c->out, "ok\n");
-      return TRUE;
-
-    case BP_REQUEST_GET:
-    case BP_REQUEST_TAKE:
-      {
-        gsize len;
-        const guint8 *data;
-
-        value = r->verb == BP_REQUEST_GET ? bp_peripheral_get (p, chr) : bp_peripheral_take (p, chr);
-        data = g_bytes_get_data (value, &len);
-        g_string_append (c->out, "ok ");
-        bp_protocol_append_value (c->out, data, len);
-        g_string_append_c (c->out, '\n');
-        return TRUE;
-      }
-
-    case BP_REQUEST_INFO:
-      append_info (chr, c->out);
-      return TRUE;
-
-    case BP_REQUEST_WATCH:
-      c->watch |= r->watch;
-      g_string_append (c->out, "ok\n");
-      /* Writes captured while nobody listened come first. */
-      if (r->watch & BP_WATCH_WRITE)
-        deliver_all_captured (control);
-      return TRUE;
-
-    case BP_REQUEST_UNWATCH:
-      c->watch &= ~r->watch;
-      g_string_append (c->out, "ok\n");
-      return TRUE;
-
-    case BP_REQUEST_SERVE:
-      if (!bp_peripheral_serve (p, chr, &read_server_class, c, error))
-        {
-          g_prefix_error (error, "serve %s: ", chr->id);
-          return FALSE;
-        }
-      c->serving = TRUE;
-      g_string_append (c->out, "ok\n");
-      return TRUE;
-
-    case BP_REQUEST_REPLY:
-      if (!handle_reply (c, r, error))
-        {
-          g_prefix_error (error, "reply %" G_GUINT64_FORMAT ": ", r->id);
-          return FALSE;
-        }
-      g_string_append (c->out, "ok\n");
-      return TRUE;
-
-    case BP_REQUEST_ADVERTISE:
-      if (!bp_peripheral_set_advertising (p, r->on, error))
-        {
-          g_prefix_error (error, "advertise %s: ", r->on ? "on" : "off");
-          return FALSE;
-        }
-      g_string_append (c->out, "ok\n");
-      return TRUE;
-
-    case BP_REQUEST_DISCONNECT:
-      if (!bp_peripheral_disconnect (p, r->address, error))
-        {
-          g_prefix_error (error, "disconnect %s: ", r->address);
-          return FALSE;
-        }
-      g_string_append (c->out, "ok\n");
-      return TRUE;
-
-    case BP_REQUEST_STATUS:
-      append_status (control, c->out);
-      return TRUE;
-
-    case BP_REQUEST_HELP:
-      g_string_append_printf (c->out, "ok %s\n", bp_protocol_help);
-      return TRUE;
+      g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "%s: not implemented", r->verb_name);
+      return FALSE;
     }
-
-  g_set_error (error, BP_ERROR, BP_ERROR_BAD_REQUEST, "%s: not implemented", r->verb_name);
-  return FALSE;
+  return handlers[r->verb](c, r, chr, error);
 }
 
 static void
@@ -991,7 +674,7 @@ connection_close (Connection *c, const char *reason)
   c->serving = FALSE;
   connection_give_back_captures (c);
   if (control->captured_waiting)
-    deliver_all_captured (control);
+    control_deliver_all_captured (control);
 
   if (control->reap_source == 0)
     control->reap_source = g_idle_add (reap_connections, control);
@@ -1100,7 +783,7 @@ connection_read (Connection *c)
         }
     }
   c->in_dispatch = FALSE;
-  connection_output_done (c);
+  control_connection_output_done (c);
 }
 
 static gboolean
@@ -1121,7 +804,7 @@ connection_source_dispatch (GSource *source, GSourceFunc callback, gpointer user
       if (revents & (G_IO_HUP | G_IO_ERR))
         connection_close (c, NULL);
     }
-  else if ((revents & (G_IO_HUP | G_IO_ERR)) || ((revents & G_IO_IN) && !c->control->paused))
+  else if ((revents & (G_IO_HUP | G_IO_ERR)) || ((revents & G_IO_IN) && !connection_paused (c)))
     {
       connection_read (c);
       if (bp_peripheral_congested (c->control->p))
@@ -1147,7 +830,7 @@ connection_new (BpControl *control, int fd)
   c->fd = fd;
   c->partial = g_byte_array_new ();
   c->out = g_string_sized_new (4096);
-  c->reads = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) read_info_free);
+  c->reads = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) control_read_info_free);
   g_queue_init (&c->deliveries);
 
   c->source = g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
@@ -1161,8 +844,6 @@ connection_new (BpControl *control, int fd)
    * puts it back, and each change wakes the loop once more. */
   g_source_set_can_recurse (c->source, TRUE);
   g_source_attach (c->source, NULL);
-  if (control->paused)
-    g_source_modify_unix_fd (c->source, cs->tag, 0);
 
   control->connections = g_list_append (control->connections, c);
   control->n_open++;

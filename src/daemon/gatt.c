@@ -8,7 +8,12 @@
 
 #include "daemon/gatt.h"
 
+#include <gio/gunixfdlist.h>
+#include <unistd.h>
+
 #include "common/error.h"
+#include "daemon/buscall.h"
+#include "daemon/fastpath.h"
 #include "daemon/log.h"
 #include "common/uuid.h"
 
@@ -43,11 +48,23 @@ static const char introspection_xml[] =
   "  <method name='StartNotify'/>"
   "  <method name='StopNotify'/>"
   "  <method name='Confirm'/>"
+  "  <method name='AcquireNotify'>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "   <arg name='fd' type='h' direction='out'/>"
+  "   <arg name='mtu' type='q' direction='out'/>"
+  "  </method>"
+  "  <method name='AcquireWrite'>"
+  "   <arg name='options' type='a{sv}' direction='in'/>"
+  "   <arg name='fd' type='h' direction='out'/>"
+  "   <arg name='mtu' type='q' direction='out'/>"
+  "  </method>"
   "  <property name='UUID' type='s' access='read'/>"
   "  <property name='Service' type='o' access='read'/>"
   "  <property name='Flags' type='as' access='read'/>"
   "  <property name='Value' type='ay' access='read'/>"
   "  <property name='Notifying' type='b' access='read'/>"
+  "  <property name='NotifyAcquired' type='b' access='read'/>"
+  "  <property name='WriteAcquired' type='b' access='read'/>"
   " </interface>"
   " <interface name='" DESC_IFACE "'>"
   "  <method name='ReadValue'>"
@@ -101,6 +118,7 @@ struct _BpGatt {
   gboolean flushing;
   gboolean congested;
   GCancellable *cancellable;
+  BpFastPath *fastpath; /* the acquired sockets */
 };
 
 /* A flush is asked for every BACKLOG_STEP signals; producers wait above
@@ -170,13 +188,13 @@ bp_att_error_to_dbus (guint8 att, gboolean is_write, const char **name, char **m
 }
 
 static void
-return_att_error (GDBusMethodInvocation *invocation, guint8 att, gboolean is_write)
+return_att_error (BpBusCall *call, guint8 att, gboolean is_write)
 {
   const char *name = NULL;
   g_autofree char *message = NULL;
 
   bp_att_error_to_dbus (att, is_write, &name, &message);
-  g_dbus_method_invocation_return_dbus_error (invocation, name, message);
+  bp_bus_call_return_error (call, name, "%s", message);
 }
 
 static void
@@ -194,6 +212,16 @@ static GVariant *
 bytes_variant (const guint8 *data, gsize len)
 {
   return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data, len, 1);
+}
+
+/* The bytes of data from offset on (offset <= len); an empty value may have
+ * no data at all, and NULL + 0 is undefined in C. */
+static GVariant *
+bytes_variant_from (const guint8 *data, gsize len, gsize offset, gsize max)
+{
+  gsize n = MIN (len - offset, max);
+
+  return bytes_variant (n > 0 ? data + offset : NULL, n);
 }
 
 static GVariant *
@@ -240,6 +268,12 @@ obj_get_property (Obj *o, const char *name)
           return bytes_variant (chr->value->data, chr->value->len);
         if (g_str_equal (name, "Notifying"))
           return g_variant_new_boolean (chr->notifying);
+        /* Present only where the sockets are wanted: bluetoothd calls
+         * Acquire* when the property exists, whatever its value. */
+        if (g_str_equal (name, "NotifyAcquired") && bp_fastpath_exports_notify (o->gatt->fastpath, chr))
+          return g_variant_new_boolean (bp_fastpath_notify_acquired (o->gatt->fastpath, chr));
+        if (g_str_equal (name, "WriteAcquired") && bp_fastpath_exports_write (o->gatt->fastpath, chr))
+          return g_variant_new_boolean (bp_fastpath_write_acquired (o->gatt->fastpath, chr));
       }
       break;
     case OBJ_DESC:
@@ -284,7 +318,8 @@ static GVariant *
 obj_properties (Obj *o)
 {
   static const char *const service_props[] = { "UUID", "Primary", "Includes", NULL };
-  static const char *const char_props[] = { "UUID", "Service", "Flags", "Value", "Notifying", NULL };
+  static const char *const char_props[] = { "UUID",      "Service",        "Flags",         "Value",
+                                            "Notifying", "NotifyAcquired", "WriteAcquired", NULL };
   static const char *const desc_props[] = { "UUID", "Characteristic", "Flags", "Value", NULL };
   const char *const *names = o->kind == OBJ_SERVICE ? service_props : o->kind == OBJ_CHAR ? char_props : desc_props;
   GVariantBuilder b;
@@ -300,7 +335,7 @@ obj_properties (Obj *o)
 }
 
 typedef struct {
-  GDBusMethodInvocation *invocation;
+  BpBusCall *call;
   guint offset;
 } ReadOp;
 
@@ -313,21 +348,20 @@ read_done (GBytes *value, guint8 att_error, gpointer user_data)
 
   if (value == NULL)
     {
-      return_att_error (op->invocation, att_error, FALSE);
+      return_att_error (op->call, att_error, FALSE);
     }
   else
     {
       data = g_bytes_get_data (value, &len);
       if (op->offset > len)
         {
-          return_att_error (op->invocation, BP_ATT_INVALID_OFFSET, FALSE);
+          return_att_error (op->call, BP_ATT_INVALID_OFFSET, FALSE);
         }
       else
         {
           /* bluetoothd cuts the reply to 512 bytes itself; send at most that. */
-          gsize n = MIN (len - op->offset, (gsize) BP_VALUE_MAX);
-          g_dbus_method_invocation_return_value (op->invocation,
-                                                 g_variant_new ("(@ay)", bytes_variant (data + op->offset, n)));
+          bp_bus_call_return_value (op->call,
+                                    g_variant_new ("(@ay)", bytes_variant_from (data, len, op->offset, BP_VALUE_MAX)));
         }
     }
   g_free (op);
@@ -353,17 +387,53 @@ parse_options (GVariant *options, AccessOptions *out)
   out->address = bp_device_path_to_address (device);
 }
 
+/* AcquireNotify / AcquireWrite: a socket pair, bluetoothd's end sent. */
 static void
-char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation *invocation)
+acquire (Obj *o, BpCharacteristic *chr, const char *method, GVariant *params, BpBusCall *call)
+{
+  BpFastPath *fp = o->gatt->fastpath;
+  gboolean notify = g_str_equal (method, "AcquireNotify");
+  g_autoptr (GVariant) options = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GUnixFDList) fds = NULL;
+  AccessOptions ao = { 0 };
+  int fd;
+
+  g_variant_get (params, "(@a{sv})", &options);
+  parse_options (options, &ao);
+  if (!(notify ? bp_fastpath_exports_notify (fp, chr) : bp_fastpath_exports_write (fp, chr)))
+    {
+      /* NotSupported makes bluetoothd fall back to StartNotify/WriteValue. */
+      g_free (ao.address);
+      bp_bus_call_return_error (call, "org.bluez.Error.NotSupported", "AcquireSockets=off for this characteristic");
+      return;
+    }
+  fd = notify ? bp_fastpath_acquire_notify (fp, chr, ao.address, ao.mtu, &error) :
+                bp_fastpath_acquire_write (fp, chr, ao.address, ao.mtu, &error);
+  g_free (ao.address);
+  if (fd < 0)
+    {
+      bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: %s: %s", chr->id, method, error->message);
+      bp_bus_call_return_error (call, "org.bluez.Error.NotSupported", "%s", error->message);
+      return;
+    }
+  fds = g_unix_fd_list_new_from_array (&fd, 1); /* takes fd */
+  bp_bus_call_return_value_with_fds (call, g_variant_new ("(hq)", 0, ao.mtu != 0 ? ao.mtu : (guint16) 23),
+                                     g_steal_pointer (&fds));
+}
+
+static void
+char_method (Obj *o, BpBusCall *call)
 {
   BpPeripheral *p = o->gatt->p;
   BpCharacteristic *chr = obj_characteristic (o);
-  gboolean no_reply = (g_dbus_message_get_flags (g_dbus_method_invocation_get_message (invocation)) &
-                       G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) != 0;
+  const char *method = bp_bus_call_get_method (call);
+  GVariant *params = bp_bus_call_get_parameters (call);
+  gboolean no_reply = bp_bus_call_no_reply (call);
 
   if (chr == NULL)
     {
-      g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Failed", "characteristic is gone");
+      bp_bus_call_return_error (call, "org.bluez.Error.Failed", "characteristic is gone");
       return;
     }
 
@@ -379,11 +449,11 @@ char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
       if (!(chr->config->flags & BP_FLAGS_ANY_READ))
         {
           g_free (ao.address);
-          return_att_error (invocation, BP_ATT_READ_NOT_PERMITTED, FALSE);
+          return_att_error (call, BP_ATT_READ_NOT_PERMITTED, FALSE);
           return;
         }
       op = g_new0 (ReadOp, 1);
-      op->invocation = invocation;
+      op->call = call;
       op->offset = ao.offset;
       bp_peripheral_read (p, chr, ao.address, ao.offset, read_done, op);
       g_free (ao.address);
@@ -420,14 +490,17 @@ char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
         }
       g_free (ao.address);
       if (no_reply)
-        {
-          g_object_unref (invocation);
-          return;
-        }
-      if (att != 0)
-        return_att_error (invocation, att, TRUE);
+        bp_bus_call_drop (call);
+      else if (att != 0)
+        return_att_error (call, att, TRUE);
       else
-        g_dbus_method_invocation_return_value (invocation, NULL);
+        bp_bus_call_return_value (call, NULL);
+      return;
+    }
+
+  if (g_str_equal (method, "AcquireNotify") || g_str_equal (method, "AcquireWrite"))
+    {
+      acquire (o, chr, method, params, call);
       return;
     }
 
@@ -440,16 +513,18 @@ char_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
     bp_peripheral_confirmed (p, chr, NULL);
 
   if (no_reply)
-    g_object_unref (invocation);
+    bp_bus_call_drop (call);
   else
-    g_dbus_method_invocation_return_value (invocation, NULL);
+    bp_bus_call_return_value (call, NULL);
 }
 
 static void
-desc_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation *invocation)
+desc_method (Obj *o, BpBusCall *call)
 {
   AccessOptions ao = { 0 };
   g_autoptr (GVariant) options = NULL;
+  const char *method = bp_bus_call_get_method (call);
+  GVariant *params = bp_bus_call_get_parameters (call);
 
   if (g_str_equal (method, "ReadValue"))
     {
@@ -457,12 +532,12 @@ desc_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
       parse_options (options, &ao);
       g_free (ao.address);
       if (!(o->flags & BP_FLAGS_ANY_READ))
-        return_att_error (invocation, BP_ATT_READ_NOT_PERMITTED, FALSE);
+        return_att_error (call, BP_ATT_READ_NOT_PERMITTED, FALSE);
       else if (ao.offset > o->value->len)
-        return_att_error (invocation, BP_ATT_INVALID_OFFSET, FALSE);
+        return_att_error (call, BP_ATT_INVALID_OFFSET, FALSE);
       else
-        g_dbus_method_invocation_return_value (
-          invocation, g_variant_new ("(@ay)", bytes_variant (o->value->data + ao.offset, o->value->len - ao.offset)));
+        bp_bus_call_return_value (
+          call, g_variant_new ("(@ay)", bytes_variant_from (o->value->data, o->value->len, ao.offset, G_MAXSIZE)));
       return;
     }
   if (g_str_equal (method, "WriteValue"))
@@ -476,44 +551,58 @@ desc_method (Obj *o, const char *method, GVariant *params, GDBusMethodInvocation
       parse_options (options, &ao);
       g_free (ao.address);
       if (!(o->flags & BP_FLAGS_ANY_WRITE))
-        return_att_error (invocation, BP_ATT_WRITE_NOT_PERMITTED, TRUE);
+        return_att_error (call, BP_ATT_WRITE_NOT_PERMITTED, TRUE);
       else if (ao.offset > o->value->len)
-        return_att_error (invocation, BP_ATT_INVALID_OFFSET, TRUE);
+        return_att_error (call, BP_ATT_INVALID_OFFSET, TRUE);
       else if (ao.offset + len > BP_VALUE_MAX)
-        return_att_error (invocation, BP_ATT_INVALID_VALUE_LENGTH, TRUE);
+        return_att_error (call, BP_ATT_INVALID_VALUE_LENGTH, TRUE);
       else
         {
           g_byte_array_set_size (o->value, ao.offset);
           g_byte_array_append (o->value, data, len);
-          g_dbus_method_invocation_return_value (invocation, NULL);
+          bp_bus_call_return_value (call, NULL);
         }
       return;
     }
-  g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.NotSupported", method);
+  bp_bus_call_return_error (call, "org.bluez.Error.NotSupported", "%s", method);
+}
+
+/* Every call on a service, characteristic or descriptor: bluetoothd only,
+ * with the arguments its interface declares. */
+static void
+obj_call (Obj *o, BpBusCall *call)
+{
+  if (!bp_bus_call_from_bluez (call))
+    return;
+  if (!bp_bus_call_check_args (call, g_dbus_node_info_lookup_interface (o->gatt->info, obj_interface (o))))
+    return;
+  if (o->kind == OBJ_CHAR)
+    char_method (o, call);
+  else if (o->kind == OBJ_DESC)
+    desc_method (o, call);
+  else
+    bp_bus_call_return_error (call, "org.bluez.Error.NotSupported", "%s", bp_bus_call_get_method (call));
 }
 
 static void
 handle_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *method,
                GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
 {
-  Obj *o = user_data;
-
-  if (o->kind == OBJ_CHAR)
-    char_method (o, method, params, invocation);
-  else if (o->kind == OBJ_DESC)
-    desc_method (o, method, params, invocation);
-  else
-    g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.NotSupported", method);
+  obj_call (user_data, bp_bus_call_new (invocation));
 }
 
 static const GDBusInterfaceVTable obj_vtable = { handle_method, handle_get_property, NULL, { 0 } };
 
 static void
-handle_manager_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-                       const char *method, GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
+manager_call (BpGatt *gatt, BpBusCall *call)
 {
-  BpGatt *gatt = user_data;
   GVariantBuilder b;
+
+  if (!bp_bus_call_from_bluez (call))
+    return;
+  if (!bp_bus_call_check_args (call,
+                               g_dbus_node_info_lookup_interface (gatt->info, "org.freedesktop.DBus.ObjectManager")))
+    return;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{oa{sa{sv}}}"));
   for (guint i = 0; i < gatt->objects->len; i++)
@@ -525,7 +614,40 @@ handle_manager_method (GDBusConnection *conn, const char *sender, const char *pa
       g_variant_builder_add (&ifaces, "{s@a{sv}}", obj_interface (o), obj_properties (o));
       g_variant_builder_add (&b, "{oa{sa{sv}}}", o->path, &ifaces);
     }
-  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a{oa{sa{sv}}})", &b));
+  bp_bus_call_return_value (call, g_variant_new ("(a{oa{sa{sv}}})", &b));
+}
+
+static void
+handle_manager_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                       const char *method, GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  manager_call (user_data, bp_bus_call_new (invocation));
+}
+
+void
+bp_gatt_handle_call (BpGatt *gatt, BpBusCall *call)
+{
+  const char *path = bp_bus_call_get_path (call);
+  const char *iface = bp_bus_call_get_interface (call);
+
+  if (g_strcmp0 (path, BP_APP_PATH) == 0 && g_strcmp0 (iface, "org.freedesktop.DBus.ObjectManager") == 0)
+    {
+      manager_call (gatt, call);
+      return;
+    }
+  for (guint i = 0; i < gatt->objects->len; i++)
+    {
+      Obj *o = g_ptr_array_index (gatt->objects, i);
+
+      if (g_strcmp0 (o->path, path) != 0)
+        continue;
+      if (g_strcmp0 (obj_interface (o), iface) != 0)
+        break;
+      obj_call (o, call);
+      return;
+    }
+  bp_bus_call_return_error (call, "org.freedesktop.DBus.Error.UnknownMethod", "No such interface “%s” at %s",
+                            iface ? iface : "", path ? path : "");
 }
 
 static const GDBusInterfaceVTable manager_vtable = { handle_manager_method, NULL, NULL, { 0 } };
@@ -632,7 +754,7 @@ unexport (BpGatt *gatt)
 static gboolean export(BpGatt *gatt, GError **error)
 {
   build_objects (gatt);
-  for (guint i = 0; i < gatt->objects->len; i++)
+  for (guint i = 0; gatt->conn != NULL && i < gatt->objects->len; i++)
     {
       Obj *o = g_ptr_array_index (gatt->objects, i);
       GDBusInterfaceInfo *iface = g_dbus_node_info_lookup_interface (gatt->info, obj_interface (o));
@@ -653,7 +775,7 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
 {
   g_autoptr (BpGatt) gatt = g_new0 (BpGatt, 1);
 
-  gatt->conn = g_object_ref (conn);
+  gatt->conn = conn != NULL ? g_object_ref (conn) : NULL;
   gatt->cancellable = g_cancellable_new ();
   gatt->p = p;
   gatt->objects = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_free);
@@ -664,11 +786,16 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
   gatt->info = g_dbus_node_info_new_for_xml (introspection_xml, error);
   if (gatt->info == NULL)
     return NULL;
-  gatt->manager_registration = g_dbus_connection_register_object (
-    conn, BP_APP_PATH, g_dbus_node_info_lookup_interface (gatt->info, "org.freedesktop.DBus.ObjectManager"),
-    &manager_vtable, gatt, NULL, error);
-  if (gatt->manager_registration == 0)
-    return NULL;
+  /* Without a connection (fuzz targets): the objects, for bp_gatt_handle_call(). */
+  if (conn != NULL)
+    {
+      gatt->manager_registration = g_dbus_connection_register_object (
+        conn, BP_APP_PATH, g_dbus_node_info_lookup_interface (gatt->info, "org.freedesktop.DBus.ObjectManager"),
+        &manager_vtable, gatt, NULL, error);
+      if (gatt->manager_registration == 0)
+        return NULL;
+    }
+  gatt->fastpath = bp_fastpath_new (conn, p, gatt);
   if (!export(gatt, error))
     return NULL;
   return g_steal_pointer (&gatt);
@@ -679,6 +806,7 @@ bp_gatt_free (BpGatt *gatt)
 {
   if (gatt == NULL)
     return;
+  g_clear_pointer (&gatt->fastpath, bp_fastpath_free);
   if (gatt->objects != NULL)
     unexport (gatt);
   if (gatt->manager_registration != 0)
@@ -699,7 +827,14 @@ gboolean
 bp_gatt_rebuild (BpGatt *gatt, GError **error)
 {
   unexport (gatt);
+  bp_fastpath_reset (gatt->fastpath);
   return export(gatt, error);
+}
+
+BpFastPath *
+bp_gatt_get_fastpath (BpGatt *gatt)
+{
+  return gatt->fastpath;
 }
 
 static void backlog_flush (BpGatt *gatt);
@@ -740,7 +875,7 @@ bp_gatt_congested (BpGatt *gatt)
 {
   if (gatt->emitted - gatt->flushed > BACKLOG_HIGH)
     gatt->congested = TRUE;
-  return gatt->congested;
+  return gatt->congested || bp_fastpath_congested (gatt->fastpath);
 }
 
 gboolean
@@ -750,7 +885,7 @@ bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError *
   GVariant *entry;
   GVariant *body[3];
 
-  if (path == NULL)
+  if (path == NULL || gatt->conn == NULL)
     {
       g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_CHARACTERISTIC, "%s is not exported", chr->id);
       return FALSE;
@@ -773,13 +908,6 @@ bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError *
 gboolean
 bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error)
 {
-  if (to_address != NULL)
-    {
-      g_set_error (error, BP_ERROR, BP_ERROR_NOT_SUPPORTED,
-                   "notifying one central (to=%s) needs a per-central notification path, "
-                   "which bluetoothd offers from BlueZ 5.76 on and this daemon does not use yet",
-                   to_address);
-      return FALSE;
-    }
-  return bp_gatt_emit_value (gatt, chr, value, error);
+  /* The acquired sockets where they may carry it, else PropertiesChanged. */
+  return bp_fastpath_notify (gatt->fastpath, chr, value, to_address, error);
 }

@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 
+#include "daemon/buscall.h"
 #include "daemon/peripheral.h"
 
 G_BEGIN_DECLS
@@ -13,10 +14,16 @@ G_BEGIN_DECLS
 
 typedef struct _BpGatt BpGatt;
 
-/* Exports the database of p on conn. */
+/* Exports the database of p on conn. With conn NULL, builds the objects
+ * without exporting them: calls reach them through bp_gatt_handle_call(). */
 BpGatt *bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error);
 void bp_gatt_free (BpGatt *gatt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpGatt, bp_gatt_free)
+
+/* A method call on the object at the call's path, as if it came over the
+ * bus: the caller check, the argument check, then the handler; the call is
+ * answered (or dropped when it expects no reply), now or later. */
+void bp_gatt_handle_call (BpGatt *gatt, BpBusCall *call);
 
 /* Unexports every object and exports p's current database (after a reload). */
 gboolean bp_gatt_rebuild (BpGatt *gatt, GError **error);
@@ -29,8 +36,12 @@ gboolean bp_gatt_congested (BpGatt *gatt);
 gboolean bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError **error);
 
 /* The notify of the peripheral's backend: every subscriber (to_address NULL),
- * or one central (not yet: BP_ERROR_NOT_SUPPORTED). */
+ * or one central, by the acquired sockets or PropertiesChanged (fastpath.h). */
 gboolean bp_gatt_notify (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error);
+
+/* The acquired-socket path of this application. */
+typedef struct _BpFastPath BpFastPath;
+BpFastPath *bp_gatt_get_fastpath (BpGatt *gatt);
 
 /* The D-Bus error name and message that make bluetoothd answer a central
  * with ATT code att (BlueZ's mapping); codes it cannot carry become 0x0e. */

@@ -4,14 +4,17 @@
 #include "build-config.h"
 
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <locale.h>
 #include <stdio.h>
 
+#include "daemon/agent.h"
 #include "daemon/advertising.h"
 #include "daemon/bluez.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/gatt.h"
+#include "daemon/handoff.h"
 #include "daemon/log.h"
 #include "daemon/peripheral.h"
 #include "daemon/service.h"
@@ -24,7 +27,9 @@ typedef struct {
   BpGatt *gatt;
   BpAdvertisement *adv;
   BpBluez *bluez;
+  BpAgent *agent;
   BpControl *control;
+  char *handoff_path;
   int exit_code;
 } Daemon;
 
@@ -58,6 +63,8 @@ on_sighup (gpointer user_data)
   else
     {
       g_message ("reloaded: %s", config->source);
+      for (guint i = 0; i < config->warnings->len; i++)
+        g_warning ("%s", (const char *) g_ptr_array_index (config->warnings, i));
       bp_peripheral_reconfigure (d->p, config);
       bp_bluez_reload (d->bluez);
     }
@@ -87,6 +94,53 @@ on_sigterm (gpointer user_data)
   bp_service_stopping ();
   bp_bluez_shutdown (d->bluez, shutdown_done, d);
   return G_SOURCE_CONTINUE;
+}
+
+/* The system bus went away (dbus-daemon stopped or restarted). The daemon
+ * cannot get it back: bluetoothd will know a new connection only, and
+ * everything registered on the old one is gone. It saves what it had
+ * acknowledged for the next start, and exits non-zero so that systemd
+ * (Restart=on-failure) starts it again on the new bus. */
+static void
+on_bus_closed (GDBusConnection *conn, gboolean remote_peer_vanished, GError *cause, gpointer user_data)
+{
+  Daemon *d = user_data;
+  g_autoptr (GError) error = NULL;
+  guint n_values = 0, n_writes = 0;
+
+  if (d->exit_code != 0)
+    return;
+  d->exit_code = 1;
+  if (bp_handoff_save (d->p, d->handoff_path, &n_values, &n_writes, &error))
+    g_warning (
+      "lost the system bus (%s): saved %u values and %u captured writes to %s for the next start; "
+      "exiting with status 1 so that the service manager restarts the daemon",
+      cause ? cause->message : "closed", n_values, n_writes, d->handoff_path);
+  else
+    g_warning (
+      "lost the system bus (%s), and %s: the stored values and captured writes are lost; "
+      "exiting with status 1 so that the service manager restarts the daemon",
+      cause ? cause->message : "closed", error->message);
+  bp_service_stopping ();
+  g_main_loop_quit (d->loop);
+}
+
+/* Takes back what a daemon that lost the bus saved (on_bus_closed). */
+static void
+restore_handoff (Daemon *d)
+{
+  g_autoptr (GError) error = NULL;
+  guint n_values = 0, n_writes = 0;
+
+  if (!bp_handoff_restore (d->p, d->handoff_path, &n_values, &n_writes, &error))
+    {
+      g_autofree char *aside = g_strconcat (d->handoff_path, ".rejected", NULL);
+
+      g_warning ("%s; moved to %s", error->message, aside);
+      g_rename (d->handoff_path, aside);
+    }
+  else if (n_values > 0 || n_writes > 0)
+    g_message ("restored %u values and %u captured writes from %s", n_values, n_writes, d->handoff_path);
 }
 
 static char *
@@ -171,6 +225,8 @@ main (int argc, char **argv)
   if (check_config)
     {
       g_autofree char *text = bp_config_describe (config);
+      for (guint i = 0; i < config->warnings->len; i++)
+        fprintf (stderr, "ble-peripheral: warning: %s\n", (const char *) g_ptr_array_index (config->warnings, i));
       fputs (text, stdout);
       bp_config_free (config);
       g_free (d.config_path);
@@ -180,6 +236,8 @@ main (int argc, char **argv)
     g_message ("no configuration at %s: serving the built-in Environmental Sensing example", d.config_path);
   else
     g_message ("configuration: %s", config->source);
+  for (guint i = 0; i < config->warnings->len; i++)
+    g_warning ("%s", (const char *) g_ptr_array_index (config->warnings, i));
 
   /* Before the bus connection starts GDBus's threads: taking a passed
    * socket clears LISTEN_* from the environment, which is not thread-safe. */
@@ -204,6 +262,8 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGHUP, on_sighup, &d);
 
   d.p = bp_peripheral_new (config);
+  d.handoff_path = bp_handoff_path (sock);
+  restore_handoff (&d);
   d.gatt = bp_gatt_new (conn, d.p, &error);
   if (d.gatt == NULL)
     {
@@ -222,7 +282,14 @@ main (int argc, char **argv)
       g_printerr ("ble-peripheral: control socket: %s\n", error->message);
       return 1;
     }
+  d.agent = bp_agent_new (conn, d.p, &error);
+  if (d.agent == NULL)
+    {
+      g_printerr ("ble-peripheral: exporting the pairing agent: %s\n", error->message);
+      return 1;
+    }
   d.bluez = bp_bluez_new (conn, d.p, d.gatt, d.adv, adapter);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_bus_closed), &d);
   bp_bluez_set_status_func (d.bluez, update_status, &d);
 
   g_message ("ble-peripheral %s: control socket %s", PACKAGE_VERSION, sock);
@@ -230,14 +297,18 @@ main (int argc, char **argv)
   bp_service_start_watchdog ();
   g_main_loop_run (d.loop);
 
-  g_dbus_connection_flush_sync (conn, NULL, NULL);
+  if (!g_dbus_connection_is_closed (conn))
+    g_dbus_connection_flush_sync (conn, NULL, NULL);
+  g_signal_handlers_disconnect_by_func (conn, on_bus_closed, &d);
   bp_control_free (d.control);
   bp_bluez_free (d.bluez);
+  bp_agent_free (d.agent);
   bp_advertisement_free (d.adv);
   bp_gatt_free (d.gatt);
   bp_peripheral_free (d.p);
   g_main_loop_unref (d.loop);
   g_free (d.config_path);
+  g_free (d.handoff_path);
   g_message ("stopped");
   return d.exit_code;
 }

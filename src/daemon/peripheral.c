@@ -42,6 +42,9 @@ struct _BpPeripheral {
   const BpBackend *backend_class;
   gpointer backend;
   const BpReadServerClass *server_class;
+  const BpPairingClass *pairing_class;
+  gpointer agent;
+  GPtrArray *bonds; /* of char*: identity addresses, sorted */
   BpState state;
 };
 
@@ -189,7 +192,7 @@ bp_peripheral_free (BpPeripheral *p)
   g_array_unref (p->listeners);
   g_free (p->state.adapter);
   g_free (p->state.adapter_address);
-  g_free (p->state.bluez_version);
+  g_clear_pointer (&p->bonds, g_ptr_array_unref);
   bp_config_free (p->config);
   g_free (p);
 }
@@ -570,6 +573,16 @@ bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *address,
   BpCharacteristicConfig *cc = chr->config;
   gint64 now = g_get_monotonic_time ();
 
+  /* AllowedCentrals=bonded: a central without a bond reaches no producer. */
+  if (!bp_peripheral_central_allowed (p, address))
+    {
+      chr->n_rejected++;
+      bp_log_device (G_LOG_LEVEL_INFO, address, "%s: read from %s refused (ATT 0x08): no bond, pairing window closed",
+                     chr->id, address ? address : "an unknown central");
+      done (NULL, BP_ATT_INSUFFICIENT_AUTHORIZATION, user_data);
+      return;
+    }
+
   /* Blob reads (offset > 0) continue a long read: neither rate-limited nor re-asked. */
   if (offset == 0)
     {
@@ -621,6 +634,13 @@ bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address
     .offset = offset,
   };
 
+  if (!bp_peripheral_central_allowed (p, address))
+    {
+      chr->n_rejected++;
+      bp_log_device (G_LOG_LEVEL_INFO, address, "%s: write from %s refused (ATT 0x08): no bond, pairing window closed",
+                     chr->id, address ? address : "an unknown central");
+      return BP_ATT_INSUFFICIENT_AUTHORIZATION;
+    }
   if (cc->append)
     {
       /* Append: each write adds to the buffer until a producer takes it;
@@ -716,6 +736,35 @@ bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on)
 }
 
 void
+bp_peripheral_central_subscribed (BpPeripheral *p, BpCharacteristic *chr, const char *address, guint16 mtu, gboolean on,
+                                  gboolean notifying)
+{
+  BpEvent ev = {
+    .type = on ? BP_EVENT_SUBSCRIBE : BP_EVENT_UNSUBSCRIBE,
+    .characteristic = chr,
+    .address = address,
+    .mtu = mtu,
+  };
+
+  chr->notifying = notifying;
+  bp_peripheral_emit (p, &ev);
+
+  if (on && chr->config->notify_on_subscribe && p->backend_class != NULL && p->backend_class->notify != NULL)
+    {
+      g_autoptr (GBytes) value = g_bytes_new (chr->value->data, chr->value->len);
+      g_autoptr (GError) error = NULL;
+
+      /* To the new subscriber alone where bluetoothd can do it, else to all
+       * as StartNotify does. */
+      if ((address == NULL || !p->backend_class->notify (p->backend, chr, value, address, NULL)) &&
+          !p->backend_class->notify (p->backend, chr, value, NULL, &error))
+        bp_log_characteristic (G_LOG_LEVEL_WARNING, chr->id, "%s: NotifyOnSubscribe: %s", chr->id, error->message);
+      else
+        chr->n_notify++;
+    }
+}
+
+void
 bp_peripheral_confirmed (BpPeripheral *p, BpCharacteristic *chr, const char *address)
 {
   BpEvent ev = {
@@ -750,6 +799,22 @@ bp_peripheral_is_connected (BpPeripheral *p, const char *address)
   return find_central (p, address, NULL) != NULL;
 }
 
+/* AllowedCentrals=bonded, outside the pairing window: a central without a bond goes. */
+static void
+disconnect_if_not_allowed (BpPeripheral *p, const char *address)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (bp_peripheral_central_allowed (p, address) || p->backend_class == NULL || p->backend_class->disconnect == NULL)
+    return;
+  bp_log_device (G_LOG_LEVEL_MESSAGE, address,
+                 "central %s has no bond and the pairing window is closed ([Security] AllowedCentrals=bonded): "
+                 "disconnecting it",
+                 address);
+  if (!p->backend_class->disconnect (p->backend, address, &error))
+    bp_log_device (G_LOG_LEVEL_WARNING, address, "disconnecting %s: %s", address, error->message);
+}
+
 void
 bp_peripheral_central_connected (BpPeripheral *p, const char *address, guint16 mtu)
 {
@@ -765,6 +830,7 @@ bp_peripheral_central_connected (BpPeripheral *p, const char *address, guint16 m
   g_ptr_array_add (p->central_addresses, c->address);
   bp_log_device (G_LOG_LEVEL_MESSAGE, address, "central %s connected (%u connected)", address, p->centrals->len);
   bp_peripheral_emit (p, &ev);
+  disconnect_if_not_allowed (p, address);
 }
 
 void
@@ -814,6 +880,14 @@ bp_peripheral_update_mtu (BpPeripheral *p, const char *address, guint16 mtu)
     c->mtu = mtu;
 }
 
+guint16
+bp_peripheral_get_mtu (BpPeripheral *p, const char *address)
+{
+  Central *c = address != NULL ? find_central (p, address, NULL) : NULL;
+
+  return c != NULL ? c->mtu : 0;
+}
+
 BpState *
 bp_peripheral_get_state (BpPeripheral *p)
 {
@@ -845,4 +919,107 @@ bp_peripheral_disconnect (BpPeripheral *p, const char *address, GError **error)
       return FALSE;
     }
   return p->backend_class->disconnect (p->backend, address, error);
+}
+
+/* --- pairing and bonds ---------------------------------------------- */
+
+static gint
+compare_addresses (gconstpointer a, gconstpointer b)
+{
+  return g_ascii_strcasecmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+void
+bp_peripheral_set_pairing (BpPeripheral *p, const BpPairingClass *klass, gpointer agent)
+{
+  p->pairing_class = klass;
+  p->agent = agent;
+}
+
+gboolean
+bp_peripheral_pairing_window (BpPeripheral *p, gboolean open, guint64 duration_us, GError **error)
+{
+  if (p->config->security.pairing == BP_PAIRING_OFF || p->pairing_class == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_PAIRING_OFF,
+                   "[Security] Pairing=off: the daemon is no pairing agent, so it has no pairing window");
+      return FALSE;
+    }
+  return p->pairing_class->set_window (p->agent, open, duration_us, error);
+}
+
+gboolean
+bp_peripheral_pairing_answer (BpPeripheral *p, const char *address, gboolean accept, GError **error)
+{
+  if (p->config->security.pairing == BP_PAIRING_OFF || p->pairing_class == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_PAIRING_OFF,
+                   "[Security] Pairing=off: the daemon is no pairing agent, so no request waits for an answer");
+      return FALSE;
+    }
+  return p->pairing_class->answer (p->agent, address, accept, error);
+}
+
+void
+bp_peripheral_set_bonds (BpPeripheral *p, GPtrArray *addresses)
+{
+  g_ptr_array_sort (addresses, compare_addresses);
+  g_clear_pointer (&p->bonds, g_ptr_array_unref);
+  p->bonds = addresses;
+}
+
+const GPtrArray *
+bp_peripheral_get_bonds (BpPeripheral *p)
+{
+  if (p->bonds == NULL)
+    p->bonds = g_ptr_array_new_with_free_func (g_free);
+  return p->bonds;
+}
+
+gboolean
+bp_peripheral_is_bonded (BpPeripheral *p, const char *address)
+{
+  if (address == NULL || p->bonds == NULL)
+    return FALSE;
+  for (guint i = 0; i < p->bonds->len; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (p->bonds, i), address) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+bp_peripheral_forget (BpPeripheral *p, const char *address, GError **error)
+{
+  if (!bp_peripheral_is_bonded (p, address))
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_UNKNOWN_BOND, "no central %s is bonded with this adapter", address);
+      return FALSE;
+    }
+  if (p->backend_class == NULL || p->backend_class->forget == NULL)
+    {
+      g_set_error (error, BP_ERROR, BP_ERROR_UNAVAILABLE, "bluetoothd is not available");
+      return FALSE;
+    }
+  return p->backend_class->forget (p->backend, address, error);
+}
+
+gboolean
+bp_peripheral_central_allowed (BpPeripheral *p, const char *address)
+{
+  if (p->config->security.allowed != BP_ALLOWED_BONDED)
+    return TRUE;
+  if (p->state.window_open)
+    return TRUE;
+  return bp_peripheral_is_bonded (p, address);
+}
+
+void
+bp_peripheral_pairing_window_changed (BpPeripheral *p)
+{
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < p->central_addresses->len; i++)
+    g_ptr_array_add (addresses, g_strdup (g_ptr_array_index (p->central_addresses, i)));
+  for (guint i = 0; i < addresses->len; i++)
+    disconnect_if_not_allowed (p, g_ptr_array_index (addresses, i));
 }

@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "daemon/capabilities.h"
 #include "daemon/config.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,7 @@ typedef struct _BpCharacteristic BpCharacteristic;
 /* ATT error codes the daemon produces itself. */
 #define BP_ATT_READ_NOT_PERMITTED 0x02
 #define BP_ATT_WRITE_NOT_PERMITTED 0x03
+#define BP_ATT_INSUFFICIENT_AUTHORIZATION 0x08
 #define BP_ATT_INVALID_OFFSET 0x07
 #define BP_ATT_INVALID_VALUE_LENGTH 0x0d
 #define BP_ATT_UNLIKELY 0x0e
@@ -59,6 +61,10 @@ typedef enum {
   BP_EVENT_ADAPTER,     /* address, on = up/down */
   BP_EVENT_RELOADED,    /* the database was replaced (SIGHUP) */
   BP_EVENT_DRAINED,     /* the way out has room again after bp_peripheral_congested() */
+  /* pairing (the agent, the BlueZ module) */
+  BP_EVENT_PAIRING,        /* address, reason "passkey"|"confirm"|"authorize"; on: count holds the passkey */
+  BP_EVENT_PAIRED,         /* address: a central of the adapter bonded */
+  BP_EVENT_PAIRING_FAILED, /* address, reason */
 } BpEventType;
 
 typedef struct {
@@ -72,6 +78,7 @@ typedef struct {
   guint64 count;
   gboolean on;
   const char *reason;
+  guint16 mtu; /* subscribe: the central's ATT MTU when bluetoothd said, else 0 */
 } BpEvent;
 
 typedef void (*BpEventFunc) (const BpEvent *event, gpointer user_data);
@@ -86,7 +93,19 @@ typedef struct {
   /* TRUE while values sent wait in the way out beyond its bound; the
    * backend emits BP_EVENT_DRAINED when there is room again. Optional. */
   gboolean (*congested) (gpointer backend);
+  /* Remove the bond of a central of the adapter (Adapter1.RemoveDevice);
+   * BP_ERROR_UNKNOWN_BOND when there is none. Optional. */
+  gboolean (*forget) (gpointer backend, const char *address, GError **error);
 } BpBackend;
+
+/* The pairing agent, as the control socket drives it. */
+typedef struct {
+  /* Open the pairing window for duration_us (0: the configured
+   * PairingWindow, or until closed when that is 0), or close it. */
+  gboolean (*set_window) (gpointer agent, gboolean open, guint64 duration_us, GError **error);
+  /* Answer the request waiting for address; BP_ERROR_NOT_PENDING when none is. */
+  gboolean (*answer) (gpointer agent, const char *address, gboolean accept, GError **error);
+} BpPairingClass;
 
 /* A producer that answers reads (serve CHAR). */
 typedef struct {
@@ -171,6 +190,11 @@ void bp_peripheral_read (BpPeripheral *p, BpCharacteristic *chr, const char *add
 guint8 bp_peripheral_write (BpPeripheral *p, BpCharacteristic *chr, const char *address, const guint8 *data, gsize len,
                             guint offset);
 void bp_peripheral_subscribed (BpPeripheral *p, BpCharacteristic *chr, gboolean on);
+/* A subscription bluetoothd told with the central (AcquireNotify and its
+ * socket's closing): BP_EVENT_SUBSCRIBE/UNSUBSCRIBE with address (NULL when
+ * unknown) and mtu; notifying is whether any central stays subscribed. */
+void bp_peripheral_central_subscribed (BpPeripheral *p, BpCharacteristic *chr, const char *address, guint16 mtu,
+                                       gboolean on, gboolean notifying);
 void bp_peripheral_confirmed (BpPeripheral *p, BpCharacteristic *chr, const char *address);
 
 /* --- link side (called by the BlueZ module) --------------------------- */
@@ -183,6 +207,8 @@ const GPtrArray *bp_peripheral_get_centrals (BpPeripheral *p);
 /* Smallest known ATT MTU of the connected centrals, 0 when unknown. */
 guint16 bp_peripheral_min_mtu (BpPeripheral *p);
 void bp_peripheral_update_mtu (BpPeripheral *p, const char *address, guint16 mtu);
+/* The ATT MTU last known for a connected central, 0 when unknown. */
+guint16 bp_peripheral_get_mtu (BpPeripheral *p, const char *address);
 
 /* Daemon state for status lines, maintained by the BlueZ and advertising modules. */
 typedef struct {
@@ -192,12 +218,39 @@ typedef struct {
   gboolean registered;         /* GATT application registered */
   gboolean advertising;        /* advertisement registered */
   gboolean advertising_wanted; /* advertise on/off */
-  char *bluez_version;         /* best guess, or NULL */
+  BpCapabilities bluez_caps;   /* what the running bluetoothd can do (capabilities.h) */
+  /* pairing, kept by the agent */
+  gboolean agent_registered; /* bluetoothd's default agent is ours */
+  gboolean window_open;      /* new bonds are accepted */
+  gint64 window_end;         /* monotonic time the window closes, 0 when it stays open */
+  /* The acquired sockets (fastpath.c): values written to notify sockets,
+   * values sent as PropertiesChanged while sockets were open (the
+   * fallback), writes read from write sockets. */
+  guint64 socket_values, socket_fallbacks, socket_writes;
 } BpState;
 
 BpState *bp_peripheral_get_state (BpPeripheral *p);
 /* Commands the backend carries out. */
 gboolean bp_peripheral_set_advertising (BpPeripheral *p, gboolean on, GError **error);
 gboolean bp_peripheral_disconnect (BpPeripheral *p, const char *address, GError **error);
+
+/* --- pairing and bonds ----------------------------------------------- */
+
+void bp_peripheral_set_pairing (BpPeripheral *p, const BpPairingClass *klass, gpointer agent);
+/* BP_ERROR_PAIRING_OFF with [Security] Pairing=off. */
+gboolean bp_peripheral_pairing_window (BpPeripheral *p, gboolean open, guint64 duration_us, GError **error);
+gboolean bp_peripheral_pairing_answer (BpPeripheral *p, const char *address, gboolean accept, GError **error);
+/* The bonded centrals of the adapter (identity addresses, sorted), as the
+ * BlueZ module sees them. Takes ownership of addresses (of char*). */
+void bp_peripheral_set_bonds (BpPeripheral *p, GPtrArray *addresses);
+const GPtrArray *bp_peripheral_get_bonds (BpPeripheral *p);
+gboolean bp_peripheral_is_bonded (BpPeripheral *p, const char *address);
+gboolean bp_peripheral_forget (BpPeripheral *p, const char *address, GError **error);
+/* [Security] AllowedCentrals: TRUE when address may use the characteristics
+ * (any; or bonded; or the pairing window is open). */
+gboolean bp_peripheral_central_allowed (BpPeripheral *p, const char *address);
+/* The agent changed state->window_open: with AllowedCentrals=bonded, the
+ * connected centrals that are no longer allowed are disconnected. */
+void bp_peripheral_pairing_window_changed (BpPeripheral *p);
 
 G_END_DECLS

@@ -47,6 +47,8 @@ static gboolean opt_stats = FALSE;
 static char *opt_times_file = NULL;
 static GString *value_times = NULL; /* listen --times: "REALTIME HEX" per value */
 static gboolean opt_trust = FALSE;
+static char *opt_agent_capability = NULL;
+static char *opt_passkey_file = NULL;
 static int opt_restart_ms = 1000;
 static const char *discovery_ready_file = NULL; /* scan --ready-file */
 static gint64 start_time;
@@ -1525,6 +1527,172 @@ cmd_reads (Central *c, char **args, GError **error)
   return finish_connection (c, args[0], error);
 }
 
+/* --- pair: an agent of the central's own (not the default one) ------------- */
+
+#define CENTRAL_AGENT_PATH "/org/bleperipheral/e2e/central_agent"
+
+typedef struct {
+  GDBusMethodInvocation *passkey_request; /* RequestPasskey waiting for --passkey-file */
+  guint poll;
+  gboolean done;
+  GVariant *reply;
+  GError *error;
+  const char *adapter_path;
+} PairState;
+
+static gboolean
+passkey_poll (gpointer data)
+{
+  PairState *st = data;
+  g_autofree char *text = NULL;
+  guint64 passkey;
+
+  if (st->passkey_request == NULL)
+    return G_SOURCE_REMOVE;
+  if (!g_file_get_contents (opt_passkey_file, &text, NULL, NULL))
+    return G_SOURCE_CONTINUE;
+  g_strstrip (text);
+  if (!g_ascii_string_to_unsigned (text, 10, 0, 999999, &passkey, NULL))
+    return G_SOURCE_CONTINUE;
+  g_print ("agent: entering passkey %06u\n", (guint) passkey);
+  g_dbus_method_invocation_return_value (g_steal_pointer (&st->passkey_request),
+                                         g_variant_new ("(u)", (guint32) passkey));
+  st->poll = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+agent_method (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *method,
+              GVariant *params, GDBusMethodInvocation *invocation, gpointer data)
+{
+  PairState *st = data;
+
+  verbose ("agent: %s", method);
+  if (params != NULL && g_variant_n_children (params) > 0)
+    {
+      /* One bluetoothd runs both adapters, and an agent may be asked about
+       * the other one's devices (when it is the only agent left, it is the
+       * default): answer for the central's adapter only. */
+      g_autoptr (GVariant) dev = g_variant_get_child_value (params, 0);
+      g_autofree char *prefix = g_strdup_printf ("%s/", st->adapter_path);
+      if (g_variant_is_of_type (dev, G_VARIANT_TYPE_OBJECT_PATH) &&
+          !g_str_has_prefix (g_variant_get_string (dev, NULL), prefix))
+        {
+          g_print ("agent: %s for %s refused (not our adapter)\n", method, g_variant_get_string (dev, NULL));
+          g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Rejected", "not our adapter");
+          return;
+        }
+    }
+  if (g_str_equal (method, "RequestPasskey"))
+    {
+      if (opt_passkey_file == NULL)
+        {
+          g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Rejected", "no --passkey-file");
+          return;
+        }
+      g_print ("agent: passkey requested\n");
+      st->passkey_request = invocation;
+      st->poll = g_timeout_add (100, passkey_poll, st);
+      return;
+    }
+  if (g_str_equal (method, "RequestConfirmation"))
+    {
+      guint32 passkey = 0;
+      g_variant_get (params, "(&ou)", NULL, &passkey);
+      g_print ("agent: confirm %06u (accepted)\n", passkey);
+    }
+  else if (g_str_equal (method, "DisplayPasskey"))
+    {
+      guint32 passkey = 0;
+      g_variant_get (params, "(&ouq)", NULL, &passkey, NULL);
+      g_print ("agent: passkey %06u\n", passkey);
+    }
+  else if (g_str_equal (method, "RequestAuthorization"))
+    g_print ("agent: authorize (accepted)\n");
+  else if (g_str_equal (method, "RequestPinCode"))
+    {
+      g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Rejected", "no PIN codes");
+      return;
+    }
+  else if (g_str_equal (method, "Cancel"))
+    g_print ("agent: canceled\n");
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+pair_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PairState *st = data;
+
+  st->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &st->error);
+  st->done = TRUE;
+}
+
+static const char agent_introspection[] =
+  "<node><interface name='org.bluez.Agent1'>"
+  "<method name='Release'/>"
+  "<method name='RequestPinCode'><arg type='o' direction='in'/><arg type='s' direction='out'/></method>"
+  "<method name='DisplayPinCode'><arg type='o' direction='in'/><arg type='s' direction='in'/></method>"
+  "<method name='RequestPasskey'><arg type='o' direction='in'/><arg type='u' direction='out'/></method>"
+  "<method name='DisplayPasskey'><arg type='o' direction='in'/><arg type='u' direction='in'/>"
+  "<arg type='q' direction='in'/></method>"
+  "<method name='RequestConfirmation'><arg type='o' direction='in'/><arg type='u' direction='in'/></method>"
+  "<method name='RequestAuthorization'><arg type='o' direction='in'/></method>"
+  "<method name='AuthorizeService'><arg type='o' direction='in'/><arg type='s' direction='in'/></method>"
+  "<method name='Cancel'/>"
+  "</interface></node>";
+
+/* pair ADDR — registers an agent of its own (--agent-capability, default
+ * KeyboardDisplay; not the default agent: bluetoothd asks the agent of
+ * whoever called Pair), then Device1.Pair. RequestPasskey is answered with
+ * the number --passkey-file holds once it exists; confirmations and
+ * authorizations are accepted. */
+static gboolean
+cmd_pair (Central *c, char **args, GError **error)
+{
+  static const GDBusInterfaceVTable vtable = { agent_method, NULL, NULL, { 0 } };
+  GDBusConnection *conn = g_dbus_object_manager_client_get_connection (G_DBUS_OBJECT_MANAGER_CLIENT (c->manager));
+  g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (agent_introspection, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  PairState st = { 0 };
+  guint id;
+
+  st.adapter_path = c->adapter_path;
+  if (!check_address (args[0], error))
+    return FALSE;
+  g_autofree char *path = central_device_path (c, args[0]);
+  id = g_dbus_connection_register_object (conn, CENTRAL_AGENT_PATH, info->interfaces[0], &vtable, &st, NULL, error);
+  if (id == 0)
+    return FALSE;
+  reply = g_dbus_connection_call_sync (
+    conn, BLUEZ_NAME, "/org/bluez", "org.bluez.AgentManager1", "RegisterAgent",
+    g_variant_new ("(os)", CENTRAL_AGENT_PATH, opt_agent_capability ? opt_agent_capability : "KeyboardDisplay"), NULL,
+    G_DBUS_CALL_FLAGS_NONE, (int) c->timeout_ms, NULL, error);
+  if (reply == NULL)
+    return FALSE;
+  g_dbus_connection_call (conn, BLUEZ_NAME, path, DEVICE_IFACE, "Pair", NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
+                          (int) c->timeout_ms, NULL, pair_done, &st);
+  while (!st.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_handle_id (&st.poll, g_source_remove);
+  if (st.passkey_request != NULL)
+    g_dbus_method_invocation_return_dbus_error (g_steal_pointer (&st.passkey_request), "org.bluez.Error.Canceled",
+                                                "pairing ended");
+  g_dbus_connection_unregister_object (conn, id);
+  if (st.reply == NULL)
+    {
+      g_autofree char *remote = g_dbus_error_get_remote_error (st.error);
+      g_dbus_error_strip_remote_error (st.error);
+      g_set_error (error, CENTRAL_ERROR, CENTRAL_ERROR_FAILED, "Device1.Pair on %s: %s%s%s", path, remote ? remote : "",
+                   remote ? ": " : "", st.error->message);
+      g_clear_error (&st.error);
+      return FALSE;
+    }
+  g_variant_unref (st.reply);
+  g_print ("paired %s\n", args[0]);
+  return finish_connection (c, args[0], error);
+}
+
 typedef struct {
   const char *name;
   guint min_args;
@@ -1538,6 +1706,8 @@ static const Command commands[] = {
     cmd_scan },
   { "absent", 1, 1, "absent ADDR             succeed if ADDR is not seen advertising for --duration", cmd_absent },
   { "info", 1, 1, "info ADDR               bluetoothd's cached properties of ADDR", cmd_info },
+  { "pair", 1, 1,
+    "pair ADDR               pair (and bond) with an agent of its own (--agent-capability, --passkey-file)", cmd_pair },
   { "connect", 1, 1, "connect ADDR            connect and wait until services are resolved", cmd_connect },
   { "disconnect", 1, 1, "disconnect ADDR         disconnect", cmd_disconnect },
   { "wait-disconnect", 1, 1, "wait-disconnect ADDR    wait until the link drops", cmd_wait_disconnect },
@@ -1588,6 +1758,10 @@ main (int argc, char **argv)
       "listen: create FILE once subscribed; scan: once discovering", "FILE" },
     { "restart-ms", 0, 0, G_OPTION_ARG_INT, &opt_restart_ms,
       "scan: restart discovery this often until the device shows (default 1000, 0: never)", "MS" },
+    { "agent-capability", 0, 0, G_OPTION_ARG_STRING, &opt_agent_capability,
+      "pair: the agent's IO capability (default KeyboardDisplay)", "CAP" },
+    { "passkey-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_passkey_file,
+      "pair: answer RequestPasskey with the number this file holds once it exists", "FILE" },
     { "trust", 0, 0, G_OPTION_ARG_NONE, &opt_trust, "scan: mark the device found Trusted (kept, never expires)", NULL },
     { "disconnect", 0, 0, G_OPTION_ARG_NONE, &opt_disconnect, "Disconnect when done", NULL },
     { "no-read", 0, 0, G_OPTION_ARG_NONE, &opt_no_read, "discover: do not read values", NULL },

@@ -412,3 +412,44 @@ if len(replies) != len(values) or bad:
     sys.exit("notify: %d replies for %d requests; not ok: %s" % (len(replies), len(values), bad[:3]))
 PY
 }
+
+# --- BlueZ versions (the two legs: the host's root, and --debian SUITE) -----
+
+# The guest's bluetoothd version, e.g. "5.82".
+e2e_bluez_version() {
+    local bin
+    bin=$(command -v bluetoothd || echo /usr/libexec/bluetooth/bluetoothd)
+    "$bin" --version 2>/dev/null | head -n 1
+}
+
+# e2e_bluez_at_least MAJOR MINOR — the guest's bluetoothd is that version or later.
+e2e_bluez_at_least() {
+    local v major minor
+    v=$(e2e_bluez_version)
+    major=${v%%.*}
+    minor=${v#*.}
+    minor=${minor%%.*}
+    [[ $major =~ ^[0-9]+$ && $minor =~ ^[0-9]+$ ]] || return 1
+    (( major > $1 || (major == $1 && minor >= $2) ))
+}
+
+# The leg, as the output names it: "bluez-5.82 (Debian GNU/Linux 13 (trixie) root)".
+e2e_leg() {
+    local os
+    os=$( (. /etc/os-release 2>/dev/null && printf '%s' "${PRETTY_NAME:-unknown}") )
+    printf 'bluez-%s (%s root%s)' "$(e2e_bluez_version)" "$os" "${E2E_DEBIAN:+, --debian $E2E_DEBIAN}"
+}
+
+# e2e_skip REASON — the scenario cannot apply here: all.sh reports it as
+# "ok N - NAME # SKIP REASON" (status 77), never as a pass.
+e2e_skip() {
+    e2e_log "SKIP: $*"
+    printf 'SKIP: %s\n' "$*" >&2
+    exit 77
+}
+
+# e2e_require_bluez MAJOR MINOR WHAT — skips the scenario on an older bluetoothd.
+e2e_require_bluez() {
+    e2e_bluez_at_least "$1" "$2" ||
+        e2e_skip "$3 needs BlueZ $1.$2 or later; this leg runs $(e2e_bluez_version)"
+}

@@ -207,8 +207,15 @@ check_request (const BpRequest *r, const char *line, gsize len)
         }
       break;
     case BP_REQUEST_DISCONNECT:
+    case BP_REQUEST_FORGET:
       g_assert_nonnull (r->address);
       break;
+    case BP_REQUEST_PAIRING:
+      g_assert_null (r->characteristic);
+      g_assert_true ((r->pairing == BP_PAIRING_ACCEPT || r->pairing == BP_PAIRING_REJECT) == (r->address != NULL));
+      g_assert_true (r->pairing == BP_PAIRING_ON || r->duration_us == 0);
+      break;
+    case BP_REQUEST_BONDS:
     case BP_REQUEST_ADVERTISE:
     case BP_REQUEST_STATUS:
     case BP_REQUEST_HELP:

@@ -212,7 +212,8 @@ advertisement_check (FakeBluez *fb, GVariant *props, gboolean *includes_appearan
   if (g_variant_lookup (props, "DiscoverableTimeout", "q", &disc_timeout) && has_flags && timeout &&
       timeout < disc_timeout)
     return g_strdup ("DiscoverableTimeout > Timeout");
-  if (fb->flags & FAKE_BLUEZ_FLAGS_EXPERIMENTAL)
+  /* parsed from 5.77 on, before only with -E */
+  if (fake_bluez_shows_supported_features (fb))
     {
       guint32 min = 0, max = 0;
       gint16 tx = 0;
@@ -298,6 +299,17 @@ advertisement_sizes (FakeBluez *fb, GVariant *props, gboolean includes_appearanc
   *scan_len = 0;
   if (g_variant_lookup (props, "LocalName", "&s", &name) || includes_name)
     *scan_len = MIN (2 + strlen (name ? name : fb->alias), (gsize) FAKE_BLUEZ_MAX_ADV_LEN);
+  /* ScanResponseData: parsed from 5.80 on, ignored before */
+  if (fake_bluez_version_at_least (fb, 5, 80) && g_variant_lookup (props, "ScanResponseData", "@a{yv}", &value))
+    {
+      g_variant_iter_init (&iter, value);
+      while (g_variant_iter_next (&iter, "{yv}", NULL, &inner))
+        {
+          *scan_len += 2 + g_variant_get_size (inner);
+          g_variant_unref (inner);
+        }
+      g_variant_unref (value);
+    }
 }
 
 typedef struct {

@@ -145,12 +145,19 @@ fake_bluez_subscribe (FakeBluez *fb, const char *device_path, const char *path, 
         if (g_strcmp0 (g_ptr_array_index (chr->subscribers, i), device_path) == 0)
           return;
       g_ptr_array_add (chr->subscribers, g_strdup (device_path));
-      /* 5.66 calls StartNotify for every central that turns its CCCD on. */
-      fake_bluez_start_notify (fb, path);
+      /* With NotifyAcquired, AcquireNotify instead of StartNotify. */
+      if (chr->notify_acquired)
+        fake_bluez_sockets_subscribe (fb, app, chr, device_path, TRUE);
+      else
+        /* 5.66 calls StartNotify for every central that turns its CCCD on. */
+        fake_bluez_start_notify (fb, path);
     }
-  else if (remove_subscriber (chr, device_path) && chr->subscribers->len == 0)
+  else if (remove_subscriber (chr, device_path))
     {
-      fake_bluez_stop_notify (fb, path);
+      if (chr->notify_acquired)
+        fake_bluez_sockets_subscribe (fb, app, chr, device_path, FALSE);
+      else if (chr->subscribers->len == 0)
+        fake_bluez_stop_notify (fb, path);
     }
 }
 
@@ -164,6 +171,18 @@ fake_bluez_unsubscribe_device (FakeBluez *fb, const char *device_path)
   for (guint i = 0; i < app->characteristics->len; i++)
     {
       FakeGattCharacteristic *chr = g_ptr_array_index (app->characteristics, i);
+      FakeDevice *d = fake_bluez_find_device (fb, device_path);
+      gboolean bonded = d != NULL && d->bonded;
+      g_autofree char *first = chr->subscribers->len > 0 ? g_strdup (g_ptr_array_index (chr->subscribers, 0)) : NULL;
+
+      if (chr->notify_acquired || chr->write_acquired)
+        {
+          /* A bonded central keeps its CCCD across the disconnection. */
+          if (!bonded)
+            remove_subscriber (chr, device_path);
+          fake_bluez_sockets_disconnect (fb, chr, device_path, first, bonded);
+          continue;
+        }
       if (remove_subscriber (chr, device_path) && chr->subscribers->len == 0)
         fake_bluez_stop_notify (fb, chr->path);
     }
@@ -265,6 +284,19 @@ call_finish (FakeRequest *req, GError **error)
   g_free (req->description);
   g_free (req);
   return reply;
+}
+
+FakeRequest *
+fake_bluez_call_begin (FakeBluez *fb, const char *dest, const char *path, const char *iface, const char *method,
+                       GVariant *params, const GVariantType *reply_type, int timeout_ms)
+{
+  return call_begin (fb, dest, path, iface, method, params, reply_type, timeout_ms);
+}
+
+GVariant *
+fake_request_finish (FakeRequest *req, GError **error)
+{
+  return call_finish (req, error);
 }
 
 static GVariant *
@@ -384,6 +416,18 @@ fake_bluez_write_value (FakeBluez *fb, const char *path, const char *device_path
   params = g_variant_new ("(@ay@a{sv})", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data, len, 1),
                           att_options (fb, device_path, offset, NULL));
   chr = is_desc ? NULL : fake_application_get_characteristic (app, path);
+  if (chr != NULL && chr->write_acquired && offset == 0)
+    {
+      g_autofree char *fallback = device_path ? NULL : fake_device_path_for (FAKE_BLUEZ_CENTRAL_ADDRESS);
+
+      /* Acknowledged at once; the bytes go on the socket. */
+      if (fake_bluez_sockets_write (fb, app, chr, device_path ? device_path : fallback, data, len, error))
+        {
+          g_variant_unref (g_variant_ref_sink (params));
+          return TRUE;
+        }
+      g_clear_error (error);
+    }
   if (chr != NULL && chr->write_without_response)
     {
       /* bluetoothd has already acknowledged the write to the central. */

@@ -226,10 +226,12 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *address = NULL;
+  g_autofree char *version = NULL;
   gboolean experimental = FALSE, no_adapter = FALSE, record = FALSE;
   GOptionEntry entries[] = {
     { "address", 'a', 0, G_OPTION_ARG_STRING, &address, "Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS)", "ADDR" },
     { "experimental", 'E', 0, G_OPTION_ARG_NONE, &experimental, "Play bluetoothd -E", NULL },
+    { "bluez-version", 0, 0, G_OPTION_ARG_STRING, &version, "Play this BlueZ version (default 5.66)", "5.66|5.82|…" },
     { "no-adapter", 0, 0, G_OPTION_ARG_NONE, &no_adapter, "Start without hci0", NULL },
     { "record", 0, 0, G_OPTION_ARG_NONE, &record, "Keep every signal, not just the count", NULL },
     { NULL },
@@ -259,9 +261,20 @@ main (int argc, char **argv)
   if (no_adapter)
     flags |= FAKE_BLUEZ_FLAGS_NO_ADAPTER;
 
+  if (version != NULL && fake_bluez_parse_version (version) == 0)
+    {
+      g_printerr ("fake-bluez: --bluez-version wants MAJOR.MINOR (e.g. 5.82), got \"%s\"\n", version);
+      return 2;
+    }
+
   loop = g_main_loop_new (NULL, FALSE);
   app.loop = loop;
   app.fb = fake_bluez_new (address, flags);
+  if (version != NULL)
+    {
+      guint v = fake_bluez_parse_version (version);
+      fake_bluez_set_version (app.fb, v / 1000, v % 1000);
+    }
   fake_bluez_set_record_signals (app.fb, record);
   if (!fake_bluez_start (app.fb, &error))
     {

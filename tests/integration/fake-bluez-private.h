@@ -34,8 +34,18 @@ typedef struct {
   gboolean connected;
   guint16 mtu;
   guint n_disconnect_calls;
+  gboolean paired;
+  gboolean bonded;
   GArray *registrations; /* of guint */
+  GPtrArray *received;   /* of FakeReceived*: what reached this central */
 } FakeDevice;
+
+/* An AgentManager1.RegisterAgent. */
+typedef struct {
+  char *sender;
+  char *path;
+  char *capability;
+} FakeAgent;
 
 /* A registrant (bus name) the stand-in follows: its disappearance and its
  * PropertiesChanged signals. */
@@ -49,6 +59,7 @@ typedef struct {
 struct _FakeBluez {
   char *bus_address;
   FakeBluezFlags flags;
+  guint version; /* FAKE_BLUEZ_VERSION (5, 66), … */
   GDBusNodeInfo *node_info;
   GDBusNodeInfo *adv_manager_info;
 
@@ -61,6 +72,9 @@ struct _FakeBluez {
   gboolean powered;
   gboolean discoverable;
   gboolean pairable;
+  guint32 pairable_timeout;
+  GPtrArray *agents; /* of FakeAgent* */
+  FakeAgent *default_agent;
   char *alias;
   GHashTable *adapter_sets; /* property name → GUINT count */
 
@@ -85,6 +99,12 @@ struct _FakeBluez {
 
   gboolean unresponsive;
   GPtrArray *held; /* of GDBusMethodInvocation*, never answered */
+
+  /* fake-bluez-sockets.c */
+  GPtrArray *socks; /* of FakeSock* (private there) */
+  guint n_empty_messages;
+  guint64 n_socket_messages;
+  guint n_acquires_pending;
 };
 
 /* A RegisterApplication or RegisterAdvertisement waiting for the
@@ -126,6 +146,38 @@ void fake_bluez_handle_unregister_application (FakeBluez *fb, const char *sender
 /* A central is gone: its subscriptions end (StopNotify for the last one). */
 void fake_bluez_unsubscribe_device (FakeBluez *fb, const char *device_path);
 
+/* The generic asynchronous call on a registrant, and its bounded wait. */
+FakeRequest *fake_bluez_call_begin (FakeBluez *fb, const char *dest, const char *path, const char *iface,
+                                    const char *method, GVariant *params, const GVariantType *reply_type,
+                                    int timeout_ms);
+GVariant *fake_request_finish (FakeRequest *req, GError **error);
+
+/* fake-bluez-agent.c */
+void fake_agent_free (FakeAgent *agent);
+void fake_bluez_handle_agent_manager (FakeBluez *fb, const char *sender, const char *method, GVariant *params,
+                                      GDBusMethodInvocation *invocation);
+/* The registrant left (or bluetoothd stopped: sender NULL): its agents go. */
+void fake_bluez_agents_vanished (FakeBluez *fb, const char *sender);
+void fake_bluez_emit_adapter_property (FakeBluez *fb, const char *name, GVariant *value);
+
+/* fake-bluez-sockets.c */
+void fake_bluez_sockets_init (FakeBluez *fb);
+/* bluetoothd is gone: every socket closes. */
+void fake_bluez_sockets_clear (FakeBluez *fb);
+void fake_received_free (FakeReceived *r);
+/* A PropertiesChanged(Value) of path reaches its connected subscribers. */
+void fake_bluez_sockets_signal (FakeBluez *fb, const char *path, GBytes *value);
+/* A CCCD write of a NotifyAcquired characteristic (after the subscriber list changed). */
+void fake_bluez_sockets_subscribe (FakeBluez *fb, FakeApplication *app, FakeGattCharacteristic *chr,
+                                   const char *device_path, gboolean on);
+/* device_path disconnected (its subscription already updated). */
+void fake_bluez_sockets_disconnect (FakeBluez *fb, FakeGattCharacteristic *chr, const char *device_path,
+                                    const char *first_subscriber, gboolean bonded);
+/* A write on a WriteAcquired characteristic; FALSE (5.76+) when
+ * AcquireWrite failed and WriteValue must carry it. */
+gboolean fake_bluez_sockets_write (FakeBluez *fb, FakeApplication *app, FakeGattCharacteristic *chr,
+                                   const char *device_path, const void *data, gsize len, GError **error);
+
 /* fake-bluez-adv.c */
 void fake_advertisement_free (FakeAdvertisement *adv);
 void fake_bluez_handle_register_advertisement (FakeBluez *fb, const char *sender, GVariant *params,
@@ -138,5 +190,9 @@ void fake_advertisement_end (FakeBluez *fb, FakeAdvertisement *adv, FakeRegistra
 guint fake_bluez_count_live_advertisements (FakeBluez *fb);
 /* PropertiesChanged for ActiveInstances and SupportedInstances. */
 void fake_bluez_emit_adv_instances (FakeBluez *fb);
+
+/* Version-dependent members (fake_bluez_set_version). */
+gboolean fake_bluez_shows_power_state (FakeBluez *fb);
+gboolean fake_bluez_shows_supported_features (FakeBluez *fb);
 
 G_END_DECLS

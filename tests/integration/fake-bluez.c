@@ -34,7 +34,6 @@ static const char introspection_xml[] =
   "  <property name='Alias' type='s' access='readwrite'/>"
   "  <property name='Class' type='u' access='read'/>"
   "  <property name='Powered' type='b' access='readwrite'/>"
-  "  <property name='PowerState' type='s' access='read'/>"
   "  <property name='Discoverable' type='b' access='readwrite'/>"
   "  <property name='DiscoverableTimeout' type='u' access='readwrite'/>"
   "  <property name='Pairable' type='b' access='readwrite'/>"
@@ -71,7 +70,16 @@ static const char introspection_xml[] =
   " </interface>"
   "</node>";
 
-/* LEAdvertisingManager1 as 5.66 shows it, and with -E (experimental). */
+/* Adapter1 members that depend on the version or -E (fake_bluez_set_version). */
+static const char adapter_connect_device_xml[] =
+  "  <method name='ConnectDevice'><arg name='properties' type='a{sv}' direction='in'/></method>";
+static const char adapter_power_state_xml[] = "  <property name='PowerState' type='s' access='read'/>";
+static const char adapter_manufacturer_xml[] =
+  "  <property name='Manufacturer' type='q' access='read'/>"
+  "  <property name='Version' type='y' access='read'/>";
+static const char adapter_connectable_xml[] = "  <property name='Connectable' type='b' access='readwrite'/>";
+
+/* LEAdvertisingManager1 as 5.66 shows it, and with -E (experimental) or from 5.77. */
 #define ADV_MANAGER_COMMON                                                                                      \
   "  <method name='RegisterAdvertisement'><arg name='advertisement' type='o' direction='in'/><arg name='options' type='a{sv}' direction='in'/></method>" \
   "  <method name='UnregisterAdvertisement'><arg name='service' type='o' direction='in'/></method>"          \
@@ -242,6 +250,12 @@ emit_one_property (FakeBluez *fb, const char *path, const char *iface, const cha
   fake_bluez_emit_properties_changed (fb, path, iface, g_variant_builder_end (&b));
 }
 
+void
+fake_bluez_emit_adapter_property (FakeBluez *fb, const char *name, GVariant *value)
+{
+  emit_one_property (fb, FAKE_BLUEZ_ADAPTER_PATH, IFACE_ADAPTER, name, value);
+}
+
 /* --- records -------------------------------------------------------------- */
 
 static void
@@ -269,6 +283,7 @@ device_free (FakeDevice *d)
   g_free (d->path);
   g_free (d->address);
   g_array_unref (d->registrations);
+  g_ptr_array_unref (d->received);
   g_free (d);
 }
 
@@ -321,15 +336,26 @@ fake_bluez_object_properties (FakeBluez *fb, const char *path, const char *iface
       g_variant_builder_add (&b, "{sv}", "Alias", g_variant_new_string (fb->alias));
       g_variant_builder_add (&b, "{sv}", "Class", g_variant_new_uint32 (0));
       g_variant_builder_add (&b, "{sv}", "Powered", g_variant_new_boolean (fb->powered));
-      g_variant_builder_add (&b, "{sv}", "PowerState", g_variant_new_string (fb->powered ? "on" : "off"));
+      if (fake_bluez_shows_power_state (fb))
+        g_variant_builder_add (&b, "{sv}", "PowerState", g_variant_new_string (fb->powered ? "on" : "off"));
+      if (fake_bluez_version_at_least (fb, 5, 71))
+        {
+          /* the controller's company (1521: Linux Foundation, as btvirt's) and HCI version */
+          g_variant_builder_add (&b, "{sv}", "Manufacturer", g_variant_new_uint16 (1521));
+          g_variant_builder_add (&b, "{sv}", "Version", g_variant_new_byte (9));
+        }
+      if (fake_bluez_version_at_least (fb, 5, 79))
+        g_variant_builder_add (&b, "{sv}", "Connectable", g_variant_new_boolean (TRUE));
       g_variant_builder_add (&b, "{sv}", "Discoverable", g_variant_new_boolean (fb->discoverable));
       g_variant_builder_add (&b, "{sv}", "DiscoverableTimeout", g_variant_new_uint32 (180));
       g_variant_builder_add (&b, "{sv}", "Pairable", g_variant_new_boolean (fb->pairable));
-      g_variant_builder_add (&b, "{sv}", "PairableTimeout", g_variant_new_uint32 (0));
+      g_variant_builder_add (&b, "{sv}", "PairableTimeout", g_variant_new_uint32 (fb->pairable_timeout));
       g_variant_builder_add (&b, "{sv}", "Discovering", g_variant_new_boolean (FALSE));
       g_variant_builder_add (&b, "{sv}", "UUIDs", g_variant_new_strv (uuids, -1));
       g_variant_builder_add (&b, "{sv}", "Modalias", g_variant_new_string ("usb:v1D6Bp0246d0542"));
       g_variant_builder_add (&b, "{sv}", "Roles", g_variant_new_strv (roles, -1));
+      if (fb->version >= 579)
+        g_variant_builder_add (&b, "{sv}", "Connectable", g_variant_new_boolean (TRUE));
     }
   else if (g_strcmp0 (iface, IFACE_ADV_MANAGER) == 0)
     {
@@ -339,7 +365,7 @@ fake_bluez_object_properties (FakeBluez *fb, const char *path, const char *iface
       g_variant_builder_add (&b, "{sv}", "ActiveInstances", g_variant_new_byte (active));
       g_variant_builder_add (&b, "{sv}", "SupportedInstances", g_variant_new_byte (SUPPORTED_INSTANCES - active));
       g_variant_builder_add (&b, "{sv}", "SupportedIncludes", g_variant_new_strv (includes, -1));
-      if (fb->flags & FAKE_BLUEZ_FLAGS_EXPERIMENTAL)
+      if (fake_bluez_shows_supported_features (fb))
         {
           const char *features[] = { "CanSetTxPower", NULL };
           GVariantBuilder caps;
@@ -363,8 +389,8 @@ fake_bluez_object_properties (FakeBluez *fb, const char *path, const char *iface
           g_variant_builder_add (&b, "{sv}", "AddressType", g_variant_new_string ("public"));
           g_variant_builder_add (&b, "{sv}", "Name", g_variant_new_string (name));
           g_variant_builder_add (&b, "{sv}", "Alias", g_variant_new_string (name));
-          g_variant_builder_add (&b, "{sv}", "Paired", g_variant_new_boolean (FALSE));
-          g_variant_builder_add (&b, "{sv}", "Bonded", g_variant_new_boolean (FALSE));
+          g_variant_builder_add (&b, "{sv}", "Paired", g_variant_new_boolean (d->paired));
+          g_variant_builder_add (&b, "{sv}", "Bonded", g_variant_new_boolean (d->bonded));
           g_variant_builder_add (&b, "{sv}", "Trusted", g_variant_new_boolean (FALSE));
           g_variant_builder_add (&b, "{sv}", "Blocked", g_variant_new_boolean (FALSE));
           g_variant_builder_add (&b, "{sv}", "Connected", g_variant_new_boolean (d->connected));
@@ -486,6 +512,8 @@ properties_changed_cb (GDBusConnection *conn, const char *sender, const char *pa
   if (invalidated != NULL && invalidated[0] != NULL)
     s->other_properties = TRUE;
 
+  if (s->value != NULL && g_strcmp0 (changed_iface, IFACE_CHRC) == 0)
+    fake_bluez_sockets_signal (fb, path, s->value);
   if (fb->signal_func != NULL)
     fb->signal_func (fb, s, fb->signal_func_data);
   if (fb->record_signals)
@@ -578,6 +606,7 @@ registrant_vanished (FakeBluez *fb, const char *sender)
           had_adv = TRUE;
         }
     }
+  fake_bluez_agents_vanished (fb, sender);
   g_hash_table_remove (fb->watches, sender);
   if (had_adv)
     fake_bluez_emit_adv_instances (fb);
@@ -679,8 +708,10 @@ method_call_cb (GDBusConnection *conn, const char *sender, const char *path, con
     handle_adapter_method (fb, method, params, invocation);
   else if (g_strcmp0 (iface, IFACE_DEVICE) == 0)
     handle_device_method (fb, path, method, invocation);
+  else if (g_strcmp0 (iface, IFACE_AGENT_MANAGER) == 0)
+    fake_bluez_handle_agent_manager (fb, sender, method, params, invocation);
   else
-    g_dbus_method_invocation_return_value (invocation, NULL); /* AgentManager1 */
+    g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
 static GVariant *
@@ -721,6 +752,11 @@ set_property_cb (GDBusConnection *conn, const char *sender, const char *path, co
     {
       fb->pairable = g_variant_get_boolean (value);
       emit_one_property (fb, path, iface, name, g_variant_new_boolean (fb->pairable));
+    }
+  else if (g_strcmp0 (name, "PairableTimeout") == 0)
+    {
+      fb->pairable_timeout = g_variant_get_uint32 (value);
+      emit_one_property (fb, path, iface, name, g_variant_new_uint32 (fb->pairable_timeout));
     }
   else if (g_strcmp0 (name, "Alias") == 0)
     {
@@ -829,7 +865,8 @@ fake_bluez_set_powered (FakeBluez *fb, gboolean powered)
   fb->powered = powered;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "Powered", g_variant_new_boolean (powered));
-  g_variant_builder_add (&b, "{sv}", "PowerState", g_variant_new_string (powered ? "on" : "off"));
+  if (fake_bluez_shows_power_state (fb))
+    g_variant_builder_add (&b, "{sv}", "PowerState", g_variant_new_string (powered ? "on" : "off"));
   if (fake_bluez_has_adapter (fb))
     fake_bluez_emit_properties_changed (fb, FAKE_BLUEZ_ADAPTER_PATH, IFACE_ADAPTER, g_variant_builder_end (&b));
   else
@@ -857,6 +894,7 @@ fake_bluez_add_device (FakeBluez *fb, const char *address, guint16 mtu)
   d->address = g_ascii_strup (address, -1);
   d->mtu = mtu ? mtu : 23;
   d->registrations = g_array_new (FALSE, FALSE, sizeof (guint));
+  d->received = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_received_free);
   g_ptr_array_add (fb->devices, d);
   export(fb, d->registrations, d->path, IFACE_DEVICE);
   emit_interfaces_added (fb, d->path, device_ifaces);
@@ -956,6 +994,86 @@ source_destroy_unref (gpointer source)
   g_source_unref (source);
 }
 
+/* --- version ------------------------------------------------------------- */
+
+gboolean
+fake_bluez_version_at_least (FakeBluez *fb, guint major, guint minor)
+{
+  return fb->version >= FAKE_BLUEZ_VERSION (major, minor);
+}
+
+gboolean
+fake_bluez_shows_power_state (FakeBluez *fb)
+{
+  return (fb->flags & FAKE_BLUEZ_FLAGS_EXPERIMENTAL) || fake_bluez_version_at_least (fb, 5, 73);
+}
+
+gboolean
+fake_bluez_shows_supported_features (FakeBluez *fb)
+{
+  return (fb->flags & FAKE_BLUEZ_FLAGS_EXPERIMENTAL) || fake_bluez_version_at_least (fb, 5, 77);
+}
+
+/* The introspection of the objects for this version and mode: bluetoothd
+ * leaves out the members flagged experimental unless it runs with -E, and
+ * lists the others whatever their value. */
+static void
+build_interfaces (FakeBluez *fb)
+{
+  static const char marker[] = "<interface name='org.bluez.Adapter1'>";
+  const char *at = strstr (introspection_xml, marker) + strlen (marker);
+  g_autoptr (GString) xml = g_string_new_len (introspection_xml, at - introspection_xml);
+  g_autoptr (GError) error = NULL;
+
+  if (fb->flags & FAKE_BLUEZ_FLAGS_EXPERIMENTAL)
+    g_string_append (xml, adapter_connect_device_xml);
+  if (fake_bluez_shows_power_state (fb))
+    g_string_append (xml, adapter_power_state_xml);
+  if (fake_bluez_version_at_least (fb, 5, 71))
+    g_string_append (xml, adapter_manufacturer_xml);
+  if (fake_bluez_version_at_least (fb, 5, 79))
+    g_string_append (xml, adapter_connectable_xml);
+  g_string_append (xml, at);
+  g_clear_pointer (&fb->node_info, g_dbus_node_info_unref);
+  g_clear_pointer (&fb->adv_manager_info, g_dbus_node_info_unref);
+  fb->node_info = g_dbus_node_info_new_for_xml (xml->str, &error);
+  g_assert_no_error (error);
+  fb->adv_manager_info = g_dbus_node_info_new_for_xml (
+    fake_bluez_shows_supported_features (fb) ? adv_manager_experimental_xml : adv_manager_xml, &error);
+  g_assert_no_error (error);
+}
+
+void
+fake_bluez_set_version (FakeBluez *fb, guint major, guint minor)
+{
+  g_return_if_fail (fb->conn == NULL);
+  fb->version = FAKE_BLUEZ_VERSION (major, minor);
+  build_interfaces (fb);
+}
+
+guint
+fake_bluez_get_version (FakeBluez *fb)
+{
+  return fb->version;
+}
+
+guint
+fake_bluez_parse_version (const char *text)
+{
+  guint64 major, minor;
+  char *end;
+
+  if (text == NULL || !g_ascii_isdigit (text[0]))
+    return 0;
+  major = g_ascii_strtoull (text, &end, 10);
+  if (*end != '.' || !g_ascii_isdigit (end[1]))
+    return 0;
+  minor = g_ascii_strtoull (end + 1, &end, 10);
+  if (*end != '\0' || major == 0 || minor > 999 || major > 99)
+    return 0;
+  return FAKE_BLUEZ_VERSION (major, minor);
+}
+
 /* --- life cycle ----------------------------------------------------------- */
 
 FakeBluez *
@@ -966,15 +1084,13 @@ fake_bluez_new (const char *bus_address, FakeBluezFlags flags)
 
   fb->bus_address = g_strdup (bus_address);
   fb->flags = flags;
-  fb->node_info = g_dbus_node_info_new_for_xml (introspection_xml, &error);
-  g_assert_no_error (error);
-  fb->adv_manager_info = g_dbus_node_info_new_for_xml (
-    (flags & FAKE_BLUEZ_FLAGS_EXPERIMENTAL) ? adv_manager_experimental_xml : adv_manager_xml, &error);
-  g_assert_no_error (error);
+  fb->version = FAKE_BLUEZ_VERSION (5, 66);
+  build_interfaces (fb);
   fb->root_registrations = g_array_new (FALSE, FALSE, sizeof (guint));
   fb->adapter_registrations = g_array_new (FALSE, FALSE, sizeof (guint));
   fb->adapter_sets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   fb->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
+  fb->agents = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_agent_free);
   fb->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_free);
   fb->applications = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_application_free);
   fb->advertisements = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_advertisement_free);
@@ -984,6 +1100,7 @@ fake_bluez_new (const char *bus_address, FakeBluezFlags flags)
   fb->calls = g_ptr_array_new_with_free_func ((GDestroyNotify) call_free);
   fb->held = g_ptr_array_new_with_free_func (g_object_unref);
   fb->alias = g_strdup ("fake-bluez");
+  fake_bluez_sockets_init (fb);
   return fb;
 }
 
@@ -1041,10 +1158,13 @@ fake_bluez_stop (FakeBluez *fb)
     return;
   g_cancellable_cancel (fb->cancellable);
   g_clear_object (&fb->cancellable);
+  fake_bluez_sockets_clear (fb);
+  fb->n_acquires_pending = 0;
   drop_registrations (fb, FALSE);
   g_ptr_array_set_size (fb->held, 0);
   fb->unresponsive = FALSE;
   g_hash_table_remove_all (fb->watches);
+  fake_bluez_agents_vanished (fb, NULL);
   for (guint i = 0; i < fb->devices->len; i++)
     device_unexport (fb, g_ptr_array_index (fb->devices, i));
   g_ptr_array_set_size (fb->devices, 0);
@@ -1088,16 +1208,18 @@ fake_bluez_free (FakeBluez *fb)
   g_hash_table_unref (fb->adv_timeouts);
   g_hash_table_unref (fb->watches);
   g_ptr_array_unref (fb->devices);
+  g_ptr_array_unref (fb->agents);
   g_ptr_array_unref (fb->applications);
   g_ptr_array_unref (fb->advertisements);
   g_ptr_array_unref (fb->signals);
   g_ptr_array_unref (fb->calls);
   g_ptr_array_unref (fb->held);
+  g_ptr_array_unref (fb->socks);
   g_hash_table_unref (fb->adapter_sets);
   g_array_unref (fb->root_registrations);
   g_array_unref (fb->adapter_registrations);
-  g_dbus_node_info_unref (fb->node_info);
-  g_dbus_node_info_unref (fb->adv_manager_info);
+  g_clear_pointer (&fb->node_info, g_dbus_node_info_unref);
+  g_clear_pointer (&fb->adv_manager_info, g_dbus_node_info_unref);
   g_free (fb->alias);
   g_free (fb->bus_address);
   g_free (fb);

@@ -103,6 +103,7 @@ typedef struct {
   gboolean write_without_response;
   /* the centrals (device paths) whose CCCD is on, see fake_bluez_subscribe() */
   GPtrArray *subscribers;
+  gboolean write_wedged; /* an AcquireWrite error before 5.76: writes are lost for good */
 } FakeGattCharacteristic;
 
 typedef struct {
@@ -167,6 +168,19 @@ typedef struct {
 } FakeCall;
 
 FakeBluez *fake_bluez_new (const char *bus_address, FakeBluezFlags flags);
+/* The BlueZ version to play, before fake_bluez_start() (default 5.66): what
+ * the adapter's introspection and properties show (BLUEZ.md "Telling
+ * versions apart": Adapter1.Manufacturer/Version from 5.71, PowerState from
+ * 5.73 (before: -E only), LEAdvertisingManager1.SupportedFeatures from 5.77
+ * (before: -E only), Adapter1.Connectable from 5.79; Adapter1.ConnectDevice
+ * with -E only), whether MinInterval/MaxInterval/TxPower are parsed (5.77
+ * or -E) and ScanResponseData (5.80). */
+#define FAKE_BLUEZ_VERSION(major, minor) ((guint) (major) *1000u + (guint) (minor))
+void fake_bluez_set_version (FakeBluez *fb, guint major, guint minor);
+guint fake_bluez_get_version (FakeBluez *fb);
+gboolean fake_bluez_version_at_least (FakeBluez *fb, guint major, guint minor);
+/* Parses "5.66", "5.82", …: the version number, or 0 when text is not one. */
+guint fake_bluez_parse_version (const char *text);
 void fake_bluez_free (FakeBluez *fb);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FakeBluez, fake_bluez_free)
 
@@ -313,6 +327,45 @@ gboolean fake_bluez_sync (FakeBluez *fb);
  * ReadValue (is_write FALSE) or WriteValue. */
 guint8 fake_error_to_att (const GError *error, gboolean is_write);
 
+/* --- acquired sockets (BLUEZ.md "Acquired fds") -------------------------- */
+
+/* What the version the stand-in plays (fake_bluez_set_version: 5.66 by
+ * default; 5.69, 5.76, 5.80 are the steps below, 5.82 plays as 5.80)
+ * changes for acquired sockets. For characteristics that export
+ * NotifyAcquired, a CCCD write (fake_bluez_subscribe) calls AcquireNotify
+ * instead of StartNotify: for the first subscriber only, one socket that
+ * reaches every subscriber (< 569); for each connection, a socket that
+ * reaches every subscriber (569–575) or that central only (576+), closed
+ * when it unsubscribes or disconnects. Confirmations of indications sent on
+ * a socket: Confirm() (< 576), nothing (576–579), a 0x01 byte on the
+ * central's socket (580+). From 569 the two bugs still in 5.83: a non-bonded
+ * central's disconnect closes the first subscriber's socket (bluez#1452),
+ * and a bonded central keeps its subscription across a reconnection but
+ * gets no socket. WriteAcquired: the first write (< 569, one socket for all,
+ * never closed) or each connection's first write calls AcquireWrite; each
+ * write is one message; an error reply wedges the characteristic before
+ * 576. */
+
+typedef struct {
+  char *path;         /* the characteristic */
+  GBytes *value;      /* cut to the central's MTU - 3 */
+  gboolean by_socket; /* from a notify socket, else a PropertiesChanged */
+} FakeReceived;
+
+/* What reached a central, in order (of FakeReceived*, owned by fb): every
+ * PropertiesChanged(Value) reaches each connected subscriber, a socket
+ * message whom the version says. Kept only while signals are recorded. */
+GPtrArray *fake_bluez_get_received (FakeBluez *fb, const char *device_path);
+guint fake_bluez_count_received (FakeBluez *fb, const char *device_path, const char *path);
+/* Notify sockets open for a characteristic. */
+guint fake_bluez_count_notify_sockets (FakeBluez *fb, const char *path);
+/* TRUE while an AcquireNotify waits for its reply. */
+gboolean fake_bluez_acquires_pending (FakeBluez *fb);
+/* 0-byte messages read (each stops bluetoothd reading that socket). */
+guint fake_bluez_get_n_empty_messages (FakeBluez *fb);
+/* Messages read from or written to sockets. */
+guint64 fake_bluez_get_n_socket_messages (FakeBluez *fb);
+
 /* Asserts that error is the D-Bus error `name`. */
 #define fake_assert_dbus_error(error, name)                                                                            \
   G_STMT_START                                                                                                         \
@@ -330,5 +383,32 @@ guint8 fake_error_to_att (const GError *error, gboolean is_write);
       }                                                                                                                \
   }                                                                                                                    \
   G_STMT_END
+
+/* --- pairing (AgentManager1, as bluetoothd 5.66 keeps agents) ---------- */
+
+/* The default agent's sender and path (NULL when none), its capability. */
+const char *fake_bluez_get_default_agent (FakeBluez *fb, const char **path, const char **capability);
+guint fake_bluez_count_agents (FakeBluez *fb);
+gboolean fake_bluez_get_pairable (FakeBluez *fb);
+guint32 fake_bluez_get_pairable_timeout (FakeBluez *fb);
+/* Paired and Bonded of a device (PropertiesChanged), as after a pairing
+ * with bonding. */
+void fake_bluez_set_device_bonded (FakeBluez *fb, const char *device_path, gboolean bonded);
+gboolean fake_bluez_device_is_bonded (FakeBluez *fb, const char *device_path);
+/* What bluetoothd asks the default agent on a central's incoming pairing:
+ * RequestAuthorization(device) (Just Works), RequestConfirmation(device,
+ * passkey) (numeric comparison). device_path may name a device of another
+ * adapter (bluetoothd with several). Fails with G_IO_ERROR_NOT_FOUND when no
+ * default agent exists (bluetoothd refuses the pairing then). The reply is
+ * awaited for up to 60 s, as bluetoothd does. */
+FakeRequest *fake_bluez_agent_request_begin (FakeBluez *fb, const char *method, const char *device_path,
+                                             guint32 passkey);
+gboolean fake_request_finish_agent (FakeRequest *req, GError **error);
+/* DisplayPasskey(device, passkey, entered) and Cancel(): no reply expected. */
+gboolean fake_bluez_agent_display_passkey (FakeBluez *fb, const char *device_path, guint32 passkey, guint16 entered);
+gboolean fake_bluez_agent_cancel (FakeBluez *fb);
+/* A whole incoming Just Works / numeric comparison pairing: asks the default
+ * agent, and when it accepts makes the device Paired and Bonded. */
+gboolean fake_bluez_pair (FakeBluez *fb, const char *device_path, const char *method, guint32 passkey, GError **error);
 
 G_END_DECLS

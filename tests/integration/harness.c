@@ -433,6 +433,13 @@ bp_bus_get_address (BpBus *bus)
 }
 
 void
+bp_bus_send_signal (BpBus *bus, int signum)
+{
+  if (bus->output.proc != NULL && !bus->output.exited)
+    g_subprocess_send_signal (bus->output.proc, signum);
+}
+
+void
 bp_bus_free (BpBus *bus)
 {
   if (bus == NULL)
@@ -506,6 +513,22 @@ notify_socket_open (const char *path, GError **error)
   return fd;
 }
 
+guint
+bp_wait_scale (void)
+{
+  static guint scale;
+
+  if (scale == 0)
+    {
+      guint64 v = 1;
+
+      if (g_getenv ("BP_WAIT_SCALE") != NULL)
+        g_ascii_string_to_unsigned (g_getenv ("BP_WAIT_SCALE"), 10, 1, 20, &v, NULL);
+      scale = (guint) v;
+    }
+  return scale;
+}
+
 char *
 bp_daemon_path (void)
 {
@@ -537,6 +560,17 @@ bp_daemon_spawn_notify (const char *bus_address, const char *const *args, const 
   g_autofree char *cmdline = NULL;
   BpDaemon *d;
 
+  /* BP_DAEMON_WRAPPER: a command line the daemon runs under (the valgrind
+   * suite: memcheck). */
+  if (g_getenv ("BP_DAEMON_WRAPPER") != NULL && *g_getenv ("BP_DAEMON_WRAPPER") != '\0')
+    {
+      g_auto (GStrv) wrapper = NULL;
+
+      if (!g_shell_parse_argv (g_getenv ("BP_DAEMON_WRAPPER"), NULL, &wrapper, error))
+        return NULL;
+      for (guint i = 0; wrapper[i] != NULL; i++)
+        g_ptr_array_add (argv, g_strdup (wrapper[i]));
+    }
   g_ptr_array_add (argv, bp_daemon_path ());
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (args[i]));
@@ -857,8 +891,23 @@ bp_harness_connect (BpHarness *h)
   return c;
 }
 
+static BpHarness *harness_new (const char *config_text, BpHarnessFlags flags, const char *const *extra_args,
+                               guint bluez_version);
+
 BpHarness *
 bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *const *extra_args)
+{
+  return harness_new (config_text, flags, extra_args, 566);
+}
+
+BpHarness *
+bp_harness_new_version (const char *config_text, BpHarnessFlags flags, guint bluez_version)
+{
+  return harness_new (config_text, flags, NULL, bluez_version);
+}
+
+static BpHarness *
+harness_new (const char *config_text, BpHarnessFlags flags, const char *const *extra_args, guint bluez_version)
 {
   BpHarness *h = g_new0 (BpHarness, 1);
   g_autoptr (GError) error = NULL;
@@ -878,6 +927,7 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   if (flags & BP_HARNESS_POWERED_OFF)
     fake_flags |= FAKE_BLUEZ_FLAGS_POWERED_OFF;
   h->bluez = fake_bluez_new (bp_bus_get_address (h->bus), fake_flags);
+  fake_bluez_set_version (h->bluez, bluez_version / 100, bluez_version % 100);
   if (!(flags & BP_HARNESS_NO_BLUEZ))
     {
       fake_bluez_start (h->bluez, &error);
@@ -887,6 +937,15 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   h->config_path = g_build_filename (h->dir, "ble-peripheral.conf", NULL);
   h->socket_path = g_build_filename (h->dir, "control", NULL);
   bp_harness_write_config (h, config_text);
+  if (!(flags & BP_HARNESS_ACQUIRE_SOCKETS))
+    {
+      g_autofree char *confd = g_build_filename (h->dir, "conf.d", NULL);
+      g_autofree char *dropin = g_build_filename (confd, "00-harness.conf", NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (confd, 0700), ==, 0);
+      g_file_set_contents (dropin, "[Peripheral]\nAcquireSockets=off\n", -1, &error);
+      g_assert_no_error (error);
+    }
   g_ptr_array_add (args, "--config");
   g_ptr_array_add (args, h->config_path);
   g_ptr_array_add (args, "--socket");
@@ -899,11 +958,12 @@ bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *
   h->daemon = bp_daemon_spawn_notify (bp_bus_get_address (h->bus), (const char *const *) args->pdata, notify_path,
                                       &error);
   g_assert_no_error (error);
-  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, 10000))
+  if (!bp_daemon_wait_ready (h->daemon, h->socket_path, 10000 * bp_wait_scale ()))
     {
       if (bp_daemon_has_exited (h->daemon))
         g_error ("the daemon exited before it was ready");
-      g_error ("the daemon was not ready (READY=1, control socket %s) within 10 s", h->socket_path);
+      g_error ("the daemon was not ready (READY=1, control socket %s) within %u s", h->socket_path,
+               10 * bp_wait_scale ());
     }
   h->ctl = bp_harness_connect (h);
 
@@ -927,7 +987,7 @@ bp_harness_stop_daemon (BpHarness *h)
   h->stopped = TRUE;
   if (!bp_daemon_has_exited (h->daemon))
     bp_daemon_send_signal (h->daemon, SIGTERM);
-  if (!bp_daemon_wait_exit (h->daemon, 10000))
+  if (!bp_daemon_wait_exit (h->daemon, 10000 * bp_wait_scale ()))
     g_error ("the daemon did not exit within 10 s of SIGTERM");
   status = bp_daemon_get_exit_status (h->daemon, &signum);
   if (status != 0)

@@ -18,7 +18,11 @@
 G_BEGIN_DECLS
 
 /* Default bound for a reply, an event or a registration. */
-#define BP_WAIT_MS 5000
+#define BP_WAIT_MS (5000 * bp_wait_scale ())
+
+/* BP_WAIT_SCALE (1 to 20, default 1) multiplies the bounds of the waits: the
+ * valgrind suite, whose daemon runs under memcheck, sets it. */
+guint bp_wait_scale (void);
 
 /* --- control socket client -------------------------------------------------- */
 
@@ -55,6 +59,8 @@ typedef struct _BpBus BpBus;
 /* A dbus-daemon of its own, listening in dir, allowing everything. */
 BpBus *bp_bus_start (const char *dir, GError **error);
 const char *bp_bus_get_address (BpBus *bus);
+/* SIGSTOP/SIGCONT: a bus that stops reading (a congested way out). */
+void bp_bus_send_signal (BpBus *bus, int signum);
 void bp_bus_free (BpBus *bus);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BpBus, bp_bus_free)
 
@@ -127,6 +133,10 @@ typedef enum {
   BP_HARNESS_EXPERIMENTAL = 1 << 2, /* bluetoothd -E */
   BP_HARNESS_NO_WAIT = 1 << 3,      /* do not wait for the application to register */
   BP_HARNESS_POWERED_OFF = 1 << 4,  /* the adapter starts off */
+  /* Leave AcquireSockets at its default (auto). Without it the harness adds
+   * conf.d/00-harness.conf with [Peripheral] AcquireSockets=off, so that
+   * the tests of the D-Bus path see every value as PropertiesChanged. */
+  BP_HARNESS_ACQUIRE_SOCKETS = 1 << 5,
 } BpHarnessFlags;
 
 typedef struct {
@@ -147,6 +157,8 @@ typedef struct {
 BpHarness *bp_harness_new (const char *config_text, BpHarnessFlags flags);
 /* Same, with extra daemon arguments. */
 BpHarness *bp_harness_new_full (const char *config_text, BpHarnessFlags flags, const char *const *extra_args);
+/* The same with the stand-in playing that BlueZ version (fake_bluez_set_version). */
+BpHarness *bp_harness_new_version (const char *config_text, BpHarnessFlags flags, guint bluez_version);
 /* Stops the daemon with SIGTERM if it runs, asserting it exits 0 in time;
  * then the stand-in and the bus; removes the directory. */
 void bp_harness_free (BpHarness *h);

@@ -298,8 +298,8 @@ test_flood_backpressure (void)
     }
   g_assert_cmpuint (seen, ==, N_FLOOD);
   /* The daemon did hold the producer back (and let it go again). */
-  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "pausing reading requests", 1000));
-  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "resuming reading requests", 1000));
+  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "pausing reading notifying producers", 1000));
+  g_assert_true (bp_daemon_wait_log (h->daemon, 0, "resuming reading notifying producers", 1000));
 }
 
 int

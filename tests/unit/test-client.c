@@ -362,6 +362,60 @@ test_status_info_lookup (void **state)
   assert_received (f, "info env/t");
 }
 
+static void
+test_pairing_requests (void **state)
+{
+  Fixture *f = *state;
+  const char *text = NULL;
+  bp_client_event ev;
+
+  assert_int_equal (bp_client_pairing (f->client, 1, 0), 0);
+  assert_received (f, "pairing on");
+  assert_int_equal (bp_client_pairing (f->client, 1, 120000), 0);
+  assert_received (f, "pairing on 120000ms");
+  assert_int_equal (bp_client_pairing (f->client, 0, 5), 0);
+  assert_received (f, "pairing off");
+  assert_int_equal (bp_client_pairing_answer (f->client, "00:AA:01:01:00:01", 1), 0);
+  assert_received (f, "pairing accept 00:AA:01:01:00:01");
+  assert_int_equal (bp_client_pairing_answer (f->client, "00:AA:01:01:00:01", 0), 0);
+  assert_received (f, "pairing reject 00:AA:01:01:00:01");
+  assert_int_equal (bp_client_forget (f->client, "00:AA:01:01:00:01"), 0);
+  assert_received (f, "forget 00:AA:01:01:00:01");
+  assert_int_equal (bp_client_pairing_answer (f->client, "phone", 1), -1);
+  assert_string_equal (bp_client_error_name (f->client), "invalid-argument");
+  assert_int_equal (bp_client_forget (f->client, NULL), -1);
+  assert_int_equal (bp_client_watch (f->client, BP_CLIENT_WATCH_PAIRING), 0);
+  assert_received (f, "watch pairing");
+
+  answer (f, "bonds", "ok 00:AA:01:01:00:01 00:AA:01:01:00:02\n");
+  assert_int_equal (bp_client_bonds (f->client, &text), 0);
+  assert_string_equal (text, "00:AA:01:01:00:01 00:AA:01:01:00:02");
+  assert_received (f, "bonds");
+
+  answer (f, "status",
+          "event pairing 00:AA:01:01:00:01 passkey 004242\n"
+          "event pairing 00:AA:01:01:00:01 authorize\n"
+          "event pairing-failed 00:AA:01:01:00:01 timeout\n"
+          "event paired 00:AA:01:01:00:01\n"
+          "ok\n");
+  assert_int_equal (bp_client_status (f->client, &text), 0);
+  assert_int_equal (bp_client_next_event (f->client, 0, &ev), 1);
+  assert_int_equal (ev.type, BP_CLIENT_EVENT_PAIRING);
+  assert_string_equal (ev.address, "00:AA:01:01:00:01");
+  assert_string_equal (ev.reason, "passkey");
+  assert_int_equal (ev.on, 1);
+  assert_int_equal (ev.count, 4242);
+  assert_int_equal (bp_client_next_event (f->client, 0, &ev), 1);
+  assert_int_equal (ev.type, BP_CLIENT_EVENT_PAIRING);
+  assert_string_equal (ev.reason, "authorize");
+  assert_int_equal (ev.on, 0);
+  assert_int_equal (bp_client_next_event (f->client, 0, &ev), 1);
+  assert_int_equal (ev.type, BP_CLIENT_EVENT_PAIRING_FAILED);
+  assert_string_equal (ev.reason, "timeout");
+  assert_int_equal (bp_client_next_event (f->client, 0, &ev), 1);
+  assert_int_equal (ev.type, BP_CLIENT_EVENT_PAIRED);
+}
+
 /* --- events --------------------------------------------------------------------- */
 
 static void
@@ -518,6 +572,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_notify_raw_to, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_reply, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_take, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pairing_requests, setup, teardown),
     cmocka_unit_test_setup_teardown (test_invalid_arguments, setup, teardown),
     cmocka_unit_test_setup_teardown (test_simple_requests, setup, teardown),
     cmocka_unit_test_setup_teardown (test_status_info_lookup, setup, teardown),

@@ -750,13 +750,14 @@ test_numbers (void **state)
 static void
 test_unknown_groups_and_keys (void **state)
 {
-  assert_error ("[Foo]\nA=b\n",
-                "ble-peripheral.conf: [Foo] unknown group: expected [Peripheral], [Advertising], [Control], "
-                "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
+  assert_error (
+    "[Foo]\nA=b\n",
+    "ble-peripheral.conf: [Foo] unknown group: expected [Peripheral], [Advertising], [Control], [Security], "
+    "[Service ID], [Characteristic SERVICE/CHAR] or [Descriptor SERVICE/CHAR/DESC]");
   assert_error_contains ("[peripheral]\nName=x\n", "[peripheral] unknown group");
-  assert_error ("[Peripheral]\nNmae=x\n",
-                "ble-peripheral.conf: [Peripheral] Nmae: unknown key: expected one of Name, Adapter, "
-                "MaxConnections, PowerOn");
+  assert_error_contains ("[Peripheral]\nNmae=x\n",
+                         "ble-peripheral.conf: [Peripheral] Nmae: unknown key: expected one of Name, Adapter, "
+                         "MaxConnections, PowerOn, AcquireSockets");
   assert_error ("[Peripheral]\nname=x\n",
                 "ble-peripheral.conf: [Peripheral] name: unknown key: keys are case-sensitive, did you mean Name?");
   assert_error_contains ("[Advertising]\nInterva=1s\n", "[Advertising] Interva: unknown key: expected one of Enabled");
@@ -1338,6 +1339,29 @@ test_find_characteristic (void **state)
   }
 }
 
+/* AcquireSockets: auto by default, off for all in [Peripheral], a
+ * characteristic's own key wins; anything else is named. */
+static void
+test_acquire_sockets (void **state)
+{
+  g_autoptr (BpConfig) a = load (BASE CHAR_HEAD "Flags=notify\n");
+  g_autoptr (BpConfig) b = load (
+    "[Peripheral]\nName=t\nAcquireSockets=off\n\n[Service env]\nUUID=0x181A\n\n" CHAR_HEAD
+    "Flags=notify\n[Characteristic env/d]\nUUID=0x2A6F\nFlags=notify\nAcquireSockets=auto\n");
+  g_autoptr (BpConfig) c = load (BASE CHAR_HEAD "Flags=notify\nAcquireSockets=OFF\n");
+
+  assert_true (a->acquire_sockets);
+  assert_true (chr (a, "env/c")->acquire_sockets);
+  assert_false (b->acquire_sockets);
+  assert_false (chr (b, "env/c")->acquire_sockets);
+  assert_true (chr (b, "env/d")->acquire_sockets);
+  assert_false (chr (c, "env/c")->acquire_sockets);
+  assert_error (BASE CHAR_HEAD "Flags=notify\nAcquireSockets=yes\n",
+                "ble-peripheral.conf: [Characteristic env/c] AcquireSockets: expected auto or off, got 'yes'");
+  assert_error ("[Peripheral]\nAcquireSockets=\n",
+                "ble-peripheral.conf: [Peripheral] AcquireSockets: expected auto or off, got ''");
+}
+
 static void
 test_describe (void **state)
 {
@@ -1382,6 +1406,96 @@ test_describe (void **state)
   }
 }
 
+/* ------------------------------------------------------------------------ */
+/* [Security] */
+
+static void
+test_security_keys (void **state)
+{
+  g_autoptr (BpConfig) d = load (BASE);
+  g_autoptr (BpConfig) c = load (BASE
+                                 "[Security]\nPairing=confirm\nPairingWindow=2min\nAllowedCentrals=bonded\n"
+                                 "ConfirmTimeout=5s\n");
+  g_autoptr (BpConfig) j = load (BASE "[Security]\nPairing=just-works\n" CHAR_HEAD
+                                      "Flags=encrypt-read,encrypt-write\n");
+  g_autoptr (BpConfig) p = load (BASE "[Security]\nPairing=display\n" CHAR_HEAD "Flags=secure-read\n");
+  g_autofree char *desc = bp_config_describe (c);
+
+  assert_int_equal (d->security.pairing, BP_PAIRING_OFF);
+  assert_int_equal (d->security.window_us, 0);
+  assert_int_equal (d->security.allowed, BP_ALLOWED_ANY);
+  assert_int_equal (d->security.confirm_timeout_us, 20 * G_USEC_PER_SEC);
+  assert_int_equal (d->warnings->len, 0);
+
+  assert_int_equal (c->security.pairing, BP_PAIRING_CONFIRM);
+  assert_int_equal (c->security.window_us, 120 * G_USEC_PER_SEC);
+  assert_int_equal (c->security.allowed, BP_ALLOWED_BONDED);
+  assert_int_equal (c->security.confirm_timeout_us, 5 * G_USEC_PER_SEC);
+  assert_non_null (strstr (desc, "security: pairing confirm (agent DisplayYesNo"));
+  assert_non_null (strstr (desc, "window 2min after start and after pairing on, allowed centrals bonded"));
+
+  assert_int_equal (j->security.pairing, BP_PAIRING_JUST_WORKS);
+  assert_int_equal (j->warnings->len, 0);
+  assert_int_equal (p->security.pairing, BP_PAIRING_DISPLAY);
+  assert_int_equal (p->warnings->len, 0);
+
+  assert_string_equal (bp_pairing_mode_name (BP_PAIRING_JUST_WORKS), "just-works");
+  assert_int_equal (bp_pairing_mode_from_name ("display"), BP_PAIRING_DISPLAY);
+  assert_int_equal (bp_pairing_mode_from_name ("Display"), -1);
+
+  assert_error ("[Security]\nPairing=yes\n",
+                "ble-peripheral.conf: [Security] Pairing: unknown mode 'yes': expected "
+                "off, just-works, display or confirm");
+  assert_error ("[Security]\nAllowedCentrals=all\n",
+                "ble-peripheral.conf: [Security] AllowedCentrals: expected any or bonded, got 'all'");
+  assert_error_contains ("[Security]\nPairingWindow=5\n", "[Security] PairingWindow:");
+  assert_error_contains ("[Security]\nPairingWindow=2d\n", "[Security] PairingWindow:");
+  assert_error_contains ("[Security]\nConfirmTimeout=30s\n", "[Security] ConfirmTimeout:");
+  assert_error_contains ("[Security]\nConfirmTimeout=1ms\n", "[Security] ConfirmTimeout: 1ms is too short");
+  assert_error ("[Security]\nPasskey=123456\n",
+                "ble-peripheral.conf: [Security] Passkey: unknown key: expected one "
+                "of Pairing, PairingWindow, AllowedCentrals, ConfirmTimeout");
+}
+
+static void
+test_security_combinations (void **state)
+{
+  /* Just Works gives no MITM: authenticated and secure flags can never be used. */
+  assert_error (BASE "[Security]\nPairing=just-works\n" CHAR_HEAD "Flags=read,encrypt-authenticated-read\n",
+                "ble-peripheral.conf: [Characteristic env/c] Flags: encrypt-authenticated-read needs a pairing with "
+                "MITM protection, which [Security] Pairing=just-works (ble-peripheral.conf) never gives, so no "
+                "central could ever use it: use Pairing=display or Pairing=confirm, or encrypt-read instead");
+  assert_error_contains (BASE "[Security]\nPairing=just-works\n" CHAR_HEAD "Flags=secure-write\n",
+                         "[Characteristic env/c] Flags: secure-write needs a pairing with MITM");
+  assert_error_contains (BASE "[Security]\nPairing=just-works\n" CHAR_HEAD
+                              "Flags=read\n[Descriptor env/c/d]\nUUID=0x2A00\nFlags=secure-read\n",
+                         "[Descriptor env/c/d] Flags: secure-read needs a pairing with MITM");
+  /* Nobody could bond, and nobody without a bond may connect. */
+  assert_error ("[Security]\nAllowedCentrals=bonded\n",
+                "ble-peripheral.conf: [Security] AllowedCentrals: bonded with Pairing=off and no PairingWindow can "
+                "never work: no central could bond through the daemon, and none without a bond may connect (set "
+                "Pairing=just-works, display or confirm)");
+
+  /* encrypt-* with Pairing=off loads, with a warning naming the characteristic. */
+  {
+    g_autoptr (BpConfig) c = load (BASE CHAR_HEAD "Flags=read,encrypt-write\n");
+    assert_int_equal (c->warnings->len, 1);
+    assert_string_equal (g_ptr_array_index (c->warnings, 0),
+                         "ble-peripheral.conf: [Characteristic env/c] Flags: encrypt-write needs a paired central, "
+                         "but [Security] Pairing=off: no central can use it unless another program is bluetoothd's "
+                         "default agent (set Pairing=just-works, display or confirm)");
+  }
+  {
+    g_autoptr (BpConfig) c = load (BASE "[Security]\nPairing=off\nPairingWindow=1min\nAllowedCentrals=bonded\n");
+    assert_int_equal (c->warnings->len, 0);
+  }
+  {
+    g_autoptr (BpConfig) c = load (BASE "[Security]\nPairingWindow=1min\n");
+    assert_int_equal (c->warnings->len, 1);
+    assert_non_null (strstr (g_ptr_array_index (c->warnings, 0), "[Security] PairingWindow: has no effect"));
+  }
+}
+
 int
 main (void)
 {
@@ -1414,6 +1528,9 @@ main (void)
     cmocka_unit_test_setup_teardown (test_drop_in_errors, tmpdir_setup, tmpdir_teardown),
     cmocka_unit_test (test_find_characteristic),
     cmocka_unit_test (test_describe),
+    cmocka_unit_test (test_security_keys),
+    cmocka_unit_test (test_security_combinations),
+    cmocka_unit_test (test_acquire_sockets),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -555,6 +555,7 @@ check_event (const BpProtoEvent *ev, const char *expected)
   assert_true (back.count == ev->count);
   assert_int_equal (back.on, ev->on);
   assert_string_equal (back.reason != NULL ? back.reason : "(none)", ev->reason != NULL ? ev->reason : "(none)");
+  assert_int_equal (back.mtu, ev->mtu);
 }
 
 static void
@@ -569,6 +570,11 @@ test_events (void **state)
                "event disconnect 00:AA:01:01:00:01\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_SUBSCRIBE, .characteristic = "env/t" },
                "event subscribe env/t\n");
+  check_event (
+    &(BpProtoEvent) { .kind = BP_PROTO_EVENT_SUBSCRIBE, .characteristic = "env/t", .address = addr, .mtu = 185 },
+    "event subscribe env/t 00:AA:01:01:00:01 mtu=185\n");
+  check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_SUBSCRIBE, .characteristic = "env/t", .address = addr },
+               "event subscribe env/t 00:AA:01:01:00:01\n");
   check_event (&(BpProtoEvent) { .kind = BP_PROTO_EVENT_UNSUBSCRIBE, .characteristic = "env/t", .address = addr },
                "event unsubscribe env/t 00:AA:01:01:00:01\n");
   check_event (
@@ -634,6 +640,8 @@ test_event_malformed (void **state)
     "event advertising paused",
     "event adapter - sideways",
     "event connect",
+    "event subscribe env/t 00:AA:01:01:00:01 mtu=x",
+    "event subscribe env/t 00:AA:01:01:00:01 mtu=22",
     "ok",
     "event",
   };
@@ -649,6 +657,84 @@ test_event_malformed (void **state)
         fail_msg ("\"%s\" was accepted", bad[i]);
       assert_true (g_error_matches (error, BP_ERROR, BP_ERROR_FAILED));
     }
+}
+
+/* --- pairing ------------------------------------------------------------ */
+
+static void
+test_pairing_requests (void **state)
+{
+  BpRequest r;
+  g_autoptr (GString) s = g_string_new (NULL);
+  BpProtoEvent ev = { 0 }, back;
+  guint8 buf[BP_VALUE_MAX];
+  g_autoptr (GError) error = NULL;
+  guint64 us = 0;
+
+  assert_true (parse ("pairing on", &r, NULL));
+  assert_int_equal (r.verb, BP_REQUEST_PAIRING);
+  assert_int_equal (r.pairing, BP_PAIRING_ON);
+  assert_int_equal (r.duration_us, 0);
+  assert_true (parse ("pairing on 2min", &r, NULL));
+  assert_int_equal (r.duration_us, 120 * G_USEC_PER_SEC);
+  assert_true (parse ("pairing off", &r, NULL));
+  assert_int_equal (r.pairing, BP_PAIRING_OFF_REQ);
+  assert_true (parse ("pairing accept 00:AA:01:01:00:01", &r, NULL));
+  assert_int_equal (r.pairing, BP_PAIRING_ACCEPT);
+  assert_string_equal (r.address, "00:AA:01:01:00:01");
+  assert_true (parse ("pairing reject 00:aa:01:01:00:01", &r, NULL));
+  assert_int_equal (r.pairing, BP_PAIRING_REJECT);
+  assert_true (parse ("bonds", &r, NULL));
+  assert_int_equal (r.verb, BP_REQUEST_BONDS);
+  assert_true (parse ("forget 00:AA:01:01:00:01", &r, NULL));
+  assert_int_equal (r.verb, BP_REQUEST_FORGET);
+  assert_string_equal (r.address, "00:AA:01:01:00:01");
+  assert_true (parse ("watch pairing", &r, NULL));
+  assert_int_equal (r.watch, BP_WATCH_PAIRING);
+
+  assert_parse_error ("pairing", BP_ERROR_BAD_REQUEST, "pairing: missing words");
+  assert_parse_error ("pairing maybe", BP_ERROR_BAD_REQUEST, "pairing: unknown \"maybe\"");
+  assert_parse_error ("pairing on 5", BP_ERROR_BAD_VALUE, "pairing on: \"5\" is not a duration");
+  assert_parse_error ("pairing on 0s", BP_ERROR_BAD_VALUE, "is not a duration");
+  assert_parse_error ("pairing off now", BP_ERROR_BAD_REQUEST, "pairing off: too many words");
+  assert_parse_error ("pairing accept", BP_ERROR_BAD_REQUEST, "pairing accept ADDR");
+  assert_parse_error ("pairing accept phone", BP_ERROR_BAD_VALUE, "pairing accept: address \"phone\"");
+  assert_parse_error ("bonds all", BP_ERROR_BAD_REQUEST, "bonds: too many words");
+  assert_parse_error ("forget", BP_ERROR_BAD_REQUEST, "forget ADDR");
+  assert_parse_error ("forget 00:11", BP_ERROR_BAD_VALUE, "forget: address");
+
+  assert_true (bp_protocol_parse_duration ("90s", &us));
+  assert_int_equal (us, 90 * G_USEC_PER_SEC);
+  assert_true (bp_protocol_parse_duration ("1h", &us));
+  assert_true (bp_protocol_parse_duration ("500ms", &us));
+  assert_int_equal (us, 500000);
+  assert_false (bp_protocol_parse_duration ("2 min", &us));
+  assert_false (bp_protocol_parse_duration ("min", &us));
+  assert_false (bp_protocol_parse_duration ("99999999999999s", &us));
+
+  ev.kind = BP_PROTO_EVENT_PAIRING;
+  ev.address = "00:AA:01:01:00:01";
+  ev.reason = "confirm";
+  ev.has_passkey = TRUE;
+  ev.count = 4242;
+  bp_proto_event_append (s, &ev);
+  assert_string_equal (s->str, "event pairing 00:AA:01:01:00:01 confirm 004242\n");
+  g_string_truncate (s, s->len - 1);
+  assert_true (bp_proto_event_parse (s->str, &back, buf, &error));
+  assert_int_equal (back.kind, BP_PROTO_EVENT_PAIRING);
+  assert_true (back.has_passkey);
+  assert_int_equal (back.count, 4242);
+  assert_int_equal (bp_proto_event_class (back.kind), BP_WATCH_PAIRING);
+
+  g_string_truncate (s, 0);
+  ev.kind = BP_PROTO_EVENT_PAIRING_FAILED;
+  ev.reason = "timeout";
+  bp_proto_event_append (s, &ev);
+  assert_string_equal (s->str, "event pairing-failed 00:AA:01:01:00:01 timeout\n");
+  g_string_truncate (s, 0);
+  ev.kind = BP_PROTO_EVENT_PAIRED;
+  bp_proto_event_append (s, &ev);
+  assert_string_equal (s->str, "event paired 00:AA:01:01:00:01\n");
 }
 
 int
@@ -670,6 +756,7 @@ main (void)
     cmocka_unit_test (test_error_notify_extra_word),
     cmocka_unit_test (test_error_notify_bad_address),
     cmocka_unit_test (test_error_disconnect_bad_address),
+    cmocka_unit_test (test_pairing_requests),
     cmocka_unit_test (test_error_invalid_utf8),
     cmocka_unit_test (test_error_nul_byte),
     cmocka_unit_test (test_error_unterminated_quote),

@@ -9,7 +9,8 @@
 #   all.sh [SCENARIO[:SECONDS]...]     default: the list below
 #
 # Output: TAP on standard output, one "ok N - NAME (S s)" or "not ok N - NAME
-# (S s, status X)" per scenario; for a failure, the tails of its output, of the
+# (S s, status X)" per scenario ("ok N - NAME # SKIP REASON" for one that
+# cannot apply to this BlueZ: status 77, see e2e_skip); for a failure, the tails of its output, of the
 # daemon's log and of bluetoothd's, btvirt's and the kernel's messages during
 # it follow as "# " lines. "bench NAME VALUE UNIT" lines of the scenarios are
 # repeated as they are. Each scenario's files are in $E2E_RESULTS/NAME/.
@@ -35,7 +36,21 @@ default_scenarios=(
     reconnect:150
     indicate:120
     bluetoothd-restart:150
+    # a producer written in Python with ble_peripheral (python/)
+    python-producer:150
+    # the bounds of bluetoothd's version the daemon reads from its interfaces
+    capabilities:90
+    # faults while streaming: bluetoothd killed ×10, power ×10, producer
+    # killed, 50 SIGHUP, watcher killed; figures as bench lines
+    faults:300
     radio-bench:240
+    # [Security]: pairing and who may connect (pairing-lib.sh)
+    pair-off:150
+    pair-just-works:240
+    pair-display:150
+    pair-confirm:180
+    # the acquired sockets (AcquireNotify/AcquireWrite) on this leg's BlueZ
+    fastpath:150
     # the demo's guest side, with the default configuration, 5 values
     demo:120
 )
@@ -107,9 +122,12 @@ reset_radio() {
     e2e_start_bluetoothd
 }
 
+leg=$(e2e_leg)
 printf '1..%d\n' "${#scenarios[@]}"
+printf '# leg: %s\n' "$leg"
 n=0
 failed=0
+skipped=0
 failed_names=()
 suite_t0=$(e2e_uptime)
 for entry in "${scenarios[@]}"; do
@@ -154,6 +172,11 @@ for entry in "${scenarios[@]}"; do
 
     if [[ $status -eq 0 ]]; then
         printf 'ok %d - %s (%s s)\n' "$n" "$name" "$took"
+    elif [[ $status -eq 77 ]]; then
+        # e2e_skip: the scenario cannot apply to this leg, and says why
+        skipped=$((skipped + 1))
+        why=$(grep -a '^SKIP: ' "$dir/output.log" | tail -n 1)
+        printf 'ok %d - %s # SKIP %s\n' "$n" "$name" "${why#SKIP: }"
     else
         failed=$((failed + 1))
         failed_names+=("$name")
@@ -173,6 +196,6 @@ for entry in "${scenarios[@]}"; do
     grep -E '^bench [^ ]+ [^ ]+ [^ ]+$' "$dir/output.log" 2>/dev/null
 done
 
-printf '# %d passed, %d failed in %s s%s\n' "$((n - failed))" "$failed" "$(e2e_since "$suite_t0")" \
-    "${failed_names[*]:+ (failed: ${failed_names[*]})}"
+printf '# %s: %d passed, %d skipped, %d failed in %s s%s\n' "$leg" "$((n - failed - skipped))" "$skipped" \
+    "$failed" "$(e2e_since "$suite_t0")" "${failed_names[*]:+ (failed: ${failed_names[*]})}"
 [[ $failed -eq 0 ]]
