@@ -746,6 +746,10 @@ bp_peripheral_central_subscribed (BpPeripheral *p, BpCharacteristic *chr, const 
     .mtu = mtu,
   };
 
+  /* As bp_peripheral_subscribed: one journal record per central's change,
+   * with BLE_CHARACTERISTIC (and the central's address in the text). */
+  bp_log_characteristic (G_LOG_LEVEL_MESSAGE, chr->id, "%s: central %s %s", chr->id, address ? address : "(unknown)",
+                         on ? "subscribed (bluetoothd's AcquireNotify)" : "unsubscribed");
   chr->notifying = notifying;
   bp_peripheral_emit (p, &ev);
 

@@ -8,7 +8,7 @@
 # last lines of a failed one follow as "#" lines); results/status holds 0 or 1.
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive SYSTEMD_PAGER= SYSTEMD_COLORS=0
+export LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive SYSTEMD_PAGER='' SYSTEMD_COLORS=0
 dir=/opt/boot-test
 R=$dir/results
 out=$R/steps.log
