@@ -298,6 +298,32 @@ accept_ready (int fd, GIOCondition cond, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Binds, sets the mode and group of, and listens on fd at path; FALSE with
+ * errno set when a step fails. */
+static gboolean
+socket_steps (BpChannels *channels, int fd, const struct sockaddr_un *addr, const char *path)
+{
+  if (bind (fd, (const struct sockaddr *) addr, sizeof *addr) < 0 || chmod (path, channels->mode) < 0)
+    return FALSE;
+  if (channels->group != NULL)
+    {
+      struct group *gr;
+
+      errno = 0;
+      gr = getgrnam (channels->group);
+      if (gr == NULL)
+        {
+          /* getgrnam leaves errno 0 when the group does not exist */
+          if (errno == 0)
+            errno = ENOENT;
+          return FALSE;
+        }
+      if (chown (path, (uid_t) -1, gr->gr_gid) < 0)
+        return FALSE;
+    }
+  return listen (fd, 16) == 0;
+}
+
 static int
 open_socket (BpChannels *channels, const char *path, GError **error)
 {
@@ -315,21 +341,9 @@ open_socket (BpChannels *channels, const char *path, GError **error)
   if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
     unlink (path);
   fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
-    goto fail;
-  if (chmod (path, channels->mode) < 0)
-    goto fail;
-  if (channels->group != NULL)
-    {
-      struct group *gr = getgrnam (channels->group);
-      if (gr == NULL || chown (path, (uid_t) -1, gr->gr_gid) < 0)
-        goto fail;
-    }
-  if (listen (fd, 16) < 0)
-    goto fail;
-  return fd;
+  if (fd >= 0 && socket_steps (channels, fd, &addr, path))
+    return fd;
 
-fail:
   saved = errno;
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: cannot make the producer socket: %s", path,
                g_strerror (saved));

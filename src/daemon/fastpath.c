@@ -551,16 +551,17 @@ typedef struct {
 static void
 ping_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  Ping *ping = user_data;
+  g_autofree Ping *ping = user_data;
+  g_autofree char *id = ping->id;
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
   FpChar *fc;
 
   if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    goto out; /* fp is gone */
-  fc = g_hash_table_lookup (ping->fp->chars, ping->id);
+    return; /* fp is gone */
+  fc = g_hash_table_lookup (ping->fp->chars, id);
   if (fc == NULL)
-    goto out;
+    return;
   if (reply == NULL)
     g_debug ("ping to bluetoothd: %s", error->message);
   /* An error reply came after the signals too; a timeout means bluetoothd
@@ -569,9 +570,6 @@ ping_done (GObject *source, GAsyncResult *res, gpointer user_data)
     fc->bus_confirmed = ping->mark;
   fc->pinging = FALSE;
   fpchar_run (fc);
-out:
-  g_free (ping->id);
-  g_free (ping);
 }
 
 static void
