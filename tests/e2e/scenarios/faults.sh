@@ -21,6 +21,7 @@
 #   - the daemon's RSS before and after (growth at most 2 MiB);
 #   - the daemon alive and answering status throughout (no reply later than
 #     2 s, none missing).
+# E2E_FAULTS_KILLS and E2E_FAULTS_POWER (default 10 each) shorten a trial run.
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
@@ -60,7 +61,8 @@ e2e_log "streaming; RSS ${rss_before} kB"
 
 # --- 1. bluetoothd killed and started again, 10 times -------------------------
 worst=0
-for ((i = 1; i <= 10; i++)); do
+KILLS=${E2E_FAULTS_KILLS:-10} POWER_CYCLES=${E2E_FAULTS_POWER:-10}
+for ((i = 1; i <= KILLS; i++)); do
     pid=$(cat "$E2E_STATE/bluetoothd.pid")
     kill -KILL "$pid"
     e2e_wait 10 e2e_not_running "$pid" || e2e_fail "bluetoothd did not die"
@@ -77,12 +79,12 @@ for ((i = 1; i <= 10; i++)); do
     echo "$took" >>"$R/reregistration.txt"
     worst=$(awk -v a="$worst" -v b="$took" 'BEGIN { print (b > a) ? b : a }')
 done
-e2e_bench faults_bluetoothd_kills 10 count
+e2e_bench faults_bluetoothd_kills "$KILLS" count
 e2e_bench faults_reregistration_max "$worst" s
 awk -v t="$worst" 'BEGIN { exit !(t < 2) }' || e2e_fail "re-registration took $worst s at worst, not under 2 s"
 
 # --- 2. hci0 powered off and on, 10 times -----------------------------------------
-for ((i = 1; i <= 10; i++)); do
+for ((i = 1; i <= POWER_CYCLES; i++)); do
     n=$(e2e_count 'was powered off' "$R/ble-peripheral.log")
     e2e_power 0 off
     e2e_wait 10 e2e_has_lines $((n + 1)) 'was powered off' "$R/ble-peripheral.log" ||
@@ -93,7 +95,7 @@ for ((i = 1; i <= 10; i++)); do
     took=$($F wait-registered "$SOCK" "$t0" 15) || e2e_fail "power cycle $i: not registered and advertising again"
     e2e_log "power cycle $i: registered and advertising $took s after power on"
 done
-e2e_bench faults_power_cycles 10 count
+e2e_bench faults_power_cycles "$POWER_CYCLES" count
 
 # --- 3. the producer killed mid-stream, another started ---------------------------
 kill -KILL "$(cat "$E2E_STATE/producer1.pid")"
