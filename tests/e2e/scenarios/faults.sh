@@ -21,7 +21,9 @@
 #   - the daemon's RSS before and after (growth at most 2 MiB);
 #   - the daemon alive and answering status throughout (no reply later than
 #     2 s, none missing).
-# E2E_FAULTS_KILLS and E2E_FAULTS_POWER (default 10 each) shorten a trial run.
+# E2E_FAULTS_KILLS and E2E_FAULTS_POWER (default 10 each) shorten a trial
+# run; E2E_FAULTS_REREG_MAX (default 2 s) relaxes the re-registration bound
+# to try the later phases on a slow host.
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
@@ -81,7 +83,9 @@ for ((i = 1; i <= KILLS; i++)); do
 done
 e2e_bench faults_bluetoothd_kills "$KILLS" count
 e2e_bench faults_reregistration_max "$worst" s
-awk -v t="$worst" 'BEGIN { exit !(t < 2) }' || e2e_fail "re-registration took $worst s at worst, not under 2 s"
+REREG_MAX=${E2E_FAULTS_REREG_MAX:-2}
+awk -v t="$worst" -v m="$REREG_MAX" 'BEGIN { exit !(t < m) }' ||
+    e2e_fail "re-registration took $worst s at worst, not under $REREG_MAX s"
 
 # --- 2. hci0 powered off and on, 10 times -----------------------------------------
 for ((i = 1; i <= POWER_CYCLES; i++)); do
