@@ -141,7 +141,7 @@ test_sender_checked (void)
                                        g_variant_new ("(o)", "/org/bluez/hci0/dev_00_AA_01_01_00_01"), NULL,
                                        G_DBUS_CALL_FLAGS_NONE, BP_WAIT_MS, NULL, &error);
   g_assert_null (reply);
-  fake_assert_dbus_error (error, "org.freedesktop.DBus.Error.AccessDenied");
+  fake_assert_dbus_error (error, "org.bluez.Error.NotAuthorized");
 }
 
 static void

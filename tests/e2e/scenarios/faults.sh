@@ -21,6 +21,9 @@
 #   - the daemon's RSS before and after (growth at most 2 MiB);
 #   - the daemon alive and answering status throughout (no reply later than
 #     2 s, none missing).
+# E2E_FAULTS_KILLS and E2E_FAULTS_POWER (default 10 each) shorten a trial
+# run; E2E_FAULTS_REREG_MAX (default 2 s) relaxes the re-registration bound
+# to try the later phases on a slow host.
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
@@ -34,9 +37,15 @@ e2e_start_peripheral
 DPID=$(cat "$E2E_STATE/ble-peripheral.pid")
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status"; }
 
-# Every Value signal of test/counter on the bus (the daemon's way out).
-e2e_bg monitor dbus-monitor --system \
-    "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='$COUNTER_PATH'"
+# Every Value signal of test/counter on the bus (the daemon's way out),
+# into the guest's tmpfs: on the results share dbus-monitor fell minutes
+# behind the bus, and what it had not printed yet was counted as lost.
+MONITOR_LOG=$E2E_STATE/monitor.log
+rm -f "$MONITOR_LOG"
+stdbuf -oL dbus-monitor --system \
+    "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='$COUNTER_PATH'" \
+    >"$MONITOR_LOG" 2>&1 <>"$E2E_IDLE_STDIN" &
+echo $! >"$E2E_STATE/monitor.pid"
 e2e_bg ping $F ping "$SOCK" "$R/ping.txt"
 # The central: subscribed whenever it is connected.
 central_loop() {
@@ -54,7 +63,8 @@ e2e_log "streaming; RSS ${rss_before} kB"
 
 # --- 1. bluetoothd killed and started again, 10 times -------------------------
 worst=0
-for ((i = 1; i <= 10; i++)); do
+KILLS=${E2E_FAULTS_KILLS:-10} POWER_CYCLES=${E2E_FAULTS_POWER:-10}
+for ((i = 1; i <= KILLS; i++)); do
     pid=$(cat "$E2E_STATE/bluetoothd.pid")
     kill -KILL "$pid"
     e2e_wait 10 e2e_not_running "$pid" || e2e_fail "bluetoothd did not die"
@@ -71,12 +81,14 @@ for ((i = 1; i <= 10; i++)); do
     echo "$took" >>"$R/reregistration.txt"
     worst=$(awk -v a="$worst" -v b="$took" 'BEGIN { print (b > a) ? b : a }')
 done
-e2e_bench faults_bluetoothd_kills 10 count
+e2e_bench faults_bluetoothd_kills "$KILLS" count
 e2e_bench faults_reregistration_max "$worst" s
-awk -v t="$worst" 'BEGIN { exit !(t < 2) }' || e2e_fail "re-registration took $worst s at worst, not under 2 s"
+REREG_MAX=${E2E_FAULTS_REREG_MAX:-2}
+awk -v t="$worst" -v m="$REREG_MAX" 'BEGIN { exit !(t < m) }' ||
+    e2e_fail "re-registration took $worst s at worst, not under $REREG_MAX s"
 
 # --- 2. hci0 powered off and on, 10 times -----------------------------------------
-for ((i = 1; i <= 10; i++)); do
+for ((i = 1; i <= POWER_CYCLES; i++)); do
     n=$(e2e_count 'was powered off' "$R/ble-peripheral.log")
     e2e_power 0 off
     e2e_wait 10 e2e_has_lines $((n + 1)) 'was powered off' "$R/ble-peripheral.log" ||
@@ -87,7 +99,7 @@ for ((i = 1; i <= 10; i++)); do
     took=$($F wait-registered "$SOCK" "$t0" 15) || e2e_fail "power cycle $i: not registered and advertising again"
     e2e_log "power cycle $i: registered and advertising $took s after power on"
 done
-e2e_bench faults_power_cycles 10 count
+e2e_bench faults_power_cycles "$POWER_CYCLES" count
 
 # --- 3. the producer killed mid-stream, another started ---------------------------
 kill -KILL "$(cat "$E2E_STATE/producer1.pid")"
@@ -134,9 +146,16 @@ cmp -s "$R/commands.txt" "$R/commands-seen.txt" || e2e_fail "the watchers saw th
 
 # --- figures ------------------------------------------------------------------------
 e2e_bg_stop producer2
-sleep 1
+# the monitor has printed every value the producers had answered ok, or
+# 120 s passed: then what is missing is counted
+all_on_bus() {
+    $F bus-values "$MONITOR_LOG" >"$R/bus-values.txt"
+    [[ $($F lost "$R/acked1.txt,$R/acked2.txt" "$R/bus-values.txt") == *" never_left=0"* ]]
+}
+e2e_wait 120 all_on_bus || true
 e2e_bg_stop monitor
-$F bus-values "$R/monitor.log" >"$R/bus-values.txt"
+$F bus-values "$MONITOR_LOG" >"$R/bus-values.txt"
+cp "$MONITOR_LOG" "$R/monitor.log"
 read -r acked_line < <($F lost "$R/acked1.txt,$R/acked2.txt" "$R/bus-values.txt")
 e2e_log "notify: $acked_line; refused: $(cat "$R"/acked*.txt.err 2>/dev/null | wc -l)"
 never_left=$(sed -n 's/.*never_left=\([0-9]*\).*/\1/p' <<<"$acked_line")
