@@ -120,7 +120,11 @@ s_user() {
     grep -qE '^CapEff:\s+0+$' <<<"$st" || fail "effective capabilities"
     grep -qE '^CapBnd:\s+0+$' <<<"$st" || fail "bounding set not empty"
     [[ $(readlink "/proc/$pid/ns/mnt") != "$(readlink /proc/1/ns/mnt)" ]] || fail "no mount namespace of its own"
-    [[ $(readlink "/proc/$pid/ns/net") != "$(readlink /proc/1/ns/net)" ]] || fail "no private network"
+    # L2CAP channels need the initial network namespace (AF_BLUETOOTH
+    # exists only there): no PrivateNetwork=, IP shut out by IPAddressDeny=.
+    [[ $(readlink "/proc/$pid/ns/net") == "$(readlink /proc/1/ns/net)" ]] ||
+        fail "not in the initial network namespace (L2CAP channels cannot listen)"
+    systemctl show -P IPAddressDeny ble-peripheral | grep -Eq '0\.0\.0\.0/0|any' || fail "IPAddressDeny= does not deny any"
     grep -E ' / / ' "/proc/$pid/mountinfo" | grep -q ' ro[, ]' || fail "/ is writable to it (ProtectSystem=strict)"
     id ble-peripheral
     id -nG ble-peripheral | grep -qw bluetooth || fail "the user is not in the bluetooth group"
