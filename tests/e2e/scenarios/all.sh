@@ -162,21 +162,41 @@ for entry in "${scenarios[@]}"; do
         continue
     fi
 
-    bt_from=$(size_of "$E2E_LOGDIR/bluetoothd.log")
-    btvirt_from=$(size_of "$E2E_LOGDIR/btvirt.log")
-    dmesg_from=$(dmesg 2>/dev/null | wc -l)
-    printf '# %s: starting (limit %s s)\n' "$name" "$limit"
-    t0=$(e2e_uptime)
-    E2E_RESULTS=$dir E2E_NAME=$name \
-        timeout --kill-after=5 "$limit" "$script" >"$dir/output.log" 2>&1 <>"$E2E_IDLE_STDIN" &
-    pgid=$!
-    wait "$pgid"
-    status=$?
-    took=$(e2e_since "$t0")
-    cleanup_after "$pgid"
-    [[ $status -eq 137 ]] && status=124
+    # A scenario that fails is run once more on a clean radio (E2E_RETRIES,
+    # default 1): the virtual radio under TCG has timing outliers that are
+    # not the daemon's. The first failure stays in the output ("passed on a
+    # second run") and its logs in the results (NAME/first-run/).
+    attempt=0
+    first_why=
+    while :; do
+        bt_from=$(size_of "$E2E_LOGDIR/bluetoothd.log")
+        btvirt_from=$(size_of "$E2E_LOGDIR/btvirt.log")
+        dmesg_from=$(dmesg 2>/dev/null | wc -l)
+        printf '# %s: starting (limit %s s)\n' "$name" "$limit"
+        t0=$(e2e_uptime)
+        E2E_RESULTS=$dir E2E_NAME=$name \
+            timeout --kill-after=5 "$limit" "$script" >"$dir/output.log" 2>&1 <>"$E2E_IDLE_STDIN" &
+        pgid=$!
+        wait "$pgid"
+        status=$?
+        took=$(e2e_since "$t0")
+        cleanup_after "$pgid"
+        [[ $status -eq 137 ]] && status=124
+        attempt=$((attempt + 1))
+        [[ $status -eq 0 || $status -eq 77 || $attempt -gt ${E2E_RETRIES:-1} ]] && break
+        first_why="status $status"
+        [[ $status -eq 124 ]] && first_why="timed out after $limit s"
+        printf '# %s: failed (%s after %s s); once more on a clean radio\n' "$name" "$first_why" "$took"
+        diag "$name: output of the first run" "$dir/output.log"
+        mkdir -p "$dir/first-run" && mv "$dir"/*.log "$dir/first-run/" 2>/dev/null
+        if ! reset_radio >>"$dir/reset.log" 2>&1; then
+            break
+        fi
+    done
 
-    if [[ $status -eq 0 ]]; then
+    if [[ $status -eq 0 && -n $first_why ]]; then
+        printf 'ok %d - %s (%s s; passed on a second run, the first: %s)\n' "$n" "$name" "$took" "$first_why"
+    elif [[ $status -eq 0 ]]; then
         printf 'ok %d - %s (%s s)\n' "$n" "$name" "$took"
     elif [[ $status -eq 77 ]]; then
         # e2e_skip: the scenario cannot apply to this leg, and says why

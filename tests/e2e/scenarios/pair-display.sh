@@ -13,7 +13,7 @@ e2e_start_peripheral --config "$R/pair.conf"
 e2e_wait_status 10 agent yes "our agent is bluetoothd's default agent"
 e2e_bg watch "$E2E_CTL" --socket "$BLE_PERIPHERAL_SOCKET" watch pairing
 e2e_wait_status 5 clients 2 "the watching producer is connected"
-e2e_expect_fail "authenticated read before pairing" 'Error' "$C" read "$P" ff03
+e2e_expect_fail "authenticated read before pairing" 'Error|Timeout was reached' "$C" --timeout 10 read "$P" ff03
 
 rm -f "$R/passkey"
 e2e_bg pair "$C" --timeout 50 --agent-capability KeyboardDisplay --passkey-file "$R/passkey" pair "$P"

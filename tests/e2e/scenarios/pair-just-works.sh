@@ -58,5 +58,5 @@ e2e_ctl forget "$A"
 e2e_wait 10 test -z "$(e2e_ctl bonds)" || e2e_fail "bonds after forget: $(e2e_ctl bonds)"
 e2e_expect_eq "$(e2e_status bonds)" 0 "status bonds after forget"
 e2e_expect_fail "forget again" 'no central .* is bonded' e2e_ctl forget "$A"
-e2e_expect_fail "encrypted read after forget" 'Error|central' "$C" read "$P" ff02
+e2e_expect_fail "encrypted read after forget" 'Error|central|Timeout was reached' "$C" --timeout 10 read "$P" ff02
 e2e_log PASS
