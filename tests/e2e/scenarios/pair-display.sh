@@ -13,7 +13,12 @@ e2e_start_peripheral --config "$R/pair.conf"
 e2e_wait_status 10 agent yes "our agent is bluetoothd's default agent"
 e2e_bg watch "$E2E_CTL" --socket "$BLE_PERIPHERAL_SOCKET" watch pairing
 e2e_wait_status 5 clients 2 "the watching producer is connected"
-e2e_expect_fail "authenticated read before pairing" 'Error|Timeout was reached' "$C" --timeout 10 read "$P" ff03
+# No read before pairing here: a BlueZ central answered 0x05 starts a pairing
+# of its own, our agent shows a passkey for it that nobody types, and that
+# SMP exchange holds the link for the kernel's 30 s (the pairing below then
+# meets InProgress, or the stale passkey; bluetoothd 5.82 once crashed on it).
+# pair-off and pair-just-works show that an encrypted value is unreadable
+# before a pairing.
 
 rm -f "$R/passkey"
 e2e_bg pair "$C" --timeout 50 --agent-capability KeyboardDisplay --passkey-file "$R/passkey" pair "$P"
