@@ -125,11 +125,14 @@ struct _BpGatt {
 
 /* Every BACKLOG_STEP signals bluetoothd is pinged; producers wait above
  * BACKLOG_HIGH signals it has not taken in yet and resume below
- * BACKLOG_LOW. A ping unanswered after BACKLOG_PING_MS counts as answered
+ * BACKLOG_LOW. BACKLOG_HIGH also bounds what our replies to bluetoothd's
+ * calls (a central's write, a read) wait behind: bluetoothd answers the
+ * central with ATT 0x0e when a reply is late, and a slow bluetoothd (a
+ * Pi Zero, an emulated guest) takes in 150-200 signals/s. A ping unanswered after BACKLOG_PING_MS counts as answered
  * (the bus went on without it; nothing waits for ever). */
-#define BACKLOG_STEP 128
-#define BACKLOG_HIGH 1024
-#define BACKLOG_LOW 256
+#define BACKLOG_STEP 32
+#define BACKLOG_HIGH 256
+#define BACKLOG_LOW 64
 #define BACKLOG_PING_MS 30000
 
 char *
