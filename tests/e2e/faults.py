@@ -271,25 +271,35 @@ def lost(acked_files, log, path):
 
 
 def rereg(log):
+    """See the module's doc: registered and advertising, or registered with
+    a central connected (it can connect before the registration ends: the
+    kernel keeps links across bluetoothd's restart)."""
     def stamp(line):
         return float(line[1:line.index("]")])
 
-    rounds, cur = [], None
+    rounds, cur, centrals = [], None, 0
     for line in open(log, errors="replace"):
         if not line.startswith("["):
             continue
+        if "[peripheral]" in line and " connected)" in line and line.rstrip().endswith("connected)"):
+            # "central ADDR connected (N connected)" / "… disconnected (N connected)"
+            try:
+                centrals = int(line.rsplit("(", 1)[1].split()[0])
+            except (IndexError, ValueError):
+                pass
         if "bluetoothd is on the bus" in line:
             cur = {"name": stamp(line)}
             rounds.append(cur)
-        elif cur is None:
+        elif cur is None or "done" in cur:
             continue
         elif "using adapter hci0" in line and "adapter" not in cur:
             cur["adapter"] = stamp(line)
         elif "GATT application registered on hci0" in line and "adapter" in cur:
             cur["registered"] = stamp(line)
-        elif ("advertising on hci0" in line or ("[peripheral]" in line and " connected (" in line)) \
-                and "registered" in cur \
-                and "done" not in cur:
+            if centrals > 0:
+                cur["done"] = cur["registered"]
+        elif "registered" in cur and ("advertising on hci0" in line or
+                                      ("[peripheral]" in line and " connected (" in line and centrals > 0)):
             cur["done"] = stamp(line)
     for r in rounds[1:]:
         if "done" in r:
