@@ -25,6 +25,7 @@ the daemon's control socket (SPEC §5, raw lines):
                                             show a central connecting between the last
                                             value sent before it and the first after it
                                             (or, at the end, the last central gone)
+  faults.py hup PID N SECS                  N SIGHUP to PID over SECS; prints the seconds taken
   faults.py rereg DAEMON-LOG                per return of bluetoothd after the first, from
                                             the daemon's uptime-stamped log: seconds from
                                             its adapter on the bus to the application
@@ -308,6 +309,16 @@ def rereg(log):
             print("- -")
 
 
+def hup(pid, n, secs):
+    """N SIGHUP to PID, evenly over SECS, from one process (a shell loop
+    forks a sleep per signal: in the loaded guest 50 took a minute)."""
+    t0 = time.monotonic()
+    for i in range(n):
+        os.kill(pid, signal.SIGHUP)
+        time.sleep(max(0.0, t0 + (i + 1) * secs / n - time.monotonic()))
+    print("%.2f" % (time.monotonic() - t0))
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "produce":
@@ -318,6 +329,8 @@ def main(argv):
         return wait_registered(argv[2], float(argv[3]), float(argv[4]))
     elif cmd == "lost":
         lost(argv[2], argv[3], argv[4])
+    elif cmd == "hup":
+        hup(int(argv[2]), int(argv[3]), float(argv[4]))
     elif cmd == "rereg":
         rereg(argv[2])
     else:
