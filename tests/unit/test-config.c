@@ -1032,7 +1032,8 @@ test_advertising_data_mapping (void **state)
                          "ScanResponseData: the AD structure of type 0x09 at byte 0 is one bluetoothd refuses in a "
                          "scan response (it would not advertise at all): the local name: bluetoothd puts Name= of "
                          "[Peripheral] in the scan response itself");
-  assert_error_contains ("[Advertising]\nScanResponseData=0416aafe01\n", "type 0x16 at byte 0 is one bluetoothd refuses");
+  assert_error_contains ("[Advertising]\nScanResponseData=0416aafe01\n",
+                         "type 0x16 at byte 0 is one bluetoothd refuses");
   assert_error_contains ("[Advertising]\nScanResponseData=020106\n", "type 0x01 at byte 0 is one bluetoothd refuses");
   assert_error_contains ("[Advertising]\nData=03123456\n",
                          "[Advertising] Data: the AD structure of type 0x12 at byte 0 is one bluetoothd refuses in "
