@@ -1,7 +1,7 @@
 #!/bin/bash
 # Two centrals subscribed to one characteristic at once (hci1 and hci2), the
 # acquired sockets on (AcquireSockets=auto): each gets every value once, in
-# order; `notify --to` reaches only the central named on BlueZ 5.79+ (where
+# order (before 5.67, with bluetoothd's EATT bearers, the order is logged); `notify --to` reaches only the central named on BlueZ 5.79+ (where
 # the daemon proves 5.76, per-central sockets) and is refused by name
 # before; one central leaves while values flow and the other loses nothing.
 #
@@ -42,6 +42,19 @@ scan_on() {
         scan "$2" >"$3" 2>"$3.err" &
     scan_pid=$!
     e2e_wait 20 test -e "$R/scan-$1.ready" || e2e_fail "$1 did not start scanning: $(cat "$3.err")"
+}
+
+# each_once WHAT EXPECTED ACTUAL — every value once, in order. Before 5.67
+# bluetoothd opens EATT bearers by default and sends queued notifications
+# over whichever is free, so blocks can arrive out of place (README.md,
+# EATT): there each value once, the order logged.
+each_once() {
+    if ! e2e_bluez_at_least 5 67 && ! cmp -s "$2" "$3" && e2e_same_lines "$2" "$3" &&
+        [[ $(wc -l <"$2") -eq $(wc -l <"$3") ]]; then
+        e2e_log "$1: every value once, $(e2e_order_breaks "$3") places out of order (EATT bearers of bluetoothd $version)"
+        return 0
+    fi
+    e2e_compare_sequence "$@"
 }
 
 # 1. hci2 holds a link to hci3 first.
@@ -93,8 +106,8 @@ values0=$(e2e_status socket-values)
 e2e_ctl stream test/counter <"$R/expected.txt"
 wait "$l1" || { cat "$R/both-1.err" >&2; e2e_fail "hci1 did not get 200 notifications"; }
 wait "$l2" || { cat "$R/both-2.err" >&2; e2e_fail "hci2 did not get 200 notifications"; }
-e2e_compare_sequence "hci1" "$R/expected.txt" "$R/both-1.txt"
-e2e_compare_sequence "hci2" "$R/expected.txt" "$R/both-2.txt"
+each_once "hci1" "$R/expected.txt" "$R/both-1.txt"
+each_once "hci2" "$R/expected.txt" "$R/both-2.txt"
 written=$(($(e2e_status socket-values) - values0))
 e2e_log "200 values to two centrals: $written socket writes, socket-fallbacks $(e2e_status socket-fallbacks)"
 # 5.66: one socket reaches both (200 writes); 5.69-5.78: PropertiesChanged
@@ -141,7 +154,7 @@ e2e_log "hci1 had $(wc -l <"$R/leave-1.txt") values, hci2 $(wc -l <"$R/leave-2.t
 kill "$l2" 2>/dev/null || true
 wait "$streamer" || e2e_fail "the stream failed while hci2 left"
 wait "$l1" || { cat "$R/leave-1.err" >&2; e2e_fail "hci1 did not get 500 notifications while hci2 left"; }
-e2e_compare_sequence "hci1 while hci2 left" "$R/expected-leave.txt" "$R/leave-1.txt"
+each_once "hci1 while hci2 left" "$R/expected-leave.txt" "$R/leave-1.txt"
 [[ $(wc -l <"$R/leave-2.txt") -lt 500 ]] || e2e_fail "hci2 had all 500 values before its link went down: not a leave mid-stream"
 e2e_log "hci2 left mid-stream: hci1 got all 500; socket-fallbacks $(e2e_status socket-fallbacks)"
 cat "$R/events.log"
