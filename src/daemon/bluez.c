@@ -955,6 +955,12 @@ static gboolean
 backend_notify (gpointer backend, BpCharacteristic *chr, GBytes *value, const char *to_address, GError **error)
 {
   BpBluez *bluez = backend;
+
+  /* With no central connected a notification reaches nobody: the value is
+   * stored (reads get it) and nothing crosses the bus, where bluetoothd
+   * would take in every signal for nothing. */
+  if (to_address == NULL && n_centrals (bluez) == 0)
+    return TRUE;
   return bp_gatt_notify (bluez->gatt, chr, value, to_address, error);
 }
 

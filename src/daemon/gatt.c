@@ -110,22 +110,30 @@ struct _BpGatt {
   GVariant *char_iface;     /* "org.bluez.GattCharacteristic1" */
   GVariant *value_key;      /* "Value" */
   GVariant *no_invalidated; /* [] of type as */
-  /* Signals emitted and known to have left for the bus: GDBus queues
-   * without bound what the bus cannot take yet. */
+  /* Signals emitted, and known to have been taken in by bluetoothd: GDBus
+   * and then dbus-daemon queue without bound (hundreds of MB) what the next
+   * hop cannot take yet, and bluetoothd's replies to our method calls wait
+   * behind that queue. */
   guint64 emitted;
-  guint64 flushed;
-  guint64 flush_mark;
-  gboolean flushing;
+  guint64 consumed;
+  guint64 probe_mark;
+  gboolean probing;
   gboolean congested;
   GCancellable *cancellable;
   BpFastPath *fastpath; /* the acquired sockets */
 };
 
-/* A flush is asked for every BACKLOG_STEP signals; producers wait above
- * BACKLOG_HIGH signals not yet written and resume below BACKLOG_LOW. */
-#define BACKLOG_STEP 128
-#define BACKLOG_HIGH 1024
-#define BACKLOG_LOW 256
+/* Every BACKLOG_STEP signals bluetoothd is pinged; producers wait above
+ * BACKLOG_HIGH signals it has not taken in yet and resume below
+ * BACKLOG_LOW. BACKLOG_HIGH also bounds what our replies to bluetoothd's
+ * calls (a central's write, a read) wait behind: bluetoothd answers the
+ * central with ATT 0x0e when a reply is late, and a slow bluetoothd (a
+ * Pi Zero, an emulated guest) takes in 150-200 signals/s. A ping unanswered after BACKLOG_PING_MS counts as answered
+ * (the bus went on without it; nothing waits for ever). */
+#define BACKLOG_STEP 32
+#define BACKLOG_HIGH 256
+#define BACKLOG_LOW 64
+#define BACKLOG_PING_MS 30000
 
 char *
 bp_device_path_to_address (const char *path)
@@ -837,23 +845,28 @@ bp_gatt_get_fastpath (BpGatt *gatt)
   return gatt->fastpath;
 }
 
-static void backlog_flush (BpGatt *gatt);
+static void backlog_probe (BpGatt *gatt);
 
 static void
-backlog_flushed (GObject *source, GAsyncResult *res, gpointer user_data)
+backlog_probed (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
   BpGatt *gatt;
 
-  if (!g_dbus_connection_flush_finish (G_DBUS_CONNECTION (source), res, &error) &&
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return; /* gatt is gone */
   gatt = user_data;
-  gatt->flushed = gatt->flush_mark;
-  gatt->flushing = FALSE;
-  if (gatt->emitted - gatt->flushed >= BACKLOG_STEP)
-    backlog_flush (gatt);
-  if (gatt->congested && gatt->emitted - gatt->flushed < BACKLOG_LOW)
+  /* An error is an answer too (bluetoothd left: what it had not taken in
+   * is gone with it); a timeout is logged. */
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    g_debug ("bluetoothd did not answer a ping within %d s; counting it as caught up", BACKLOG_PING_MS / 1000);
+  gatt->consumed = gatt->probe_mark;
+  gatt->probing = FALSE;
+  if (gatt->emitted - gatt->consumed >= BACKLOG_STEP)
+    backlog_probe (gatt);
+  if (gatt->congested && gatt->emitted - gatt->consumed < BACKLOG_LOW)
     {
       BpEvent ev = { .type = BP_EVENT_DRAINED };
 
@@ -862,18 +875,23 @@ backlog_flushed (GObject *source, GAsyncResult *res, gpointer user_data)
     }
 }
 
+/* org.freedesktop.DBus.Peer.Ping to bluetoothd, behind the signals already
+ * emitted: dbus-daemon delivers one sender's messages to one receiver in
+ * order, and bluetoothd's D-Bus library answers a ping when it reads it,
+ * so the answer says bluetoothd has taken in every signal before it. */
 static void
-backlog_flush (BpGatt *gatt)
+backlog_probe (BpGatt *gatt)
 {
-  gatt->flushing = TRUE;
-  gatt->flush_mark = gatt->emitted;
-  g_dbus_connection_flush (gatt->conn, gatt->cancellable, backlog_flushed, gatt);
+  gatt->probing = TRUE;
+  gatt->probe_mark = gatt->emitted;
+  g_dbus_connection_call (gatt->conn, "org.bluez", "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, BACKLOG_PING_MS, gatt->cancellable, backlog_probed, gatt);
 }
 
 gboolean
 bp_gatt_congested (BpGatt *gatt)
 {
-  if (gatt->emitted - gatt->flushed > BACKLOG_HIGH)
+  if (gatt->emitted - gatt->consumed > BACKLOG_HIGH)
     gatt->congested = TRUE;
   return gatt->congested || bp_fastpath_congested (gatt->fastpath);
 }
@@ -898,8 +916,8 @@ bp_gatt_emit_value (BpGatt *gatt, BpCharacteristic *chr, GBytes *value, GError *
   body[1] = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), &entry, 1);
   body[2] = gatt->no_invalidated;
   gatt->emitted++;
-  if (!gatt->flushing && gatt->emitted - gatt->flushed >= BACKLOG_STEP)
-    backlog_flush (gatt);
+  if (!gatt->probing && gatt->emitted - gatt->consumed >= BACKLOG_STEP)
+    backlog_probe (gatt);
   /* Emitted at once: GDBus queues it to the bus in call order. */
   return g_dbus_connection_emit_signal (gatt->conn, NULL, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                         g_variant_new_tuple (body, 3), error);

@@ -5,6 +5,7 @@
 #include "daemon/log.h"
 
 #include <stdarg.h>
+#include <time.h>
 #include <unistd.h>
 
 static gboolean log_initialized;
@@ -13,6 +14,7 @@ static gboolean log_journal;
 static GLogWriterFunc journal_writer = g_log_writer_journald;
 static gpointer journal_writer_data;
 static FILE *plain_stream;
+static gboolean log_uptime;
 
 static const char *
 field (const GLogField *fields, gsize n, const char *key)
@@ -51,6 +53,15 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
     prefix = "warning: ";
   else if (level & G_LOG_LEVEL_DEBUG)
     prefix = "debug: ";
+  if (log_uptime)
+    {
+      /* Seconds since boot, as the kernel's own log and btmon count them:
+       * the daemon's lines then sit among theirs. */
+      struct timespec ts;
+
+      clock_gettime (CLOCK_BOOTTIME, &ts);
+      fprintf (out, "[%5lld.%03ld] ", (long long) ts.tv_sec, ts.tv_nsec / 1000000);
+    }
   fprintf (out, "ble-peripheral[%s]: %s%s\n", domain ? domain : "main", prefix, message ? message : "");
   fflush (out);
   return G_LOG_WRITER_HANDLED;
@@ -61,6 +72,7 @@ bp_log_init (gboolean verbose)
 {
   log_verbose = verbose || g_getenv ("G_MESSAGES_DEBUG") != NULL;
   log_journal = g_log_writer_is_journald (fileno (stderr));
+  log_uptime = g_strcmp0 (g_getenv ("BLE_PERIPHERAL_LOG_UPTIME"), "1") == 0;
   if (!log_initialized)
     g_log_set_writer_func (writer, NULL, NULL);
   log_initialized = TRUE;

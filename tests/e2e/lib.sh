@@ -230,7 +230,9 @@ e2e_ctl() { timeout 15 "$E2E_CTL" --socket "$BLE_PERIPHERAL_SOCKET" "$@"; }
 # `status`. Extra arguments go to the daemon (e.g. --config FILE).
 e2e_start_daemon() {
     mkdir -p "$(dirname "$BLE_PERIPHERAL_SOCKET")"
-    e2e_bg ble-peripheral "$E2E_DAEMON" --adapter hci0 --socket "$BLE_PERIPHERAL_SOCKET" --verbose "$@"
+    # seconds since boot on each line, as in dmesg.log and the scenario's output
+    BLE_PERIPHERAL_LOG_UPTIME=1 e2e_bg ble-peripheral "$E2E_DAEMON" --adapter hci0 \
+        --socket "$BLE_PERIPHERAL_SOCKET" --verbose "$@"
     if ! e2e_wait 20 e2e_ctl_quiet status; then
         e2e_log "ble-peripheral did not answer on $BLE_PERIPHERAL_SOCKET within 20 s"
         return 1

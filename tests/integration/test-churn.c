@@ -265,7 +265,11 @@ test_status_while_bus_stalled (void)
   g_autoptr (BpControl) producer = bp_harness_connect (h);
   g_autoptr (GString) batch = g_string_new (NULL);
   guint n = 4000, replies = 0;
+  const char *dev = fake_bluez_add_device (h->bluez, FAKE_BLUEZ_CENTRAL_ADDRESS, 23);
 
+  /* a central connected: with none, notify sends nothing on the bus */
+  fake_bluez_set_connected (h->bluez, dev, TRUE);
+  g_assert_true (fake_bluez_sync (h->bluez));
   bp_bus_send_signal (h->bus, SIGSTOP);
   for (guint i = 0; i < n; i++)
     g_string_append_printf (batch, "notify s/temp %04x%s", i & 0xffff, i + 1 < n ? "\n" : "");

@@ -41,6 +41,9 @@ subscribed_central (BpHarness *h, const char *chr_path)
 
   fake_bluez_set_connected (h->bluez, dev, TRUE);
   fake_bluez_subscribe (h->bluez, dev, chr_path, TRUE);
+  /* The daemon has seen the connection before the test notifies: with no
+   * central connected it sends nothing. */
+  g_assert_true (fake_bluez_sync (h->bluez));
   return dev;
 }
 
@@ -143,6 +146,41 @@ test_typed_value (void)
       s = g_ptr_array_index (signals, i);
   g_assert_nonnull (s);
   g_assert_cmpmem (g_bytes_get_data (s->value, NULL), g_bytes_get_size (s->value), "\x9a\x09", 2);
+}
+
+/* With no central connected nothing can receive a notification: the value
+ * is stored and no signal crosses the bus (bluetoothd would take in every
+ * one for nothing). Once a central connects, notify reaches the bus again;
+ * when it leaves, the bus goes quiet again. */
+static void
+test_no_central (void)
+{
+  g_autoptr (BpHarness) h = bp_harness_new (config, BP_HARNESS_NONE);
+  const char *path = bp_harness_characteristic_path (h, "fff1");
+  const char *dev;
+  guint64 first;
+
+  first = fake_bluez_get_n_signals (h->bluez);
+  for (guint i = 0; i < 50; i++)
+    g_free (bp_assert_request_ok (h->ctl, "notify s/counter %02x", i));
+  g_assert_true (fake_bluez_sync (h->bluez));
+  g_assert_cmpuint (count_value_signals_after (h, path, first), ==, 0);
+  {
+    g_autofree char *got = bp_assert_request_ok (h->ctl, "get s/counter");
+    g_autofree char *n = bp_control_status (h->ctl, "s/counter.notify");
+    g_assert_cmpstr (got, ==, "ok 31");
+    g_assert_cmpstr (n, ==, "50");
+  }
+
+  dev = subscribed_central (h, path);
+  g_free (bp_assert_request_ok (h->ctl, "notify s/counter aa"));
+  g_assert_true (FAKE_WAIT_UNTIL (count_value_signals_after (h, path, first) == 1, BP_WAIT_MS));
+
+  fake_bluez_set_connected (h->bluez, dev, FALSE);
+  g_assert_true (fake_bluez_sync (h->bluez));
+  g_free (bp_assert_request_ok (h->ctl, "notify s/counter bb"));
+  g_assert_true (fake_bluez_sync (h->bluez));
+  g_assert_cmpuint (count_value_signals_after (h, path, first), ==, 1);
 }
 
 static void
@@ -310,6 +348,7 @@ main (int argc, char **argv)
   bp_test_add ("/notify/flood-backpressure", test_flood_backpressure);
   bp_test_add ("/notify/typed-value", test_typed_value);
   bp_test_add ("/notify/set-does-not-notify", test_set_does_not_notify);
+  bp_test_add ("/notify/no-central", test_no_central);
   bp_test_add ("/notify/subscribe-events", test_subscribe_events);
   bp_test_add ("/notify/confirm", test_confirm);
   return g_test_run ();

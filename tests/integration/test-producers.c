@@ -73,6 +73,8 @@ setup_start (Setup *s)
   s->h = bp_harness_new (config_text, BP_HARNESS_NONE);
   s->device = fake_bluez_add_device (s->h->bluez, FAKE_BLUEZ_CENTRAL_ADDRESS, 247);
   fake_bluez_set_connected (s->h->bluez, s->device, TRUE);
+  /* seen by the daemon before any notify: with no central it sends nothing */
+  g_assert_true (fake_bluez_sync (s->h->bluez));
 }
 
 static void

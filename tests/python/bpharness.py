@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,6 +152,17 @@ class System:
 
     async def araw(self, text):
         return await asyncio.to_thread(self.raw, text)
+
+    def connect_central(self, address="00:AA:01:01:00:0C"):
+        """A central connected, and the daemon has seen it: with none, a
+        notify sends nothing on the bus."""
+        self.command("device %s" % address)
+        self.command("connect %s" % address)
+        deadline = Deadline()
+        while "centrals=0" in svctest.control_request(self.socket, "status").split():
+            if deadline.expired():
+                raise svctest.TestFailure("the daemon did not see central %s connect" % address)
+            time.sleep(0.01)
 
     def log(self):
         return self.daemon.log() if self.daemon else ""

@@ -97,6 +97,7 @@ class Characteristics(SystemTestCase):
         await p.close()
 
     async def test_send_update_notifies_once_each_in_order(self):
+        await asyncio.to_thread(self.sys.connect_central)
         p = await ble_peripheral.connect(self.sys.socket)
         h = p.characteristic("env/humidity")
         before = signals(self.sys)
@@ -405,6 +406,7 @@ class Blocking(SystemTestCase):
                     ble_peripheral.read("humidity", decode=True, path=path), name,
                     ble_peripheral.status(path=path))
 
+        await asyncio.to_thread(self.sys.connect_central)
         before = signals(self.sys)
         t, h, name, status = await asyncio.to_thread(script)
         self.assertEqual((t, h, name), (bytes.fromhex("9a09"), 45.5, "cam"))

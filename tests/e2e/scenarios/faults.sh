@@ -9,18 +9,22 @@
 #   5. the producer watching test/command (Capture, QueueLength=100) killed
 #      while the central writes 50 commands, another watcher started.
 # Figures printed (bench lines) and checked:
-#   - the time from bluetoothd's return (its adapters on the bus) to the
-#     application registered and advertising again (or connected to the
-#     central, which reconnects on its own: MaxConnections=1): at most 2 s
-#     each time;
+#   - the time from bluetoothd's return (its adapter on the bus again) to
+#     the application registered and advertising again (or connected to the
+#     central, which reconnects on its own: MaxConnections=1), from the
+#     daemon's log (BLE_PERIPHERAL_LOG_UPTIME): under 2 s each time; the time
+#     from bluetoothd's name on the bus is printed beside it (bluetoothd's
+#     own start, 1-2 s in the TCG guest, is in it);
 #   - captured writes lost within QueueLength: 0 (every command the central
 #     wrote is printed by one of the two watchers, in order, none twice);
 #   - notify requests answered ok that never left the daemon: 0 (every value
 #     a producer had answered ok is seen on the system bus, as the
-#     PropertiesChanged signal bluetoothd takes notifications from);
+#     PropertiesChanged signal bluetoothd takes notifications from, except
+#     those sent while no central was connected, which go nowhere: a run of
+#     them must have a central connecting between the values around it);
 #   - the daemon's RSS before and after (growth at most 2 MiB);
-#   - the daemon alive and answering status throughout (no reply later than
-#     2 s, none missing).
+#   - the daemon alive and answering status throughout (none missing, none
+#     later than 5 s in the saturated TCG guest; the worst is printed).
 # E2E_FAULTS_KILLS and E2E_FAULTS_POWER (default 10 each) shorten a trial
 # run; E2E_FAULTS_REREG_MAX (default 2 s) relaxes the re-registration bound
 # to try the later phases on a slow host.
@@ -33,7 +37,13 @@ SOCK=$BLE_PERIPHERAL_SOCKET
 COUNTER=$(e2e_test_uuid 1) COMMAND=$(e2e_test_uuid 2)
 COUNTER_PATH=/org/bleperipheral/app/service1/char0
 
-e2e_start_peripheral
+# The values go out as PropertiesChanged (AcquireSockets=off), where the
+# system bus shows every one of them: that is what "never left" is counted
+# against. The acquired sockets have their own scenario (fastpath).
+CONF=$E2E_STATE/faults.conf
+sed 's/^\[Peripheral\]$/&\nAcquireSockets=off/' "$E2E_CONF" >"$CONF"
+grep -q '^AcquireSockets=off$' "$CONF" || e2e_fail "no [Peripheral] group in $E2E_CONF"
+e2e_start_peripheral --config "$CONF"
 DPID=$(cat "$E2E_STATE/ble-peripheral.pid")
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status"; }
 
@@ -42,15 +52,31 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status"; }
 # behind the bus, and what it had not printed yet was counted as lost.
 MONITOR_LOG=$E2E_STATE/monitor.log
 rm -f "$MONITOR_LOG"
+# With them, what tells when a central was connected at all (the daemon
+# sends nothing with none): bluetoothd's Device1 Connected changes, devices
+# it adds connected, and its own leaving.
 stdbuf -oL dbus-monitor --system \
     "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='$COUNTER_PATH'" \
+    "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',arg0='org.bluez.Device1'" \
+    "type='signal',interface='org.freedesktop.DBus.ObjectManager',member='InterfacesAdded'" \
+    "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='org.bluez'" \
     >"$MONITOR_LOG" 2>&1 <>"$E2E_IDLE_STDIN" &
 echo $! >"$E2E_STATE/monitor.pid"
 e2e_bg ping $F ping "$SOCK" "$R/ping.txt"
-# The central: subscribed whenever it is connected.
+# The central: subscribed whenever it is connected. When a listen finds no
+# services on a device bluetoothd calls connected, the central drops that
+# link before it tries again, as a phone's app would: bluetoothd's central
+# side, killed with links up, can come back with a device it calls
+# connected and resolved whose link the peripheral side no longer has.
 central_loop() {
+    local err=$E2E_STATE/central-listen.err
     while :; do
-        "$C" --timeout 20 listen "$P" "$COUNTER" 1000000 >>"$R/central-values.txt" 2>>"$R/central.err" || sleep 0.5
+        "$C" --timeout 20 listen "$P" "$COUNTER" 1000000 >>"$R/central-values.txt" 2>"$err" && continue
+        cat "$err" >>"$R/central.err"
+        if grep -q '(0 services)' "$err"; then
+            "$C" --timeout 5 disconnect "$P" 2>>"$R/central.err" || true
+        fi
+        sleep 0.5
     done
 }
 e2e_bg central central_loop
@@ -75,14 +101,21 @@ for ((i = 1; i <= KILLS; i++)); do
     # hci1 on the bus, so wait for that as long as it takes (60 s)
     e2e_start_bluetoothd || e2e_wait 40 e2e_bluez_has_adapters || e2e_fail "round $i: bluetoothd did not come back"
     t_back=$(e2e_uptime)
-    took=$($F wait-registered "$SOCK" "$t_back" 15) ||
+    # status, asked by a process started now: in the loaded TCG guest the
+    # poller itself can start seconds late, so this is the liveness bound;
+    # the figure comes from the daemon's uptime-stamped log, below
+    $F wait-registered "$SOCK" "$t_back" 15 >/dev/null ||
         e2e_fail "round $i: not registered and advertising 15 s after bluetoothd came back"
-    e2e_log "bluetoothd kill $i: registered and advertising again $took s after its return"
-    echo "$took" >>"$R/reregistration.txt"
+    read -r took took_name < <($F rereg "$R/ble-peripheral.log" | tail -n 1)
+    e2e_log "bluetoothd kill $i: registered and advertising again $took s after its adapter was back on the bus ($took_name s after its name)"
+    echo "$took $took_name" >>"$R/reregistration.txt"
+    [[ $took != - ]] || e2e_fail "round $i: the daemon's log does not show the registration"
     worst=$(awk -v a="$worst" -v b="$took" 'BEGIN { print (b > a) ? b : a }')
 done
+worst_name=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$R/reregistration.txt")
 e2e_bench faults_bluetoothd_kills "$KILLS" count
 e2e_bench faults_reregistration_max "$worst" s
+e2e_bench faults_reregistration_from_name_max "$worst_name" s
 REREG_MAX=${E2E_FAULTS_REREG_MAX:-2}
 awk -v t="$worst" -v m="$REREG_MAX" 'BEGIN { exit !(t < m) }' ||
     e2e_fail "re-registration took $worst s at worst, not under $REREG_MAX s"
@@ -126,12 +159,16 @@ values=()
 for ((i = 1; i <= 50; i++)); do values+=("$(printf 'c0de%04x' "$i")"); done
 printf '%s\n' "${values[@]}" >"$R/commands.txt"
 e2e_bg writer "$C" write-each "$P" "$COMMAND" "${values[@]}"
-e2e_wait 60 e2e_has_lines 10 '^write ' "$R/watch1.log" || e2e_fail "the first watcher saw no writes"
+# Each write request waits behind the notification stream on the link: in
+# the TCG guest about 2 s each, hence the bounds.
+e2e_wait 120 e2e_has_lines 10 '^write ' "$R/watch1.log" || e2e_fail "the first watcher saw no writes"
 kill -KILL "$(cat "$E2E_STATE/watch1.pid")"
 rm -f "$E2E_STATE/watch1.pid"
 writer=$(cat "$E2E_STATE/writer.pid")
-e2e_wait 60 e2e_not_running "$writer" || e2e_fail "the central's writes did not end"
+e2e_wait 240 e2e_not_running "$writer" ||
+    e2e_fail "the central's writes did not end ($(e2e_status test/command.captured) of 50 captured)"
 wait "$writer" 2>/dev/null || true
+[[ ! -s $R/writer.log ]] || e2e_fail "a write of the central failed: $(tail -n 1 "$R/writer.log")"
 e2e_bg watch2 "$E2E_CTL" --socket "$SOCK" watch write
 e2e_wait 10 e2e_status_is test/command.queued 0 || e2e_fail "captured writes stay queued"
 sleep 0.5
@@ -149,17 +186,16 @@ e2e_bg_stop producer2
 # the monitor has printed every value the producers had answered ok, or
 # 120 s passed: then what is missing is counted
 all_on_bus() {
-    $F bus-values "$MONITOR_LOG" >"$R/bus-values.txt"
-    [[ $($F lost "$R/acked1.txt,$R/acked2.txt" "$R/bus-values.txt") == *" never_left=0"* ]]
+    [[ $($F lost "$R/acked1.txt,$R/acked2.txt" "$MONITOR_LOG" "$COUNTER_PATH") == *" never_left=0"* ]]
 }
 e2e_wait 120 all_on_bus || true
 e2e_bg_stop monitor
-$F bus-values "$MONITOR_LOG" >"$R/bus-values.txt"
 cp "$MONITOR_LOG" "$R/monitor.log"
-read -r acked_line < <($F lost "$R/acked1.txt,$R/acked2.txt" "$R/bus-values.txt")
+read -r acked_line < <($F lost "$R/acked1.txt,$R/acked2.txt" "$R/monitor.log" "$COUNTER_PATH")
 e2e_log "notify: $acked_line; refused: $(cat "$R"/acked*.txt.err 2>/dev/null | wc -l)"
 never_left=$(sed -n 's/.*never_left=\([0-9]*\).*/\1/p' <<<"$acked_line")
 e2e_bench faults_notify_acked "$(sed -n 's/.*acked=\([0-9]*\).*/\1/p' <<<"$acked_line")" count
+e2e_bench faults_notify_no_central "$(sed -n 's/.*no_central=\([0-9]*\).*/\1/p' <<<"$acked_line")" count
 e2e_bench faults_notify_never_left "$never_left" count
 e2e_log "the central received $(wc -l <"$R/central-values.txt") notifications across its connections"
 [[ $never_left -eq 0 ]] || e2e_fail "$never_left notify requests answered ok never left the daemon"
