@@ -1,8 +1,9 @@
 #!/bin/bash
 # Two centrals subscribed to one characteristic at once (hci1 and hci2), the
 # acquired sockets on (AcquireSockets=auto): each gets every value once, in
-# order (before 5.67, with bluetoothd's EATT bearers, the order is logged); `notify --to` reaches only the central named on BlueZ 5.79+ (where
-# the daemon proves 5.76, per-central sockets) and is refused by name
+# order (before 5.67, with bluetoothd's EATT bearers, the order is logged);
+# `notify --to` reaches only the central named on BlueZ 5.79+ (where the
+# daemon proves 5.76, per-central sockets) and is refused by name
 # before; one central leaves while values flow and the other loses nothing.
 #
 # Needs 4 controllers (vm-run --controllers 4: hci0 the peripheral, hci1 and
