@@ -174,8 +174,60 @@ uuid_from_le (const guint8 *p, gsize size, BpUuid *out)
       out->bytes[i] = p[15 - i];
 }
 
+/* AD types bluetoothd refuses in the Data and ScanResponseData properties
+ * (src/shared/ad.c type_reject_list, the same from 5.66 to 5.82): it writes
+ * them itself from other properties or not at all, and an advertisement
+ * carrying one is not registered ("Failed to parse advertisement"). */
+static gboolean
+bluez_refuses_raw (guint8 type)
+{
+  static const guint8 refused[] = {
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0D, 0x0E, 0x0F,
+    0x10, 0x11, 0x12, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D,
+    0x1E, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x3D, 0xFF,
+  };
+  return memchr (refused, type, sizeof refused) != NULL;
+}
+
+/* What to do instead of a structure bluetoothd refuses in ScanResponseData. */
+static const char *
+scan_response_refusal_hint (guint8 type)
+{
+  switch (type)
+    {
+    case 0x08:
+    case 0x09:
+      return "the local name: bluetoothd puts Name= of [Peripheral] in the scan response itself";
+    case 0xFF:
+      return "manufacturer data: put it in ManufacturerData= (the advertising data)";
+    case 0x16:
+    case 0x20:
+    case 0x21:
+      return "service data: put it in ServiceData= (the advertising data)";
+    case 0x02:
+    case 0x03:
+    case 0x04:
+    case 0x05:
+    case 0x06:
+    case 0x07:
+      return "a service UUID list: put the UUIDs in Services=";
+    case 0x14:
+    case 0x15:
+    case 0x1F:
+      return "a solicited UUID list: put the UUIDs in SolicitServices=";
+    case 0x01:
+      return "the flags: bluetoothd writes them in the advertising data from Discoverable=";
+    case 0x0A:
+      return "the TX power: use TxPower= and IncludeTxPower=";
+    case 0x19:
+      return "the appearance: use Appearance=";
+    default:
+      return "bluetoothd writes this type itself or not at all";
+    }
+}
+
 /* Walks length-type-value AD structures; with a NULL loader only checks
- * their framing (ScanResponseData). */
+ * their framing and that bluetoothd takes their types (ScanResponseData). */
 static gboolean
 parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, GError **error)
 {
@@ -221,7 +273,18 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
       pos += 1u + ad_len;
 
       if (a == NULL)
-        continue;
+        {
+          if (bluez_refuses_raw (type))
+            {
+              config_key_error (error, g, e,
+                                "the AD structure of type 0x%02X at byte %" G_GSIZE_FORMAT
+                                " is one bluetoothd refuses in a scan response "
+                                "(it would not advertise at all): %s",
+                                type, pos - 1u - ad_len, scan_response_refusal_hint (type));
+              return FALSE;
+            }
+          continue;
+        }
 
       switch (type)
         {
@@ -381,6 +444,15 @@ parse_ad_structures (Loader *l, const Group *g, const Entry *e, GBytes *bytes, G
             break;
           }
         default:
+          if (bluez_refuses_raw (type))
+            {
+              config_key_error (error, g, e,
+                                "the AD structure of type 0x%02X at byte %" G_GSIZE_FORMAT
+                                " is one bluetoothd refuses in advertising data "
+                                "(it would not advertise at all)",
+                                type, pos - 1u - ad_len);
+              return FALSE;
+            }
           g_ptr_array_add (a->data, g_bytes_new (payload - 1, plen + 1));
           config_set_origin (l, FIELD_DATA, g->name, e);
           break;

@@ -102,6 +102,44 @@ uuid_short_size (const char *text)
 }
 
 /* Checks the advertisement as parse_advertisement() does; NULL when fine. */
+/* The AD types bluetoothd refuses in Data and ScanResponseData (its
+ * src/shared/ad.c type_reject_list, the same from 5.66 to 5.82). */
+static gboolean
+ad_type_refused (guint8 type)
+{
+  static const guint8 refused[] = {
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0D, 0x0E, 0x0F,
+    0x10, 0x11, 0x12, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D,
+    0x1E, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x3D, 0xFF,
+  };
+  return memchr (refused, type, sizeof refused) != NULL;
+}
+
+/* A Data or ScanResponseData property: each value 'ay', no refused type. */
+static char *
+raw_ad_check (GVariant *props, const char *name)
+{
+  GVariant *value;
+  GVariantIter iter;
+
+  if (g_variant_lookup (props, name, "@a{yv}", &value))
+    {
+      g_autoptr (GVariant) owned = value;
+      GVariant *inner;
+      guint8 type;
+      g_variant_iter_init (&iter, value);
+      while (g_variant_iter_next (&iter, "{yv}", &type, &inner))
+        {
+          g_autoptr (GVariant) owned_inner = inner;
+          if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_BYTESTRING))
+            return g_strdup_printf ("%s value is not 'ay'", name);
+          if (ad_type_refused (type))
+            return g_strdup_printf ("%s: AD type 0x%02x is refused", name, type);
+        }
+    }
+  return NULL;
+}
+
 static char *
 advertisement_check (FakeBluez *fb, GVariant *props, gboolean *includes_appearance, gboolean *includes_tx_power,
                      gboolean *includes_name)
@@ -179,18 +217,14 @@ advertisement_check (FakeBluez *fb, GVariant *props, gboolean *includes_appearan
             return g_strdup_printf ("ServiceData entry \"%s\"", key);
         }
     }
-  if (g_variant_lookup (props, "Data", "@a{yv}", &value))
-    {
-      g_autoptr (GVariant) owned = value;
-      GVariant *inner;
-      g_variant_iter_init (&iter, value);
-      while (g_variant_iter_next (&iter, "{yv}", NULL, &inner))
-        {
-          g_autoptr (GVariant) owned_inner = inner;
-          if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_BYTESTRING))
-            return g_strdup ("Data value is not 'ay'");
-        }
-    }
+  {
+    char *why = raw_ad_check (props, "Data");
+    /* ScanResponseData: parsed from 5.80 on (ignored before) like Data */
+    if (why == NULL && fake_bluez_version_at_least (fb, 5, 80))
+      why = raw_ad_check (props, "ScanResponseData");
+    if (why != NULL)
+      return why;
+  }
   *includes_appearance = *includes_tx_power = *includes_name = FALSE;
   if (g_variant_lookup (props, "Includes", "^a&s", &includes))
     {

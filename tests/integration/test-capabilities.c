@@ -134,7 +134,7 @@ test_upgrade (void)
 
 static const char scan_response_config[] =
   "[Peripheral]\nName=bp-test\n"
-  "[Advertising]\nScanResponseData=05 ff ffff 0102\n"
+  "[Advertising]\nScanResponseData=05 24 ffff 0102\n"
   "[Service s]\nUUID=0xFFF0\n"
   "[Characteristic s/c]\nUUID=0xFFF1\nFlags=read\n";
 

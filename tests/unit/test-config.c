@@ -604,7 +604,7 @@ test_advertising_keys (void **state)
     "[Advertising]\n"
     "ManufacturerData=76:\"a,b\", 0x0059 : 9a:09\n"
     "ServiceData=0xFEAA:10eb\n"
-    "ScanResponseData=0509414243 44\n"
+    "ScanResponseData=0524414243 44\n"
     "Discoverable=false\n"
     "Interval=1s\n"
     "Timeout=0\n");
@@ -653,7 +653,7 @@ test_advertising_keys (void **state)
   assert_int_equal (u16 (&sd->uuid), 0xFEAA);
   assert_bytes (sd->data, "10eb");
   assert_non_null (b->scan_response);
-  assert_bytes (b->scan_response, "050941424344");
+  assert_bytes (b->scan_response, "052441424344");
   assert_false (b->discoverable);
   assert_true (b->connectable);
   assert_int_equal (b->timeout_us, 0);
@@ -1023,6 +1023,21 @@ test_advertising_data_mapping (void **state)
   assert_error ("[Advertising]\nScanResponseData=0509414243\n",
                 "ble-peripheral.conf: [Advertising] ScanResponseData: the AD structure at byte 0 says 5 bytes "
                 "follow, but only 4 do");
+  /* types bluetoothd refuses in ScanResponseData and Data: named, with what to use instead */
+  assert_error ("[Advertising]\nScanResponseData=0224ff 05ffffff0102\n",
+                "ble-peripheral.conf: [Advertising] ScanResponseData: the AD structure of type 0xFF at byte 3 is "
+                "one bluetoothd refuses in a scan response (it would not advertise at all): manufacturer data: put "
+                "it in ManufacturerData= (the advertising data)");
+  assert_error_contains ("[Advertising]\nScanResponseData=0509414243 44\n",
+                         "ScanResponseData: the AD structure of type 0x09 at byte 0 is one bluetoothd refuses in a "
+                         "scan response (it would not advertise at all): the local name: bluetoothd puts Name= of "
+                         "[Peripheral] in the scan response itself");
+  assert_error_contains ("[Advertising]\nScanResponseData=0416aafe01\n",
+                         "type 0x16 at byte 0 is one bluetoothd refuses");
+  assert_error_contains ("[Advertising]\nScanResponseData=020106\n", "type 0x01 at byte 0 is one bluetoothd refuses");
+  assert_error_contains ("[Advertising]\nData=03123456\n",
+                         "[Advertising] Data: the AD structure of type 0x12 at byte 0 is one bluetoothd refuses in "
+                         "advertising data (it would not advertise at all)");
 }
 
 static void
@@ -1065,7 +1080,7 @@ test_advertising_size (void **state)
     "[Peripheral]\nName=x\n[Advertising]\nData=1cff4c00 0102030405060708090a0b0c0d0e0f10111213141516171819\n",
     "ble-peripheral.conf: [Advertising] Data: the advertising data is 32 bytes");
   assert_error (
-    "[Peripheral]\nName=x\n[Advertising]\nScanResponseData=20ff"
+    "[Peripheral]\nName=x\n[Advertising]\nScanResponseData=2024"
     "4c00"
     "0102030405060708090a0b0c0d0e0f"
     "101112131415161718191a1b1c1d\n",
@@ -1073,7 +1088,7 @@ test_advertising_size (void **state)
     "31-byte limit");
   /* the name shares the scan response with ScanResponseData */
   assert_error (
-    "[Peripheral]\nName=0123456789\n[Advertising]\nScanResponseData=14ff"
+    "[Peripheral]\nName=0123456789\n[Advertising]\nScanResponseData=1424"
     "4c00"
     "0102030405060708090a0b0c0d0e0f1011\n",
     "ble-peripheral.conf: [Peripheral] Name: the scan response is 33 bytes, 2 over the "
@@ -1397,11 +1412,11 @@ test_describe (void **state)
     g_autoptr (BpConfig) d = load (BASE CHAR_HEAD
                                    "Flags=read\nDescription=Hi\n"
                                    "[Descriptor env/c/r]\nUUID=0x2906\nFlags=read,write\nValue=0010\n"
-                                   "[Advertising]\nScanResponseData=03ff4c00\n");
+                                   "[Advertising]\nScanResponseData=03244c00\n");
     g_autofree char *dt = bp_config_describe (d);
     assert_non_null (strstr (dt, "    descriptor 0x2901 (generated, user description \"Hi\"): 4869\n"));
     assert_non_null (strstr (dt, "    descriptor env/c/r: 0x2906 [read,write]: 0010\n"));
-    assert_non_null (strstr (dt, "  scan response data: 4 bytes: 03ff4c00\n"));
+    assert_non_null (strstr (dt, "  scan response data: 4 bytes: 03244c00\n"));
     assert_non_null (strstr (dt, "    initial value: (empty)\n"));
   }
 }

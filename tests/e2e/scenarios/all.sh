@@ -40,7 +40,10 @@ default_scenarios=(
     python-producer:240
     # the bounds of bluetoothd's version the daemon reads from its interfaces
     capabilities:90
-    radio-bench:240
+    # ScanResponseData seen by the central and the advertising interval
+    # given to the controller without -E (5.80+), refused/warned before
+    scan-response:150
+    radio-bench:330
     # [Security]: pairing and who may connect (pairing-lib.sh)
     pair-off:150
     pair-just-works:240

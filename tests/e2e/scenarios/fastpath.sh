@@ -9,9 +9,7 @@
 #    (Adapter1.Connectable), and is refused by name (naming 5.76) elsewhere;
 #  - an indication's confirmation comes with the central's address from 5.80
 #    (a byte on its socket), without one before 5.76 (Confirm());
-#  - two centrals subscribed, each gets every value once, in order: only
-#    when asked (E2E_FASTPATH_TWO_CENTRALS=1, vm-run --controllers 3), as
-#    btvirt cannot hold two links to one controller; skipped with the reason.
+#  - two centrals: scenario two-centrals (its own boot, 4 controllers).
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
@@ -72,40 +70,8 @@ else
     e2e_log "BlueZ $version reports no confirmation of an indication sent on a socket: not asserted"
 fi
 
-# 4. Two centrals. btvirt (BlueZ 5.66's) gives a second link to hci0 the
-# same connection handle as the first (the kernel then logs "cannot create
-# duplicate filename .../hci0:42" and the second central never gets its
-# services), so this part runs only when asked, on a radio that can.
-if [[ ${E2E_FASTPATH_TWO_CENTRALS:-0} != 1 ]]; then
-    e2e_log "SKIP two centrals: btvirt gives both links to hci0 one connection handle (E2E_FASTPATH_TWO_CENTRALS=1 and vm-run --controllers 3 to try)"
-elif ! e2e_has_controllers 3; then
-    e2e_log "SKIP two centrals: this guest has $(e2e_controller_count) controllers (vm-run --controllers 3 for a second central)"
-else
-    # e2e.conf serves one central at a time: the daemon again, with two.
-    e2e_stop_daemon
-    sed 's/^MaxConnections=1$/MaxConnections=2/' "$E2E_CONF" >"$R/two.conf"
-    # hci1 has seen the peripheral already; only hci2 scans.
-    e2e_start_daemon_ready --config "$R/two.conf" || e2e_fail "ble-peripheral did not start again"
-    "$C" --adapter hci2 --timeout 30 scan "$P" >"$R/scan2.txt" 2>&1 || e2e_fail "the second central (hci2) did not see the peripheral"
-    seq 1001 1200 | xargs printf '%04x\n' >"$R/expected2.txt"
-    rm -f "$R/ready1" "$R/ready2"
-    "$C" --timeout 60 listen "$P" "$COUNTER" 200 --ready-file "$R/ready1" >"$R/c1.txt" 2>"$R/c1.err" &
-    l1=$!
-    "$C" --adapter hci2 --timeout 60 listen "$P" "$COUNTER" 200 --ready-file "$R/ready2" >"$R/c2.txt" 2>"$R/c2.err" &
-    l2=$!
-    e2e_wait 30 test -e "$R/ready1" -a -e "$R/ready2" || e2e_fail "the two centrals did not subscribe"
-    e2e_ctl stream test/counter <"$R/expected2.txt"
-    wait "$l1" || { cat "$R/c1.err" >&2; e2e_fail "central 1 did not get 200 notifications"; }
-    wait "$l2" || { cat "$R/c2.err" >&2; e2e_fail "central 2 did not get 200 notifications"; }
-    e2e_compare_sequence "central 1" "$R/expected2.txt" "$R/c1.txt"
-    e2e_compare_sequence "central 2" "$R/expected2.txt" "$R/c2.txt"
-    e2e_log "two centrals: socket-values $(e2e_status socket-values), socket-fallbacks $(e2e_status socket-fallbacks)"
-    # 5.66: one socket reaches both (200 writes); 5.79+: one per central (400).
-    if [[ $minor -lt 69 ]]; then
-        e2e_expect_eq "$(e2e_status socket-values)" 200 "values written to the one shared socket"
-    elif [[ $minor -ge 79 ]]; then
-        e2e_expect_eq "$(e2e_status socket-values)" 400 "values written to the two centrals' sockets"
-    fi
-fi
+# 4. Two centrals: scenario two-centrals, in a boot with 4 controllers of its
+# own (meson test e2e-centrals-*; btvirt's connection handles need a decoy
+# link, see there).
 cat "$R/events.log"
 e2e_log PASS

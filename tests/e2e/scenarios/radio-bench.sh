@@ -2,11 +2,16 @@
 # Notifications per second over the virtual radio, as the central on hci1
 # receives them (first to last, MTU 517, 2-byte values): from ble-peripheral
 # fed by a producer that pipelines its `notify` requests on the control
-# socket, and from the Python reference (ref-peripheral.py: a burst of
-# PropertiesChanged signals from dbus-python). Reported as
-#   bench radio_notify_per_s_daemon N per_s
-#   bench radio_notify_per_s_python N per_s
-# not asserted: under TCG the emulated radio is slow and noisy. Every
+# socket, once over the acquired socket (AcquireSockets=auto, the default:
+# phase "daemon", asserted to have gone by the socket, status socket-values)
+# and once over D-Bus (AcquireSockets=off: phase "daemon-bus", asserted to
+# have written no socket), and from the Python reference (ref-peripheral.py:
+# a burst of PropertiesChanged signals from dbus-python). Reported as
+#   bench radio_notify_per_s_WHO N per_s
+#   bench radio_cpu_s_per_1000_WHO S cpu_s   (bluetoothd + dbus-daemon + the
+#                                             peripheral, per 1000 values)
+# (WHO: daemon, daemon_bus, python), not asserted: under TCG the emulated
+# radio is slow and noisy. Every
 # notification must be received (the central counts N); how many distinct
 # values came unchanged and their order are reported, not asserted here
 # (bursts this large can come out of bluetoothd's EATT bearers in another
@@ -21,15 +26,16 @@
 # client on hci0), then signals the source. The central times first to last
 # value; each phase's CPU time of bluetoothd, dbus-daemon and the source is
 # logged (guest clock ticks) to tell which process the time went to.
-# E2E_BENCH_ORDER="python daemon" runs the reference first (the first phase
-# of a boot can be slower or faster; alternate when comparing).
+# E2E_BENCH_ORDER="python daemon-bus daemon" runs the phases in another
+# order (the first phase of a boot can be slower or faster; alternate when
+# comparing); the default is "daemon daemon-bus python".
 set -euo pipefail
 . "$E2E_SRCDIR/lib.sh"
 
 C=$E2E_CENTRAL P=$E2E_PERIPHERAL_ADDR R=$E2E_RESULTS
 N=${E2E_BENCH_COUNT:-1000}
 SETTLE=${E2E_BENCH_SETTLE:-1}
-ORDER=${E2E_BENCH_ORDER:-daemon python}
+ORDER=${E2E_BENCH_ORDER:-daemon daemon-bus python}
 per_s() { sed -n 's/^central: stats .*per_s=\([0-9.]*\).*/\1/p' "$1"; }
 seq 1 "$N" | xargs printf '%04x\n' >"$R/expected.txt"
 # complete WHO FILE — reports how many of the N values arrived as sent, and
@@ -84,26 +90,48 @@ phase() {
     e2e_log "$who: the last of $N notifications $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s after the signal;" \
         "CPU s meanwhile: bluetoothd $(seconds $((after[0] - before[0])))," \
         "dbus-daemon $(seconds $((after[1] - before[1]))), $who $(seconds $((after[2] - before[2])))"
+    # the three together, per 1000 values
+    cpu_per_1000[$who]=$(awk -v t=$((after[0] - before[0] + after[1] - before[1] + after[2] - before[2])) \
+        -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.2f", t / hz * 1000 / n }')
     complete "$who's" "$R/$who.txt"
     cat "$R/$who.err" >&2
     "$C" remove "$P"
 }
 
-# --- ble-peripheral, fed by a producer pipelining its requests
-bench_daemon() {
-    e2e_start_peripheral
+declare -A rate cpu_per_1000
+
+# --- ble-peripheral, fed by a producer pipelining its requests: WHO is
+# "daemon" (the acquired socket, e2e.conf as it is) or "daemon-bus"
+# (AcquireSockets=off: every value a PropertiesChanged through dbus-daemon).
+bench_daemon_with() {
+    local who=$1 conf=$E2E_CONF
+    if [[ $who == daemon-bus ]]; then
+        conf=$R/bus.conf
+        sed 's/^\[Peripheral\]$/[Peripheral]\nAcquireSockets=off/' "$E2E_CONF" >"$conf"
+        grep -qx 'AcquireSockets=off' "$conf" || e2e_fail "could not write $conf"
+    fi
+    e2e_start_peripheral --config "$conf"
     rm -f "$R/producer.ready"
     e2e_notify_pipelined test/counter "$R/expected.txt" "$R/producer.ready" &
     local producer=$!
     e2e_wait 20 test -s "$R/producer.ready" || e2e_fail "the producer did not connect"
     subscribed() { [[ $(e2e_status test/counter.subscribed) == yes ]]; }
-    phase daemon "$(e2e_test_uuid 1)" "$(cat "$R/producer.ready")" subscribed \
+    phase "$who" "$(e2e_test_uuid 1)" "$(cat "$R/producer.ready")" subscribed \
         "$(cat "$E2E_STATE/ble-peripheral.pid")"
     wait "$producer" || e2e_fail "the producer's requests failed"
-    e2e_log "daemon: the producer used $(cat "$R/producer.ready.cpu") CPU s after the signal"
-    daemon_rate=$(per_s "$R/daemon.err")
+    e2e_log "$who: the producer used $(cat "$R/producer.ready.cpu") CPU s after the signal;" \
+        "socket-values $(e2e_status socket-values), socket-fallbacks $(e2e_status socket-fallbacks)"
+    # what was measured is the path named: all by the socket, or none
+    if [[ $who == daemon ]]; then
+        e2e_expect_eq "$(e2e_status socket-values)" "$N" "$who: values written to the acquired socket"
+    else
+        e2e_expect_eq "$(e2e_status socket-values)" 0 "$who: values written to a socket with AcquireSockets=off"
+    fi
+    rate[$who]=$(per_s "$R/$who.err")
     e2e_stop_daemon
 }
+bench_daemon() { bench_daemon_with daemon; }
+bench_daemon-bus() { bench_daemon_with daemon-bus; }
 
 # --- the Python reference, found the same way (scanning while it starts)
 bench_python() {
@@ -116,7 +144,7 @@ bench_python() {
     subscribed() { grep -q '^start-notify e2e6$' "$R/ref-calls.log"; }
     phase python "0000e2e6-0000-4000-8000-00000000e2e0" "$(cat "$E2E_STATE/ref-peripheral.pid")" subscribed \
         "$(cat "$E2E_STATE/ref-peripheral.pid")"
-    python_rate=$(per_s "$R/python.err")
+    rate[python]=$(per_s "$R/python.err")
     e2e_bg_stop ref-peripheral
 }
 
@@ -124,8 +152,10 @@ for side in $ORDER; do
     "bench_$side"
 done
 
-e2e_bench radio_notify_per_s_daemon "$daemon_rate" per_s
-e2e_bench radio_notify_distinct_daemon "$(distinct "$R/daemon.txt")" count
-e2e_bench radio_notify_per_s_python "$python_rate" per_s
-e2e_bench radio_notify_distinct_python "$(distinct "$R/python.txt")" count
-e2e_log PASS
+for side in $ORDER; do
+    name=${side//-/_}
+    e2e_bench "radio_notify_per_s_$name" "${rate[$side]}" per_s
+    e2e_bench "radio_cpu_s_per_1000_$name" "${cpu_per_1000[$side]}" cpu_s
+    e2e_bench "radio_notify_distinct_$name" "$(distinct "$R/$side.txt")" count
+done
+e2e_log "PASS on bluetoothd $(e2e_bluez_version)"
