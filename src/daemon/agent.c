@@ -64,7 +64,7 @@ typedef enum { AG_NONE, AG_BUSY, AG_DONE } AgentState;
 
 /* A request producers must answer. */
 typedef struct {
-  GDBusMethodInvocation *invocation;
+  BpBusCall *call;
   char *address;
   char *kind; /* "confirm" or "authorize" */
   guint timer;
@@ -155,6 +155,11 @@ set_property_done (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 set_adapter_property (BpAgent *agent, const char *path, const char *name, GVariant *value)
 {
+  if (agent->conn == NULL)
+    {
+      g_variant_unref (g_variant_ref_sink (value));
+      return;
+    }
   g_dbus_connection_call (agent->conn, BLUEZ, path, "org.freedesktop.DBus.Properties", "Set",
                           g_variant_new ("(ssv)", ADAPTER_IFACE, name, value), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
                           CALL_TIMEOUT_MS, NULL, set_property_done, g_strdup (name));
@@ -205,7 +210,8 @@ pending_free (Pending *pd)
   if (pd == NULL)
     return;
   g_clear_handle_id (&pd->timer, g_source_remove);
-  g_clear_object (&pd->invocation);
+  if (pd->call != NULL)
+    bp_bus_call_return_error (pd->call, "org.bluez.Error.Rejected", "canceled");
   g_free (pd->address);
   g_free (pd->kind);
   g_free (pd);
@@ -219,13 +225,13 @@ pending_finish (BpAgent *agent, gboolean accept, const char *reason)
 
   if (pd == NULL)
     return;
-  if (pd->invocation != NULL)
+  if (pd->call != NULL)
     {
-      GDBusMethodInvocation *inv = g_steal_pointer (&pd->invocation);
+      BpBusCall *call = g_steal_pointer (&pd->call);
       if (accept)
-        g_dbus_method_invocation_return_value (inv, NULL);
+        bp_bus_call_return_value (call, NULL);
       else
-        g_dbus_method_invocation_return_dbus_error (inv, "org.bluez.Error.Rejected", reason);
+        bp_bus_call_return_error (call, "org.bluez.Error.Rejected", "%s", reason);
     }
   bp_log_device (G_LOG_LEVEL_MESSAGE, pd->address, "pairing %s of %s: %s", pd->kind, pd->address,
                  accept ? "accepted" : reason);
@@ -330,15 +336,14 @@ disconnect_done (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-reject (GDBusMethodInvocation *invocation, const char *message)
+reject (BpBusCall *call, const char *message)
 {
-  g_dbus_method_invocation_return_dbus_error (invocation, "org.bluez.Error.Rejected", message);
+  bp_bus_call_return_error (call, "org.bluez.Error.Rejected", "%s", message);
 }
 
 /* A request for one of our centrals: accept, refuse, or ask the producers. */
 static void
-request (BpAgent *agent, GDBusMethodInvocation *invocation, const char *address, const char *kind, gboolean has_passkey,
-         guint passkey)
+request (BpAgent *agent, BpBusCall *call, const char *address, const char *kind, gboolean has_passkey, guint passkey)
 {
   BpState *st = bp_peripheral_get_state (agent->p);
 
@@ -346,14 +351,14 @@ request (BpAgent *agent, GDBusMethodInvocation *invocation, const char *address,
     {
       bp_log_device (G_LOG_LEVEL_MESSAGE, address, "pairing request from %s refused: the pairing window is closed",
                      address);
-      reject (invocation, "the pairing window is closed");
+      reject (call, "the pairing window is closed");
       emit (agent, BP_EVENT_PAIRING_FAILED, address, "window-closed", FALSE, 0);
       return;
     }
   if (agent->mode == BP_PAIRING_JUST_WORKS)
     {
       bp_log_device (G_LOG_LEVEL_MESSAGE, address, "pairing %s of %s accepted (just-works)", kind, address);
-      g_dbus_method_invocation_return_value (invocation, NULL);
+      bp_bus_call_return_value (call, NULL);
       return;
     }
   if (agent->mode == BP_PAIRING_DISPLAY)
@@ -362,18 +367,18 @@ request (BpAgent *agent, GDBusMethodInvocation *invocation, const char *address,
       bp_log_device (G_LOG_LEVEL_MESSAGE, address,
                      "pairing %s of %s refused: [Security] Pairing=display accepts only passkey entry (MITM)", kind,
                      address);
-      reject (invocation, "Pairing=display needs passkey entry");
+      reject (call, "Pairing=display needs passkey entry");
       emit (agent, BP_EVENT_PAIRING_FAILED, address, "no-mitm", FALSE, 0);
       return;
     }
   if (agent->pending != NULL)
     {
-      reject (invocation, "another pairing request is waiting for an answer");
+      reject (call, "another pairing request is waiting for an answer");
       emit (agent, BP_EVENT_PAIRING_FAILED, address, "busy", FALSE, 0);
       return;
     }
   agent->pending = g_new0 (Pending, 1);
-  agent->pending->invocation = invocation; /* ours until answered */
+  agent->pending->call = call; /* ours until answered */
   agent->pending->address = g_strdup (address);
   agent->pending->kind = g_strdup (kind);
   agent->pending->timer = g_timeout_add ((guint) (security (agent)->confirm_timeout_us / 1000), pending_timed_out,
@@ -385,17 +390,27 @@ request (BpAgent *agent, GDBusMethodInvocation *invocation, const char *address,
   emit (agent, BP_EVENT_PAIRING, address, kind, has_passkey, passkey);
 }
 
-static void
-method_call (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *method,
-             GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
+void
+bp_agent_handle_call (BpAgent *agent, BpBusCall *call)
 {
-  BpAgent *agent = user_data;
+  const char *method = bp_bus_call_get_method (call);
+  GVariant *params = bp_bus_call_get_parameters (call);
   const char *device = NULL;
   g_autofree char *address = NULL;
 
   /* The one rule for every exported object (buscall.h): bluetoothd only;
    * anyone else gets org.bluez.Error.NotAuthorized. */
-  if (!bp_bus_invocation_from_bluez (invocation))
+  if (!bp_bus_call_from_bluez (call))
+    return;
+  if (g_strcmp0 (bp_bus_call_get_path (call), BP_AGENT_PATH) != 0 ||
+      g_strcmp0 (bp_bus_call_get_interface (call), AGENT_IFACE) != 0)
+    {
+      bp_bus_call_return_error (call, "org.freedesktop.DBus.Error.UnknownMethod", "No such interface at %s",
+                                bp_bus_call_get_path (call));
+      return;
+    }
+  /* GDBus checked them already; a stand-in call gets the same check. */
+  if (!bp_bus_call_check_args (call, agent->info->interfaces[0]))
     return;
   if (g_str_equal (method, "Release"))
     {
@@ -403,14 +418,14 @@ method_call (GDBusConnection *conn, const char *sender, const char *path, const 
       agent->state = AG_NONE;
       bp_peripheral_get_state (agent->p)->agent_registered = FALSE;
       pending_finish (agent, FALSE, "canceled");
-      g_dbus_method_invocation_return_value (invocation, NULL);
+      bp_bus_call_return_value (call, NULL);
       return;
     }
   if (g_str_equal (method, "Cancel"))
     {
       /* bluetoothd has given up on the call; answering it anyway costs nothing. */
       pending_finish (agent, FALSE, "canceled");
-      g_dbus_method_invocation_return_value (invocation, NULL);
+      bp_bus_call_return_value (call, NULL);
       return;
     }
 
@@ -418,7 +433,7 @@ method_call (GDBusConnection *conn, const char *sender, const char *path, const 
   if (agent->mode == BP_PAIRING_OFF || !device_is_ours (agent, device))
     {
       g_debug ("%s for %s: not a device of our adapter, refused", method, device);
-      reject (invocation, "not a device of this daemon's adapter");
+      reject (call, "not a device of this daemon's adapter");
       return;
     }
   address = bp_device_path_to_address (device);
@@ -426,12 +441,12 @@ method_call (GDBusConnection *conn, const char *sender, const char *path, const 
     address = g_strdup (device);
 
   if (g_str_equal (method, "RequestAuthorization"))
-    request (agent, invocation, address, "authorize", FALSE, 0);
+    request (agent, call, address, "authorize", FALSE, 0);
   else if (g_str_equal (method, "RequestConfirmation"))
     {
       guint32 passkey = 0;
       g_variant_get_child (params, 1, "u", &passkey);
-      request (agent, invocation, address, "confirm", TRUE, passkey);
+      request (agent, call, address, "confirm", TRUE, passkey);
     }
   else if (g_str_equal (method, "DisplayPasskey"))
     {
@@ -444,8 +459,9 @@ method_call (GDBusConnection *conn, const char *sender, const char *path, const 
           /* Nothing to refuse (DisplayPasskey has no answer): end the link instead. */
           bp_log_device (G_LOG_LEVEL_MESSAGE, address,
                          "pairing of %s refused: the pairing window is closed; disconnecting it", address);
-          g_dbus_connection_call (agent->conn, BLUEZ, device, DEVICE_IFACE, "Disconnect", NULL, NULL,
-                                  G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, disconnect_done, NULL);
+          if (agent->conn != NULL)
+            g_dbus_connection_call (agent->conn, BLUEZ, device, DEVICE_IFACE, "Disconnect", NULL, NULL,
+                                    G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, disconnect_done, NULL);
           emit (agent, BP_EVENT_PAIRING_FAILED, address, "window-closed", FALSE, 0);
         }
       else if (entered == 0 || g_strcmp0 (agent->displayed, device) != 0)
@@ -455,18 +471,25 @@ method_call (GDBusConnection *conn, const char *sender, const char *path, const 
           bp_log_device (G_LOG_LEVEL_MESSAGE, address, "pairing with %s: passkey %06u", address, passkey);
           emit (agent, BP_EVENT_PAIRING, address, "passkey", TRUE, passkey);
         }
-      g_dbus_method_invocation_return_value (invocation, NULL);
+      bp_bus_call_return_value (call, NULL);
     }
   else if (g_str_equal (method, "AuthorizeService"))
-    g_dbus_method_invocation_return_value (invocation, NULL);
+    bp_bus_call_return_value (call, NULL);
   else
     {
       /* RequestPinCode, RequestPasskey, DisplayPinCode: not for an LE peripheral of these modes. */
       bp_log_device (G_LOG_LEVEL_MESSAGE, address, "%s from %s refused: not supported in Pairing=%s", method, address,
                      bp_pairing_mode_name (agent->mode));
-      reject (invocation, "not supported");
+      reject (call, "not supported");
       emit (agent, BP_EVENT_PAIRING_FAILED, address, "unsupported", FALSE, 0);
     }
+}
+
+static void
+method_call (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *method,
+             GVariant *params, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  bp_agent_handle_call (user_data, bp_bus_call_new (invocation));
 }
 
 static const GDBusInterfaceVTable agent_vtable = { method_call, NULL, NULL, { 0 } };
@@ -649,21 +672,26 @@ bp_agent_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
 {
   g_autoptr (BpAgent) agent = g_new0 (BpAgent, 1);
 
-  agent->conn = g_object_ref (conn);
+  agent->conn = conn != NULL ? g_object_ref (conn) : NULL;
   agent->p = p;
   agent->info = g_dbus_node_info_new_for_xml (agent_xml, error);
   if (agent->info == NULL)
     return NULL;
-  agent->object_id = g_dbus_connection_register_object (conn, BP_AGENT_PATH, agent->info->interfaces[0], &agent_vtable,
-                                                        agent, NULL, error);
-  if (agent->object_id == 0)
-    return NULL;
+  /* Without a connection (fuzz targets): calls through bp_agent_handle_call(). */
+  if (conn != NULL)
+    {
+      agent->object_id = g_dbus_connection_register_object (conn, BP_AGENT_PATH, agent->info->interfaces[0],
+                                                            &agent_vtable, agent, NULL, error);
+      if (agent->object_id == 0)
+        return NULL;
+    }
   agent->mode = security (agent)->pairing;
   window_open (agent, TRUE, security (agent)->window_us);
   bp_peripheral_set_pairing (p, &agent_pairing_class, agent);
   agent->listener = bp_peripheral_add_listener (p, on_event, agent);
-  agent->watch_id = g_bus_watch_name_on_connection (conn, BLUEZ, G_BUS_NAME_WATCHER_FLAGS_NONE, bluez_appeared,
-                                                    bluez_vanished, agent, NULL);
+  if (conn != NULL)
+    agent->watch_id = g_bus_watch_name_on_connection (conn, BLUEZ, G_BUS_NAME_WATCHER_FLAGS_NONE, bluez_appeared,
+                                                      bluez_vanished, agent, NULL);
   return g_steal_pointer (&agent);
 }
 
@@ -679,15 +707,15 @@ bp_agent_free (BpAgent *agent)
   g_clear_handle_id (&agent->window_timer, g_source_remove);
   g_clear_handle_id (&agent->pairable_idle, g_source_remove);
   if (agent->listener != 0)
-    bp_peripheral_remove_listener (agent->p, agent->listener);
-  if (agent->object_id != 0)
     {
       bp_peripheral_set_pairing (agent->p, NULL, NULL);
-      g_dbus_connection_unregister_object (agent->conn, agent->object_id);
+      bp_peripheral_remove_listener (agent->p, agent->listener);
     }
+  if (agent->object_id != 0)
+    g_dbus_connection_unregister_object (agent->conn, agent->object_id);
   g_clear_pointer (&agent->info, g_dbus_node_info_unref);
   g_free (agent->owner);
   g_free (agent->displayed);
-  g_object_unref (agent->conn);
+  g_clear_object (&agent->conn);
   g_free (agent);
 }
