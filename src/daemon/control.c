@@ -34,10 +34,13 @@
 /* One read takes up to this much; lines are at most BP_PROTOCOL_LINE_MAX. */
 #define READ_BUFFER_SIZE (128 * 1024)
 /* What one read takes from a connection that notifies: a flood of notify
- * requests is handled a few hundred at a time, and the other connections
+ * requests is handled about a hundred at a time, and the other connections
  * (status, get, …) get their turn in between instead of waiting behind
- * thousands. */
-#define NOTIFIER_READ_SIZE (16 * 1024)
+ * thousands. Congestion is looked at after each read, so this is also how
+ * far the bus's backlog bound (gatt.c) can be overshot: our replies to
+ * bluetoothd wait behind that backlog, and it answers a central with ATT
+ * 0x0e when one is 5 s late. */
+#define NOTIFIER_READ_SIZE (2 * 1024)
 /* A connection that is closing gets this long to take its last replies. */
 #define LINGER_TIMEOUT_MS 5000
 /* Pause before accepting again after running out of file descriptors. */

@@ -25,6 +25,7 @@ the daemon's control socket (SPEC §5, raw lines):
                                             show a central connecting between the last
                                             value sent before it and the first after it
                                             (or, at the end, the last central gone)
+  faults.py hup PID N SECS                  N SIGHUP to PID over SECS; prints the seconds taken
   faults.py rereg DAEMON-LOG                per return of bluetoothd after the first, from
                                             the daemon's uptime-stamped log: seconds from
                                             its adapter on the bus to the application
@@ -271,31 +272,51 @@ def lost(acked_files, log, path):
 
 
 def rereg(log):
+    """See the module's doc: registered and advertising, or registered with
+    a central connected (it can connect before the registration ends: the
+    kernel keeps links across bluetoothd's restart)."""
     def stamp(line):
         return float(line[1:line.index("]")])
 
-    rounds, cur = [], None
+    rounds, cur, centrals = [], None, 0
     for line in open(log, errors="replace"):
         if not line.startswith("["):
             continue
+        if "[peripheral]" in line and " connected)" in line and line.rstrip().endswith("connected)"):
+            # "central ADDR connected (N connected)" / "… disconnected (N connected)"
+            try:
+                centrals = int(line.rsplit("(", 1)[1].split()[0])
+            except (IndexError, ValueError):
+                pass
         if "bluetoothd is on the bus" in line:
             cur = {"name": stamp(line)}
             rounds.append(cur)
-        elif cur is None:
+        elif cur is None or "done" in cur:
             continue
         elif "using adapter hci0" in line and "adapter" not in cur:
             cur["adapter"] = stamp(line)
         elif "GATT application registered on hci0" in line and "adapter" in cur:
             cur["registered"] = stamp(line)
-        elif ("advertising on hci0" in line or ("[peripheral]" in line and " connected (" in line)) \
-                and "registered" in cur \
-                and "done" not in cur:
+            if centrals > 0:
+                cur["done"] = cur["registered"]
+        elif "registered" in cur and ("advertising on hci0" in line or
+                                      ("[peripheral]" in line and " connected (" in line and centrals > 0)):
             cur["done"] = stamp(line)
     for r in rounds[1:]:
         if "done" in r:
             print("%.2f %.2f" % (r["done"] - r["adapter"], r["done"] - r["name"]))
         else:
             print("- -")
+
+
+def hup(pid, n, secs):
+    """N SIGHUP to PID, evenly over SECS, from one process (a shell loop
+    forks a sleep per signal: in the loaded guest 50 took a minute)."""
+    t0 = time.monotonic()
+    for i in range(n):
+        os.kill(pid, signal.SIGHUP)
+        time.sleep(max(0.0, t0 + (i + 1) * secs / n - time.monotonic()))
+    print("%.2f" % (time.monotonic() - t0))
 
 
 def main(argv):
@@ -308,6 +329,8 @@ def main(argv):
         return wait_registered(argv[2], float(argv[3]), float(argv[4]))
     elif cmd == "lost":
         lost(argv[2], argv[3], argv[4])
+    elif cmd == "hup":
+        hup(int(argv[2]), int(argv[3]), float(argv[4]))
     elif cmd == "rereg":
         rereg(argv[2])
     else:

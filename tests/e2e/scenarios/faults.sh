@@ -142,10 +142,8 @@ e2e_wait 10 test -s "$R/acked2.txt" || e2e_fail "the second producer got no ok"
 
 # --- 4. 50 SIGHUP reloads in 10 s ---------------------------------------------------
 from=$(e2e_count 'reloaded:' "$R/ble-peripheral.log")
-for ((i = 1; i <= 50; i++)); do
-    kill -HUP "$DPID"
-    sleep 0.2
-done
+took=$($F hup "$DPID" 50 10)
+e2e_log "50 SIGHUP sent in $took s"
 $F wait-registered "$SOCK" "$(e2e_uptime)" 20 >/dev/null || e2e_fail "not registered and advertising after 50 reloads"
 reloads=$(($(e2e_count 'reloaded:' "$R/ble-peripheral.log") - from))
 e2e_log "50 SIGHUP: $reloads reloads logged (signals that land together are one)"
@@ -167,8 +165,9 @@ rm -f "$E2E_STATE/watch1.pid"
 writer=$(cat "$E2E_STATE/writer.pid")
 e2e_wait 240 e2e_not_running "$writer" ||
     e2e_fail "the central's writes did not end ($(e2e_status test/command.captured) of 50 captured)"
-wait "$writer" 2>/dev/null || true
-[[ ! -s $R/writer.log ]] || e2e_fail "a write of the central failed: $(tail -n 1 "$R/writer.log")"
+wstatus=0
+wait "$writer" 2>/dev/null || wstatus=$?
+[[ $wstatus -eq 0 ]] || e2e_fail "a write of the central failed (status $wstatus): $(tail -n 1 "$R/writer.log")"
 e2e_bg watch2 "$E2E_CTL" --socket "$SOCK" watch write
 e2e_wait 10 e2e_status_is test/command.queued 0 || e2e_fail "captured writes stay queued"
 sleep 0.5
