@@ -430,15 +430,13 @@ bp_agent_handle_call (BpAgent *agent, BpBusCall *call)
     }
 
   g_variant_get_child (params, 0, "&o", &device);
-  if (agent->mode == BP_PAIRING_OFF || !device_is_ours (agent, device))
+  address = bp_device_path_to_address (device);
+  if (agent->mode == BP_PAIRING_OFF || !device_is_ours (agent, device) || address == NULL)
     {
       g_debug ("%s for %s: not a device of our adapter, refused", method, device);
       reject (call, "not a device of this daemon's adapter");
       return;
     }
-  address = bp_device_path_to_address (device);
-  if (address == NULL)
-    address = g_strdup (device);
 
   if (g_str_equal (method, "RequestAuthorization"))
     request (agent, call, address, "authorize", FALSE, 0);

@@ -147,6 +147,11 @@ bp_device_path_to_address (const char *path)
   base = base ? base + 1 : path;
   if (!g_str_has_prefix (base, "dev_") || strlen (base) != 4 + 17)
     return NULL;
+  /* dev_XX_XX_XX_XX_XX_XX, hex digits and underscores where bluetoothd
+   * puts them: anything else is not a device's path. */
+  for (int i = 0; i < 17; i++)
+    if (i % 3 == 2 ? base[4 + i] != '_' : !g_ascii_isxdigit (base[4 + i]))
+      return NULL;
   addr = g_strdup (base + 4);
   for (char *c = addr; *c; c++)
     if (*c == '_')

@@ -244,6 +244,38 @@ test_confirm (void)
   fake_request_finish_agent (req, NULL);
 }
 
+/* Only a device's own path (…/dev_XX_XX_XX_XX_XX_XX) under our adapter is
+ * asked about: anything else is refused at once, and no event names it. */
+static void
+test_bad_device_path (void)
+{
+  g_autoptr (BpHarness) h = start ("Pairing=confirm");
+  const char *paths[] = { "/org/bluez/hci0/1", "/org/bluez/hci0/dev_zz_AA_01_01_00_01",
+                          "/org/bluez/hci0/dev_00AA_01_01_00_01_" };
+
+  wait_agent (h, "DisplayYesNo");
+  g_free (bp_assert_request_ok (h->ctl, "watch pairing"));
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      FakeRequest *req = fake_bluez_agent_request_begin (h->bluez, "RequestConfirmation", paths[i], 1);
+
+      g_assert_false (fake_request_finish_agent (req, &error));
+      fake_assert_dbus_error (error, "org.bluez.Error.Rejected");
+    }
+  /* A real device's request is the first event the producer sees. */
+  {
+    const char *dev = fake_bluez_add_device (h->bluez, ADDR1, 23);
+    g_autofree char *event = NULL;
+    FakeRequest *req = fake_bluez_agent_request_begin (h->bluez, "RequestAuthorization", dev, 0);
+
+    event = bp_control_wait_event (h->ctl, "event pairing", BP_WAIT_MS);
+    g_assert_cmpstr (event, ==, "event pairing " ADDR1 " authorize");
+    g_free (bp_assert_request_ok (h->ctl, "pairing accept %s", ADDR1));
+    g_assert_true (fake_request_finish_agent (req, NULL));
+  }
+}
+
 static void
 test_display (void)
 {
@@ -459,6 +491,7 @@ main (int argc, char **argv)
   bp_test_add ("/pairing/sender-checked", test_sender_checked);
   bp_test_add ("/pairing/window", test_window);
   bp_test_add ("/pairing/confirm", test_confirm);
+  bp_test_add ("/pairing/bad-device-path", test_bad_device_path);
   bp_test_add ("/pairing/display", test_display);
   bp_test_add ("/pairing/allowed-bonded", test_allowed_bonded);
   bp_test_add ("/pairing/bluez-restart", test_bluez_restart);
