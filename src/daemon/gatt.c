@@ -128,8 +128,9 @@ struct _BpGatt {
  * BACKLOG_LOW. BACKLOG_HIGH also bounds what our replies to bluetoothd's
  * calls (a central's write, a read) wait behind: bluetoothd answers the
  * central with ATT 0x0e when a reply is late, and a slow bluetoothd (a
- * Pi Zero, an emulated guest) takes in 150-200 signals/s. A ping unanswered after BACKLOG_PING_MS counts as answered
- * (the bus went on without it; nothing waits for ever). */
+ * Pi Zero, an emulated guest) takes in 150-200 signals/s. A ping
+ * unanswered after BACKLOG_PING_MS counts as answered (the bus went on
+ * without it; nothing waits for ever). */
 #define BACKLOG_STEP 32
 #define BACKLOG_HIGH 256
 #define BACKLOG_LOW 64

@@ -101,7 +101,6 @@ uuid_short_size (const char *text)
   return g_str_has_prefix (u, "0000") ? 2 : 4;
 }
 
-/* Checks the advertisement as parse_advertisement() does; NULL when fine. */
 /* The AD types bluetoothd refuses in Data and ScanResponseData (its
  * src/shared/ad.c type_reject_list, the same from 5.66 to 5.82). */
 static gboolean
@@ -140,6 +139,7 @@ raw_ad_check (GVariant *props, const char *name)
   return NULL;
 }
 
+/* Checks the advertisement as parse_advertisement() does; NULL when fine. */
 static char *
 advertisement_check (FakeBluez *fb, GVariant *props, gboolean *includes_appearance, gboolean *includes_tx_power,
                      gboolean *includes_name)
