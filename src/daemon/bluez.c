@@ -205,6 +205,18 @@ drop_centrals (BpBluez *bluez)
     bp_peripheral_central_disconnected (bluez->p, g_ptr_array_index (addrs, i));
 }
 
+static void
+forget_links (BpBluez *bluez, const char *adapter_path)
+{
+  GHashTableIter iter;
+  Device *d;
+
+  g_hash_table_iter_init (&iter, bluez->devices);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &d))
+    if (g_strcmp0 (d->adapter, adapter_path) == 0)
+      d->connected = FALSE;
+}
+
 /* Forget registrations: bluetoothd or the adapter went, so they went too. */
 static void
 lose_adapter (BpBluez *bluez)
@@ -865,6 +877,11 @@ on_properties_changed (GDBusConnection *conn, const char *sender, const char *pa
               bluez->advert = REG_NONE;
               bluez->power_requested = FALSE;
               drop_centrals (bluez);
+              /* Its links went with the power. bluetoothd may not say so
+               * before they come back (a Connected change it has not sent
+               * yet is sent with the value of the moment: true again), so
+               * the next Connected=true counts as a new connection. */
+              forget_links (bluez, a->path);
             }
         }
       adapter_apply (a, changed_iface, changed);

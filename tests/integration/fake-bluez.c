@@ -911,6 +911,15 @@ any_device_connected (FakeBluez *fb)
 }
 
 void
+fake_bluez_resend_connected (FakeBluez *fb, const char *device_path)
+{
+  FakeDevice *d = fake_bluez_find_device (fb, device_path);
+
+  g_return_if_fail (d != NULL && d->connected);
+  emit_one_property (fb, d->path, IFACE_DEVICE, "Connected", g_variant_new_boolean (TRUE));
+}
+
+void
 fake_bluez_set_connected (FakeBluez *fb, const char *device_path, gboolean connected)
 {
   FakeDevice *d = fake_bluez_find_device (fb, device_path);

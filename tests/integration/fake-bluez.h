@@ -223,6 +223,11 @@ const char *fake_bluez_add_device (FakeBluez *fb, const char *address, guint16 m
  * (unless fake_bluez_set_advertising_not_resumed()). Disconnecting clears
  * the central's subscriptions (StopNotify when it was the last one). */
 void fake_bluez_set_connected (FakeBluez *fb, const char *device_path, gboolean connected);
+/* Sends Connected=true again for a device that is connected, as bluetoothd
+ * does when the device dropped and came back before its idle handler sent
+ * the change (BlueZ's gdbus merges a property's changes and sends the value
+ * of the moment): after a quick power cycle, say. */
+void fake_bluez_resend_connected (FakeBluez *fb, const char *device_path);
 void fake_bluez_remove_device (FakeBluez *fb, const char *device_path);
 gboolean fake_bluez_device_is_connected (FakeBluez *fb, const char *device_path);
 void fake_bluez_set_device_mtu (FakeBluez *fb, const char *device_path, guint16 mtu);

@@ -80,6 +80,36 @@ test_connected_at_start (void)
   g_assert_true (bp_control_wait_status (h->ctl, "connected", ADDR1, BP_WAIT_MS));
 }
 
+/* The adapter powered off takes its links: the centrals are gone. When
+ * the power and a central come back before bluetoothd has sent the
+ * Connected change of the power-off, it sends Connected=true alone (its
+ * value of the moment): that is a new connection all the same. */
+static void
+test_power_cycle (void)
+{
+  g_autoptr (BpHarness) h = bp_harness_new (config, BP_HARNESS_NONE);
+  const char *dev = fake_bluez_add_device (h->bluez, ADDR1, 23);
+  g_autofree char *event = NULL;
+
+  g_free (bp_assert_request_ok (h->ctl, "watch connect"));
+  fake_bluez_set_connected (h->bluez, dev, TRUE);
+  event = bp_control_wait_event (h->ctl, "event connect", BP_WAIT_MS);
+  g_assert_cmpstr (event, ==, "event connect " ADDR1);
+
+  fake_bluez_set_powered (h->bluez, FALSE);
+  g_clear_pointer (&event, g_free);
+  event = bp_control_wait_event (h->ctl, "event disconnect", BP_WAIT_MS);
+  g_assert_cmpstr (event, ==, "event disconnect " ADDR1);
+  g_assert_true (bp_control_wait_status (h->ctl, "centrals", "0", BP_WAIT_MS));
+
+  fake_bluez_set_powered (h->bluez, TRUE);
+  fake_bluez_resend_connected (h->bluez, dev);
+  g_clear_pointer (&event, g_free);
+  event = bp_control_wait_event (h->ctl, "event connect", BP_WAIT_MS);
+  g_assert_cmpstr (event, ==, "event connect " ADDR1);
+  g_assert_true (bp_control_wait_status (h->ctl, "connected", ADDR1, BP_WAIT_MS));
+}
+
 static void
 test_disconnect_request (void)
 {
@@ -233,6 +263,7 @@ main (int argc, char **argv)
   bp_test_add ("/centrals/connect-events", test_connect_events);
   bp_test_add ("/centrals/connected-at-start", test_connected_at_start);
   bp_test_add ("/centrals/disconnect-request", test_disconnect_request);
+  bp_test_add ("/centrals/power-cycle", test_power_cycle);
   bp_test_add ("/centrals/max-connections-one", test_max_connections_one);
   bp_test_add ("/centrals/max-connections-two", test_max_connections_two);
   bp_test_add ("/centrals/advertise-on-off", test_advertise_on_off);
