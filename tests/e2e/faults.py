@@ -10,7 +10,8 @@ the daemon's control socket (SPEC §5, raw lines):
   faults.py ping SOCKET OUT                 `status` every 100 ms on one connection; OUT
                                             gets "requests=N failures=N max_ms=N" each
                                             second; a reply later than 5 s is a failure
-                                            (replies over 1 s: OUT.slow, with their uptime)
+                                            (replies over 1 s: OUT.slow, with their uptime;
+                                            each change of the centrals counted: OUT.centrals)
   faults.py wait-registered SOCKET T0 SECS  polls `status` every 20 ms until
                                             registered=yes and advertising=on (or a
                                             central connected, which stops it); prints the
@@ -26,12 +27,17 @@ the daemon's control socket (SPEC §5, raw lines):
                                             value sent before it and the first after it
                                             (or, at the end, the last central gone)
   faults.py hup PID N SECS                  N SIGHUP to PID over SECS; prints the seconds taken
-  faults.py rereg DAEMON-LOG                per return of bluetoothd after the first, from
+  faults.py rereg DAEMON-LOG [REF-LOG]      per return of bluetoothd after the first, from
                                             the daemon's uptime-stamped log: seconds from
                                             its adapter on the bus to the application
                                             registered and advertising (or a central
                                             connected), and from bluetoothd's name on the
-                                            bus; one "ADAPTER_S NAME_S" line each
+                                            bus; with the log of ref-peripheral.py --follow
+                                            on another adapter, the same for it (its
+                                            adapter on the bus to both registrations
+                                            answered: the floor, at the same moment);
+                                            one "ADAPTER_S NAME_S REF_S" line each ("-"
+                                            where a log does not show it)
 """
 import os
 import select
@@ -143,6 +149,7 @@ def ping(path, out):
     requests = failures = 0
     worst = 0.0
     last = 0.0
+    centrals = None
 
     def report():
         with open(out + ".tmp", "w") as f:
@@ -164,6 +171,13 @@ def ping(path, out):
             except OSError:
                 pass
         worst = max(worst, took)
+        if reply is not None and " centrals=" in reply:
+            now = reply.split(" centrals=", 1)[1].split()[0]
+            if now != centrals:
+                # when the daemon counted a central, beside the values sent
+                with open(out + ".centrals", "a") as f:
+                    f.write("[%8.2f] centrals=%s\n" % (uptime(), now))
+                centrals = now
         if took >= 1.0 or reply is None:
             with open(out + ".slow", "a") as f:
                 f.write("[%8.2f] status took %.2f s%s\n" % (uptime(), took, "" if reply else ", no reply"))
@@ -271,13 +285,12 @@ def lost(acked_files, log, path):
         (" first: " + " ".join(first_lost)) if first_lost else ""))
 
 
-def rereg(log):
-    """See the module's doc: registered and advertising, or registered with
-    a central connected (it can connect before the registration ends: the
-    kernel keeps links across bluetoothd's restart)."""
-    def stamp(line):
-        return float(line[1:line.index("]")])
+def stamp(line):
+    return float(line[1:line.index("]")])
 
+
+def rereg_rounds(log):
+    """The daemon's rounds: [{"name": t, "adapter": t, "done": t}, …]."""
     rounds, cur, centrals = [], None, 0
     for line in open(log, errors="replace"):
         if not line.startswith("["):
@@ -302,11 +315,42 @@ def rereg(log):
         elif "registered" in cur and ("advertising on hci0" in line or
                                       ("[peripheral]" in line and " connected (" in line and centrals > 0)):
             cur["done"] = stamp(line)
-    for r in rounds[1:]:
+    return rounds
+
+
+def ref_rounds(log):
+    """ref-peripheral.py --follow: [(adapter back, both registrations answered), …]."""
+    rounds, cur = [], None
+    for line in open(log, errors="replace"):
+        if not line.startswith("["):
+            continue
+        if " on the bus" in line and "] adapter " in line:
+            cur = {"adapter": stamp(line)}
+            rounds.append(cur)
+        elif cur is not None and ("] registered gatt" in line or "] registered adv" in line):
+            cur[line.split()[-1]] = stamp(line)
+            if "gatt" in cur and "adv" in cur:
+                cur["done"] = max(cur["gatt"], cur["adv"])
+    return rounds
+
+
+def rereg(log, ref_log=None):
+    """See the module's doc: registered and advertising, or registered with
+    a central connected (it can connect before the registration ends: the
+    kernel keeps links across bluetoothd's restart)."""
+    rounds = rereg_rounds(log)
+    refs = ref_rounds(ref_log) if ref_log and os.path.exists(ref_log) else []
+    for k, r in enumerate(rounds[1:], 1):
         if "done" in r:
-            print("%.2f %.2f" % (r["done"] - r["adapter"], r["done"] - r["name"]))
+            out = "%.2f %.2f" % (r["done"] - r["adapter"], r["done"] - r["name"])
         else:
-            print("- -")
+            out = "- -"
+        # the reference's round: its adapter back after this bluetoothd's name
+        # and before the next one's
+        until = rounds[k + 1]["name"] if k + 1 < len(rounds) else float("inf")
+        ref = [x for x in refs if r["name"] <= x["adapter"] < until]
+        out += " %.2f" % (ref[0]["done"] - ref[0]["adapter"]) if ref and "done" in ref[0] else " -"
+        print(out)
 
 
 def hup(pid, n, secs):
@@ -332,7 +376,7 @@ def main(argv):
     elif cmd == "hup":
         hup(int(argv[2]), int(argv[3]), float(argv[4]))
     elif cmd == "rereg":
-        rereg(argv[2])
+        rereg(argv[2], argv[3] if len(argv) > 3 else None)
     else:
         sys.exit(__doc__)
     return 0

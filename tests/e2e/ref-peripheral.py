@@ -25,11 +25,20 @@ name goes to the scan response).
 
 Every call bluetoothd makes is logged, one line each, to --log (default
 stderr): "read e2e1 offset=0 mtu=517 device=/org/bluez/...".
+
+With --follow it registers again each time bluetoothd puts the adapter back
+on the bus (after a restart), and stamps each line with the system's uptime
+(CLOCK_BOOTTIME, as ble-peripheral's BLE_PERIPHERAL_LOG_UPTIME does): "[12.34]
+adapter hci2 on the bus", "[12.56] registered gatt", "[12.61] registered
+adv". The fault scenario takes this as the floor the daemon's own
+re-registration is compared with, measured in the same guest at the same
+moment.
 """
 
 import argparse
 import signal
 import sys
+import time
 
 import dbus
 import dbus.exceptions
@@ -60,9 +69,12 @@ class BluezError(dbus.exceptions.DBusException):
 log_file = sys.stderr
 burst_count = 200
 burst_on_usr1 = False
+stamp_lines = False
 
 
 def log(text):
+    if stamp_lines:
+        text = "[%.2f] %s" % (time.clock_gettime(time.CLOCK_BOOTTIME), text)
     log_file.write(text + "\n")
     log_file.flush()
 
@@ -230,7 +242,7 @@ class Advertisement(dbus.service.Object):
 
 
 def main():
-    global log_file, burst_count, burst_on_usr1
+    global log_file, burst_count, burst_on_usr1, stamp_lines
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", default="hci0")
     parser.add_argument("--name", default="e2e-ref")
@@ -240,9 +252,12 @@ def main():
                         help="notifications of e2e6 per subscription (default 200)")
     parser.add_argument("--burst-on-usr1", action="store_true",
                         help="burst on SIGUSR1 (once subscribed) instead of 0.5 s after subscribing")
+    parser.add_argument("--follow", action="store_true",
+                        help="register again each time bluetoothd brings the adapter back; stamp the log")
     args = parser.parse_args()
     burst_count = args.burst
     burst_on_usr1 = args.burst_on_usr1
+    stamp_lines = args.follow
     if args.log:
         log_file = open(args.log, "a", encoding="utf-8")
 
@@ -276,22 +291,71 @@ def main():
 
         def failed(error):
             log("FAILED to register %s: %s" % (what, error))
-            loop.quit()
-            sys.exit(1)
+            if not args.follow:
+                loop.quit()
+                sys.exit(1)
 
         return ok, failed
 
-    adapter = bus.get_object(BLUEZ, adapter_path)
-    props = dbus.Interface(adapter, PROPS)
-    props.Set("org.bluez.Adapter1", "Powered", dbus.Boolean(True))
-    ok, failed = done("gatt")
-    dbus.Interface(adapter, "org.bluez.GattManager1").RegisterApplication(
-        app.path, {}, reply_handler=ok, error_handler=failed
-    )
-    ok, failed = done("adv")
-    dbus.Interface(adapter, "org.bluez.LEAdvertisingManager1").RegisterAdvertisement(
-        adv.path, {}, reply_handler=ok, error_handler=failed
-    )
+    def register():
+        adapter = bus.get_object(BLUEZ, adapter_path, introspect=False)
+        pending.update(("gatt", "adv"))
+        ok, failed = done("gatt")
+        dbus.Interface(adapter, "org.bluez.GattManager1").RegisterApplication(
+            dbus.ObjectPath(app.path), dbus.Dictionary({}, signature="sv"),
+            reply_handler=ok, error_handler=failed
+        )
+        ok, failed = done("adv")
+        dbus.Interface(adapter, "org.bluez.LEAdvertisingManager1").RegisterAdvertisement(
+            dbus.ObjectPath(adv.path), dbus.Dictionary({}, signature="sv"),
+            reply_handler=ok, error_handler=failed
+        )
+
+    if args.follow:
+        # bluetoothd may add the adapter's interfaces in more than one signal
+        seen = set()
+        wanted = {"org.bluez.Adapter1", "org.bluez.GattManager1", "org.bluez.LEAdvertisingManager1"}
+
+        def added(path, ifaces):
+            if path != adapter_path or wanted <= seen:
+                return
+            seen.update(str(i) for i in ifaces)
+            if not wanted <= seen:
+                return
+            log("adapter %s on the bus" % args.adapter)
+            if not ifaces.get("org.bluez.Adapter1", {}).get("Powered", True):
+                dbus.Interface(bus.get_object(BLUEZ, adapter_path, introspect=False), PROPS).Set(
+                    "org.bluez.Adapter1", "Powered", dbus.Boolean(True), signature="ssv",
+                    reply_handler=lambda: None, error_handler=lambda e: log("could not power on: %s" % e))
+            register()
+
+        def look():
+            # the adapter may be there already when the name appears
+            def got(objects):
+                if adapter_path in objects:
+                    added(adapter_path, objects[adapter_path])
+
+            dbus.Interface(bus.get_object(BLUEZ, "/", introspect=False), OM).GetManagedObjects(
+                reply_handler=got, error_handler=lambda e: None)
+
+        def owner_changed(name, old, new):
+            if name != BLUEZ:
+                return
+            if not new:
+                log("bluetoothd left the bus")
+                seen.clear()
+            else:
+                look()
+
+        bus.add_signal_receiver(added, signal_name="InterfacesAdded", dbus_interface=OM)
+        bus.add_signal_receiver(owner_changed, signal_name="NameOwnerChanged",
+                                dbus_interface="org.freedesktop.DBus", arg0=BLUEZ)
+        if bus.name_has_owner(BLUEZ):
+            look()
+    else:
+        adapter = bus.get_object(BLUEZ, adapter_path)
+        dbus.Interface(adapter, PROPS).Set("org.bluez.Adapter1", "Powered", dbus.Boolean(True))
+        register()
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, 15, loop.quit)
     if burst_on_usr1:
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, burst_chrc.burst_now)

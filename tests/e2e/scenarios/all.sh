@@ -57,7 +57,7 @@ default_scenarios=(
 # Not in the list: channel and channel-paired (L2CAP channels), two-centrals
 # and faults (while streaming at 1 kHz: bluetoothd killed ×10, power ×10,
 # producer killed, 50 SIGHUP, watcher killed) run in boots of their own
-# (meson test e2e-channel-*, e2e-centrals-*; faults not yet in the suite: README.md).
+# (meson test e2e-channel-*, e2e-centrals-*, e2e-faults-*).
 if [[ $# -gt 0 ]]; then
     scenarios=("$@")
 else
