@@ -117,23 +117,30 @@ struct _BpGatt {
   guint64 emitted;
   guint64 consumed;
   guint64 probe_mark;
+  guint64 probe_ahead;  /* signals not yet taken in when the ping went */
+  gint64 probe_sent_us; /* monotonic */
+  double intake;        /* bluetoothd's signals per second, as measured */
+  guint64 high;         /* the backlog producers wait above */
   gboolean probing;
   gboolean congested;
   GCancellable *cancellable;
   BpFastPath *fastpath; /* the acquired sockets */
 };
 
-/* Every BACKLOG_STEP signals bluetoothd is pinged; producers wait above
- * BACKLOG_HIGH signals it has not taken in yet and resume below
- * BACKLOG_LOW. BACKLOG_HIGH also bounds what our replies to bluetoothd's
- * calls (a central's write, a read) wait behind: bluetoothd answers the
- * central with ATT 0x0e when a reply is late, and a slow bluetoothd (a
- * Pi Zero, an emulated guest) takes in 150-200 signals/s. A ping
+/* Every BACKLOG_STEP signals bluetoothd is pinged; producers wait above a
+ * backlog of signals it has not taken in yet and resume below a quarter of
+ * it. The backlog is also what our replies to bluetoothd's calls (a
+ * central's write, a read) wait behind, and bluetoothd answers the central
+ * with ATT 0x0e when a reply is 5 s late: so the backlog is what bluetoothd
+ * takes in within BACKLOG_DELAY_S, as each ping measures it (a slow
+ * bluetoothd, a Pi Zero or an emulated guest under load, takes in 50-200
+ * signals/s), between BACKLOG_HIGH_MIN and BACKLOG_HIGH_MAX. A ping
  * unanswered after BACKLOG_PING_MS counts as answered (the bus went on
  * without it; nothing waits for ever). */
 #define BACKLOG_STEP 32
-#define BACKLOG_HIGH 256
-#define BACKLOG_LOW 64
+#define BACKLOG_HIGH_MIN 64
+#define BACKLOG_HIGH_MAX 256
+#define BACKLOG_DELAY_S 1.0
 #define BACKLOG_PING_MS 30000
 
 char *
@@ -791,6 +798,7 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
 
   gatt->conn = conn != NULL ? g_object_ref (conn) : NULL;
   gatt->cancellable = g_cancellable_new ();
+  gatt->high = BACKLOG_HIGH_MAX;
   gatt->p = p;
   gatt->objects = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_free);
   gatt->char_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -853,6 +861,23 @@ bp_gatt_get_fastpath (BpGatt *gatt)
 
 static void backlog_probe (BpGatt *gatt);
 
+/* A ping answered: the signals ahead of it took that long to be taken in.
+ * Only a ping behind a full step says how fast bluetoothd is; the figure
+ * follows the last few (bluetoothd's speed moves with its other work). */
+static void
+backlog_measure (BpGatt *gatt)
+{
+  double took = (double) (g_get_monotonic_time () - gatt->probe_sent_us) / G_USEC_PER_SEC;
+  double sample, high;
+
+  if (gatt->probe_ahead < BACKLOG_STEP || took <= 0)
+    return;
+  sample = (double) gatt->probe_ahead / took;
+  gatt->intake = gatt->intake > 0 ? 0.7 * gatt->intake + 0.3 * sample : sample;
+  high = gatt->intake * BACKLOG_DELAY_S;
+  gatt->high = high < BACKLOG_HIGH_MIN ? BACKLOG_HIGH_MIN : high > BACKLOG_HIGH_MAX ? BACKLOG_HIGH_MAX : (guint64) high;
+}
+
 static void
 backlog_probed (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -868,11 +893,13 @@ backlog_probed (GObject *source, GAsyncResult *res, gpointer user_data)
    * is gone with it); a timeout is logged. */
   if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     g_debug ("bluetoothd did not answer a ping within %d s; counting it as caught up", BACKLOG_PING_MS / 1000);
+  if (reply != NULL)
+    backlog_measure (gatt);
   gatt->consumed = gatt->probe_mark;
   gatt->probing = FALSE;
   if (gatt->emitted - gatt->consumed >= BACKLOG_STEP)
     backlog_probe (gatt);
-  if (gatt->congested && gatt->emitted - gatt->consumed < BACKLOG_LOW)
+  if (gatt->congested && gatt->emitted - gatt->consumed < gatt->high / 4)
     {
       BpEvent ev = { .type = BP_EVENT_DRAINED };
 
@@ -889,6 +916,8 @@ static void
 backlog_probe (BpGatt *gatt)
 {
   gatt->probing = TRUE;
+  gatt->probe_ahead = gatt->emitted - gatt->consumed;
+  gatt->probe_sent_us = g_get_monotonic_time ();
   gatt->probe_mark = gatt->emitted;
   g_dbus_connection_call (gatt->conn, "org.bluez", "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
                           G_DBUS_CALL_FLAGS_NO_AUTO_START, BACKLOG_PING_MS, gatt->cancellable, backlog_probed, gatt);
@@ -897,7 +926,7 @@ backlog_probe (BpGatt *gatt)
 gboolean
 bp_gatt_congested (BpGatt *gatt)
 {
-  if (gatt->emitted - gatt->consumed > BACKLOG_HIGH)
+  if (gatt->emitted - gatt->consumed > gatt->high)
     gatt->congested = TRUE;
   return gatt->congested || bp_fastpath_congested (gatt->fastpath);
 }

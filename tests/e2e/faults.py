@@ -204,15 +204,17 @@ def wait_registered(path, t0, secs):
 
 
 def monitor_events(log, path):
-    """What dbus-monitor printed, in bus order: ("V", hex) for each Value of
-    PATH, ("C",) for a central connected to hci0, ("D",) for one gone or
-    bluetoothd leaving the bus."""
+    """What dbus-monitor printed, in bus order: ("V", hex, time) for each
+    Value of PATH, ("C", time) for a central connected to hci0, ("D", time)
+    for one gone or bluetoothd leaving the bus (time: the signal's wall
+    clock, as dbus-monitor prints it)."""
     events = []
 
     def flush(header, body):
         if not header:
             return
         text = "\n".join(body)
+        n = len(events)
         if "member=PropertiesChanged" in header and ("path=%s;" % path) in header:
             if "array of bytes [" in text:
                 hexpart = text.split("array of bytes [", 1)[1].split("]", 1)[0]
@@ -232,6 +234,11 @@ def monitor_events(log, path):
             strings = [l.strip() for l in body if l.strip().startswith("string ")]
             if len(strings) == 3 and strings[2] == 'string ""':
                 events.append(("D",))
+
+        if len(events) > n:
+            # the signal's wall-clock time, to set beside the logs
+            t = header.split(" time=", 1)[1].split()[0] if " time=" in header else "?"
+            events[-1] = events[-1] + (t,)
 
     header, body = None, []
     for line in open(log, errors="replace"):
@@ -257,7 +264,7 @@ def lost(acked_files, log, path):
             where[e[1]] = i
     on_bus = sum(1 for v in acked if v in where)
     no_central = never_left = 0
-    first_lost = []
+    first_lost, runs = [], []
     i = 0
     while i < len(acked):
         if acked[i] in where:
@@ -279,10 +286,24 @@ def lost(acked_files, log, path):
         else:
             never_left += len(run)
             first_lost.extend(run[:5 - len(first_lost)])
+            if len(runs) < 3:
+                # where it sits among the signals: the value before, the
+                # connection events in between, the value after
+                between = events[a + 1:b] if j < len(acked) else events[a + 1:]
+                between = [e for e in between if e[0] in "CD"]
+                if len(between) > 8:
+                    between = between[:4] + [("...", "%d more" % (len(between) - 8))] + between[-4:]
+                runs.append("%d from %s: after %s at %s, %s, before %s" % (
+                    len(run), run[0], acked[i - 1] if i > 0 else "-",
+                    events[a][-1] if a >= 0 else "-",
+                    " ".join("%s@%s" % (e[0], e[-1]) for e in between) or "no connection events",
+                    ("%s at %s" % (acked[j], events[b][-1])) if j < len(acked) else "the end"))
         i = j
     print("acked=%d on_bus=%d no_central=%d never_left=%d%s" % (
         len(acked), on_bus, no_central, never_left,
         (" first: " + " ".join(first_lost)) if first_lost else ""))
+    for r in runs:
+        print("never left: run of " + r)
 
 
 def stamp(line):

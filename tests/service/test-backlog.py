@@ -17,7 +17,7 @@ from svctest import (Bus, CONFIG, Daemon, Deadline, FakeBluez, check, control_re
 NAME = "svc-backlog"
 ADDR = "00:AA:01:01:00:01"
 N = 8000
-HIGH = 256  # the daemon's BACKLOG_HIGH (gatt.c)
+HIGH = 256  # the daemon's BACKLOG_HIGH_MAX (gatt.c): the most it lets wait
 
 
 def test(tmp, cleanup):

@@ -224,8 +224,14 @@ all_on_bus() {
 e2e_wait 120 all_on_bus || true
 e2e_bg_stop monitor
 cp "$MONITOR_LOG" "$R/monitor.log"
-read -r acked_line < <($F lost "$R/acked1.txt,$R/acked2.txt" "$R/monitor.log" "$COUNTER_PATH")
+$F lost "$R/acked1.txt,$R/acked2.txt" "$R/monitor.log" "$COUNTER_PATH" >"$R/lost.txt"
+acked_line=$(head -n 1 "$R/lost.txt")
 e2e_log "notify: $acked_line; refused: $(cat "$R"/acked*.txt.err 2>/dev/null | wc -l)"
+if [[ $(wc -l <"$R/lost.txt") -gt 1 ]]; then
+    # where the runs sit, in the bus's wall-clock times; the logs' uptimes beside them
+    tail -n +2 "$R/lost.txt" >&2
+    e2e_log "wall clock $(date +%s.%N) is uptime $(e2e_uptime)"
+fi
 never_left=$(sed -n 's/.*never_left=\([0-9]*\).*/\1/p' <<<"$acked_line")
 e2e_bench faults_notify_acked "$(sed -n 's/.*acked=\([0-9]*\).*/\1/p' <<<"$acked_line")" count
 e2e_bench faults_notify_no_central "$(sed -n 's/.*no_central=\([0-9]*\).*/\1/p' <<<"$acked_line")" count
