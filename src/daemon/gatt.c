@@ -121,6 +121,7 @@ struct _BpGatt {
   gint64 probe_sent_us; /* monotonic */
   double intake;        /* bluetoothd's signals per second, as measured */
   guint64 high;         /* the backlog producers wait above */
+  guint64 high_said;    /* in the log */
   gboolean probing;
   gboolean congested;
   GCancellable *cancellable;
@@ -798,7 +799,7 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
 
   gatt->conn = conn != NULL ? g_object_ref (conn) : NULL;
   gatt->cancellable = g_cancellable_new ();
-  gatt->high = BACKLOG_HIGH_MAX;
+  gatt->high = gatt->high_said = BACKLOG_HIGH_MAX;
   gatt->p = p;
   gatt->objects = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_free);
   gatt->char_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -875,7 +876,15 @@ backlog_measure (BpGatt *gatt)
   sample = (double) gatt->probe_ahead / took;
   gatt->intake = gatt->intake > 0 ? 0.7 * gatt->intake + 0.3 * sample : sample;
   high = gatt->intake * BACKLOG_DELAY_S;
-  gatt->high = high < BACKLOG_HIGH_MIN ? BACKLOG_HIGH_MIN : high > BACKLOG_HIGH_MAX ? BACKLOG_HIGH_MAX : (guint64) high;
+  high = high < BACKLOG_HIGH_MIN ? BACKLOG_HIGH_MIN : high > BACKLOG_HIGH_MAX ? BACKLOG_HIGH_MAX : high;
+  /* said again when it moves by a quarter */
+  if (high > 1.25 * gatt->high_said || high < 0.75 * gatt->high_said)
+    {
+      gatt->high_said = (guint64) high;
+      g_debug ("bluetoothd takes in about %.0f signals/s: producers wait above %" G_GUINT64_FORMAT " not taken in",
+               gatt->intake, (guint64) high);
+    }
+  gatt->high = (guint64) high;
 }
 
 static void
