@@ -121,7 +121,7 @@ struct _BpGatt {
   gint64 probe_sent_us; /* monotonic */
   double intake;        /* bluetoothd's signals per second, as measured */
   guint64 high;         /* the backlog producers wait above */
-  guint64 high_said;    /* in the log */
+  guint64 high_said;    /* in the log (0: not yet) */
   gboolean probing;
   gboolean congested;
   GCancellable *cancellable;
@@ -799,7 +799,8 @@ bp_gatt_new (GDBusConnection *conn, BpPeripheral *p, GError **error)
 
   gatt->conn = conn != NULL ? g_object_ref (conn) : NULL;
   gatt->cancellable = g_cancellable_new ();
-  gatt->high = gatt->high_said = BACKLOG_HIGH_MAX;
+  /* the least until bluetoothd is measured (its first ping) */
+  gatt->high = BACKLOG_HIGH_MIN;
   gatt->p = p;
   gatt->objects = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_free);
   gatt->char_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

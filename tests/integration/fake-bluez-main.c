@@ -1,7 +1,7 @@
 /* fake-bluez: the stand-in bluetoothd as a process, for benchmarks and for
  * trying the daemon by hand on a private bus.
  *
- *   fake-bluez [--address BUS] [--experimental] [--no-adapter] [--record]
+ *   fake-bluez [--address BUS] [--experimental] [--no-adapter] [--record] [--intake N]
  *
  * It owns org.bluez on BUS (default: $DBUS_SYSTEM_BUS_ADDRESS), prints
  * "ready" and then answers one line per command read on stdin:
@@ -19,7 +19,8 @@
  *   restart                     leave the bus and come back
  *   quit
  *
- * Signals are counted, not kept, unless --record. */
+ * Signals are counted, not kept, unless --record. --intake N takes in at
+ * most N PropertiesChanged signals a second (a slow bluetoothd). */
 #define G_LOG_DOMAIN "fake-bluez"
 
 #include <gio/gio.h>
@@ -228,12 +229,14 @@ main (int argc, char **argv)
   g_autofree char *address = NULL;
   g_autofree char *version = NULL;
   gboolean experimental = FALSE, no_adapter = FALSE, record = FALSE;
+  int intake = 0;
   GOptionEntry entries[] = {
     { "address", 'a', 0, G_OPTION_ARG_STRING, &address, "Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS)", "ADDR" },
     { "experimental", 'E', 0, G_OPTION_ARG_NONE, &experimental, "Play bluetoothd -E", NULL },
     { "bluez-version", 0, 0, G_OPTION_ARG_STRING, &version, "Play this BlueZ version (default 5.66)", "5.66|5.82|…" },
     { "no-adapter", 0, 0, G_OPTION_ARG_NONE, &no_adapter, "Start without hci0", NULL },
     { "record", 0, 0, G_OPTION_ARG_NONE, &record, "Keep every signal, not just the count", NULL },
+    { "intake", 0, 0, G_OPTION_ARG_INT, &intake, "Take in at most N signals a second", "N" },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- a stand-in bluetoothd");
@@ -276,6 +279,13 @@ main (int argc, char **argv)
       fake_bluez_set_version (app.fb, v / 1000, v % 1000);
     }
   fake_bluez_set_record_signals (app.fb, record);
+  if (intake < 0)
+    {
+      g_printerr ("fake-bluez: --intake wants signals per second, 0 or more, got %d\n", intake);
+      fake_bluez_free (app.fb);
+      return 2;
+    }
+  fake_bluez_set_intake (app.fb, (guint) intake);
   if (!fake_bluez_start (app.fb, &error))
     {
       g_printerr ("fake-bluez: %s\n", error->message);

@@ -92,6 +92,8 @@ struct _FakeBluez {
   GPtrArray *signals; /* of FakeSignal* */
   guint64 n_signals;
   gboolean record_signals;
+  guint intake_per_s;  /* 0: as fast as they come */
+  guint intake_filter; /* on conn */
   FakeSignalFunc signal_func;
   gpointer signal_func_data;
 

@@ -1113,6 +1113,26 @@ fake_bluez_new (const char *bus_address, FakeBluezFlags flags)
   return fb;
 }
 
+void
+fake_bluez_set_intake (FakeBluez *fb, guint per_s)
+{
+  g_return_if_fail (fb->conn == NULL);
+  fb->intake_per_s = per_s;
+}
+
+/* In GDBus's worker thread, before anything is dispatched: the time each
+ * signal takes holds back every message read after it. */
+static GDBusMessage *
+intake_filter (GDBusConnection *conn, GDBusMessage *message, gboolean incoming, gpointer user_data)
+{
+  FakeBluez *fb = user_data;
+
+  if (incoming && g_dbus_message_get_message_type (message) == G_DBUS_MESSAGE_TYPE_SIGNAL &&
+      g_strcmp0 (g_dbus_message_get_member (message), "PropertiesChanged") == 0)
+    g_usleep (G_USEC_PER_SEC / fb->intake_per_s);
+  return message;
+}
+
 gboolean
 fake_bluez_start (FakeBluez *fb, GError **error)
 {
@@ -1128,6 +1148,8 @@ fake_bluez_start (FakeBluez *fb, GError **error)
   if (fb->conn == NULL)
     return FALSE;
   g_dbus_connection_set_exit_on_close (fb->conn, FALSE);
+  if (fb->intake_per_s > 0)
+    fb->intake_filter = g_dbus_connection_add_filter (fb->conn, intake_filter, fb, NULL);
   fb->cancellable = g_cancellable_new ();
   fb->powered = !(fb->flags & FAKE_BLUEZ_FLAGS_POWERED_OFF);
   fb->discoverable = FALSE;
@@ -1179,6 +1201,9 @@ fake_bluez_stop (FakeBluez *fb)
   g_ptr_array_set_size (fb->devices, 0);
   registrations_unregister (fb->conn, fb->adapter_registrations);
   registrations_unregister (fb->conn, fb->root_registrations);
+  if (fb->intake_filter != 0)
+    g_dbus_connection_remove_filter (fb->conn, fb->intake_filter);
+  fb->intake_filter = 0;
   conn = g_steal_pointer (&fb->conn);
   /* What was sent goes out first; closing the connection then makes the
    * bus drop org.bluez at once. */

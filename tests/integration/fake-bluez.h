@@ -278,6 +278,11 @@ void fake_bluez_clear_signals (FakeBluez *fb);
 /* When FALSE, signals are counted (and passed to the callback) but not kept:
  * for benchmarks. */
 void fake_bluez_set_record_signals (FakeBluez *fb, gboolean record);
+/* Takes in at most PER_S PropertiesChanged signals a second (0: no limit;
+ * before fake_bluez_start), as a slow bluetoothd does: it reads its bus
+ * connection in order, so whatever comes behind the signals (the replies to
+ * its calls, a ping) waits for them to be taken in. */
+void fake_bluez_set_intake (FakeBluez *fb, guint per_s);
 typedef void (*FakeSignalFunc) (FakeBluez *fb, const FakeSignal *signal, gpointer user_data);
 void fake_bluez_set_signal_func (FakeBluez *fb, FakeSignalFunc func, gpointer user_data);
 
