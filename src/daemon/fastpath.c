@@ -307,44 +307,48 @@ close_link (NotifyLink *l, gboolean superseded)
   fpchar_kick (fc);
 }
 
+/* Takes in what the socket holds (at most MAX messages): confirmation
+ * bytes. TRUE when it is closed (its end, or an error). */
+static gboolean
+link_read (NotifyLink *l, guint max)
+{
+  FpChar *fc = l->fc;
+  guint8 buf[MESSAGE_MAX];
+
+  for (guint i = 0; i < max; i++)
+    {
+      ssize_t n = recv (l->fd, buf, sizeof buf, MSG_DONTWAIT);
+
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return FALSE;
+      if (n <= 0)
+        return TRUE;
+      if (n == 1 && buf[0] == 0x01)
+        {
+          /* An indication confirmed by the central of this socket: 5.80+. */
+          BpCharacteristic *chr = fpchar_characteristic (fc);
+
+          if (!fc->fp->seen_confirm_byte)
+            g_info ("a confirmation byte on a notify socket: bluetoothd is BlueZ 5.80 or later");
+          fc->fp->seen_confirm_byte = TRUE;
+          if (chr != NULL)
+            bp_peripheral_confirmed (fc->fp->p, chr, l->address);
+        }
+      else
+        {
+          bp_log_characteristic (G_LOG_LEVEL_DEBUG, fc->id, "%s: %zd unexpected bytes on a notify socket", fc->id, n);
+        }
+    }
+  return FALSE;
+}
+
 static gboolean
 link_readable (int fd, GIOCondition cond, gpointer user_data)
 {
   NotifyLink *l = user_data;
-  FpChar *fc = l->fc;
-  guint8 buf[MESSAGE_MAX];
 
-  if (cond & G_IO_IN)
-    {
-      for (guint i = 0; i < READS_PER_TURN; i++)
-        {
-          ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
-
-          if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
-          if (n <= 0)
-            {
-              cond |= G_IO_HUP;
-              break;
-            }
-          if (n == 1 && buf[0] == 0x01)
-            {
-              /* An indication confirmed by the central of this socket: 5.80+. */
-              BpCharacteristic *chr = fpchar_characteristic (fc);
-
-              if (!fc->fp->seen_confirm_byte)
-                g_info ("a confirmation byte on a notify socket: bluetoothd is BlueZ 5.80 or later");
-              fc->fp->seen_confirm_byte = TRUE;
-              if (chr != NULL)
-                bp_peripheral_confirmed (fc->fp->p, chr, l->address);
-            }
-          else
-            {
-              bp_log_characteristic (G_LOG_LEVEL_DEBUG, fc->id, "%s: %zd unexpected bytes on a notify socket", fc->id,
-                                     n);
-            }
-        }
-    }
+  if ((cond & G_IO_IN) && link_read (l, READS_PER_TURN))
+    cond |= G_IO_HUP;
   if (cond & (G_IO_HUP | G_IO_ERR))
     {
       l->in_watch = 0;
@@ -411,21 +415,36 @@ link_send (NotifyLink *l, GBytes *value)
   return TRUE;
 }
 
-/* Closes links whose other end bluetoothd has already closed. */
-static void
+/* Closes links whose other end bluetoothd has already closed, after taking
+ * in what they still hold; one poll for them all. TRUE when one closed.
+ * (A closed socket polls readable too: POLLHUP is what tells.) */
+static gboolean
 reap_closed_links (FpChar *fc)
 {
-  for (guint i = fc->links->len; i > 0; i--)
+  struct pollfd pfds[16];
+  guint n = MIN (fc->links->len, G_N_ELEMENTS (pfds));
+  gboolean reaped = FALSE;
+
+  if (n == 0)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    pfds[i] = (struct pollfd) { .fd = ((NotifyLink *) g_ptr_array_index (fc->links, i))->fd, .events = POLLIN };
+  if (poll (pfds, n, 0) <= 0)
+    return FALSE;
+  for (guint i = n; i > 0; i--)
     {
       NotifyLink *l = g_ptr_array_index (fc->links, i - 1);
-      struct pollfd pfd = { .fd = l->fd, .events = POLLIN };
 
-      if (poll (&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)) && !(pfd.revents & POLLIN))
-        {
-          g_clear_handle_id (&l->in_watch, g_source_remove);
-          close_link (l, FALSE);
-        }
+      if (!(pfds[i - 1].revents & (POLLHUP | POLLERR)))
+        continue;
+      g_clear_handle_id (&l->in_watch, g_source_remove);
+      /* all it holds is there: its other end is closed */
+      for (guint round = 0; round < 64 && !link_read (l, READS_PER_TURN); round++)
+        ;
+      close_link (l, FALSE);
+      reaped = TRUE;
     }
+  return reaped;
 }
 
 int
@@ -615,6 +634,13 @@ try_send (FpChar *fc, BpCharacteristic *chr, const Item *it, GError **error)
         start_ping (fc);
       return FALSE;
     }
+
+  /* A socket bluetoothd closed since the last value (bluez#1452 closes a
+   * subscribed central's with another's disconnection) is closed here
+   * first: its central is then in doubt and the way chosen again, where
+   * the value would have gone nowhere for it. */
+  if (way == WAY_SOCKETS && reap_closed_links (fc))
+    return try_send (fc, chr, it, error);
 
   if (way == WAY_BUS)
     {
