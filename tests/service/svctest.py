@@ -292,6 +292,49 @@ def stop(proc):
             proc.wait()
 
 
+class Flood:
+    """A producer's flood: N `notify CHAR VALUE` requests written at once on
+    one connection to the control socket, after one notify answered (the
+    daemon then reads the connection as a notifier, in small reads), the
+    replies read as they come; both in threads. `replies` grows."""
+
+    def __init__(self, sock, char, n):
+        self.n = n
+        self.replies = []
+        self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.conn.connect(sock)
+        self.conn.sendall(("notify %s 1\n" % char).encode())
+        check(self.conn.recv(16) == b"ok\n", "the first notify was not answered ok")
+        batch = "".join("notify %s %.2f\n" % (char, (i % 30000) / 100) for i in range(n)).encode()
+        self.sender = threading.Thread(target=self.conn.sendall, args=(batch,), daemon=True)
+        self.receiver = threading.Thread(target=self._receive, daemon=True)
+        self.sender.start()
+        self.receiver.start()
+
+    def _receive(self):
+        data = b""
+        while len(self.replies) < self.n:
+            try:
+                chunk = self.conn.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            data += chunk
+            *lines, data = data.split(b"\n")
+            self.replies.extend(lines)
+
+    def join(self, deadline):
+        """Every reply, ok, within the deadline (or TestFailure)."""
+        self.receiver.join(deadline.left())
+        check(len(self.replies) == self.n and all(r == b"ok" for r in self.replies),
+              "%d replies, not %d ok: %r" % (len(self.replies), self.n, set(self.replies)))
+        self.sender.join(deadline.left())
+
+    def close(self):
+        self.conn.close()
+
+
 def control_request(path, request, deadline=None):
     """Connects to the control socket, sends one request, returns the reply line."""
     deadline = deadline or Deadline()

@@ -8,11 +8,9 @@ answered; once it runs again every value arrives."""
 
 import os
 import signal
-import socket
-import threading
 import time
 
-from svctest import (Bus, CONFIG, Daemon, Deadline, FakeBluez, check, control_request, log, run)
+from svctest import (Bus, CONFIG, Daemon, Deadline, FakeBluez, Flood, check, control_request, log, run)
 
 NAME = "svc-backlog"
 ADDR = "00:AA:01:01:00:01"
@@ -39,33 +37,9 @@ def test(tmp, cleanup):
 
     log("bluetoothd stops taking anything in; a producer sends %d notify requests" % N)
     os.kill(fb.proc.pid, signal.SIGSTOP)
-    replies = []
-    producer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    producer.connect(sock)
-    cleanup.append(producer)
-    # One notify first: the daemon then reads this connection as a notifier,
-    # in small reads (its first read of a connection takes up to 128 KiB).
-    producer.sendall(b"notify env/temperature 1\n")
-    check(producer.recv(16) == b"ok\n", "the first notify was not answered ok")
-    batch = "".join("notify env/temperature %.2f\n" % ((i % 30000) / 100) for i in range(N)).encode()
-
-    def send():
-        producer.sendall(batch)
-
-    def receive():
-        data = b""
-        while len(replies) < N:
-            chunk = producer.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-            *lines, data = data.split(b"\n")
-            replies.extend(lines)
-
-    sender = threading.Thread(target=send, daemon=True)
-    receiver = threading.Thread(target=receive, daemon=True)
-    sender.start()
-    receiver.start()
+    flood = Flood(sock, "env/temperature", N)
+    cleanup.append(flood)
+    replies = flood.replies
     try:
         daemon.wait_log("pausing reading notifying producers")
         # Other connections are answered all the same.
@@ -93,13 +67,10 @@ def test(tmp, cleanup):
         os.kill(fb.proc.pid, signal.SIGCONT)
 
     log("bluetoothd runs again: every value arrives")
-    receiver.join(Deadline().left())
-    check(len(replies) == N and all(r == b"ok" for r in replies),
-          "%d replies, not %d ok: %r" % (len(replies), N, set(replies)))
+    flood.join(Deadline())
     daemon.wait_log("resuming reading notifying producers")
     reply = fb.command("wait-signals %d 20000" % (before + N + 1))
     check(int(reply.split()[1]) >= before + N + 1, "bluetoothd got %r, wanted %d signals" % (reply, before + N + 1))
-    sender.join(Deadline().left())
 
 
 if __name__ == "__main__":
