@@ -638,8 +638,9 @@ try_send (FpChar *fc, BpCharacteristic *chr, const Item *it, GError **error)
   /* A socket bluetoothd closed since the last value (bluez#1452 closes a
    * subscribed central's with another's disconnection) is closed here
    * first: its central is then in doubt and the way chosen again, where
-   * the value would have gone nowhere for it. */
-  if (way == WAY_SOCKETS && reap_closed_links (fc))
+   * the value would have gone nowhere for it. (One socket alone is
+   * handled where its send fails, below: the bus carries the value.) */
+  if (way == WAY_SOCKETS && fc->links->len > 1 && reap_closed_links (fc))
     return try_send (fc, chr, it, error);
 
   if (way == WAY_BUS)
